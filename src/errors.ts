@@ -1,0 +1,29 @@
+/**
+ * Errors that reach the user as one line. `InputError` is bad input (exit code 2):
+ * a file, URL, column or row the user gave us that we cannot use. `UsageError` is a
+ * bad command line or option (exit code 2). Anything else is a bug (exit code 1).
+ *
+ * @example
+ *   throw new InputError(`${file}: row group 3: column "label" holds 12, outside [0, 10)`);
+ */
+export class InputError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InputError';
+  }
+}
+
+/** A bad option or argument, phrased like `Expected \`--rate\` to be a number in (0, 1), got \`x\``. */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** The message of any thrown value, for one-line reports. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
