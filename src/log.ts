@@ -1,0 +1,65 @@
+/**
+ * Where a run tells the user what it is doing: stderr, as text or JSON lines.
+ * Library code never prints; pipelines receive a `Logger` and the CLI makes one.
+ *
+ * @example
+ *   const log = createLogger({ format: 'json' });
+ *   log.info('embed', { rows: 1000 });   // {"ts":"...","level":"info","event":"embed","rows":1000}
+ */
+export type LogFormat = 'text' | 'json' | 'silent';
+
+export interface Logger {
+  readonly format: LogFormat;
+  /** True when stderr is a terminal that can show a live progress line. */
+  readonly tty: boolean;
+  info(event: string, fields?: Record<string, unknown>): void;
+  warn(event: string, fields?: Record<string, unknown>): void;
+  /** A transient status line: rewritten in place on a TTY, dropped otherwise. */
+  status(text: string): void;
+}
+
+export interface LoggerOptions {
+  format?: LogFormat;
+  stream?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const stream = options.stream ?? process.stderr;
+  const format = options.format ?? 'text';
+  const tty = format === 'text' && Boolean(stream.isTTY);
+  let statusShown = false;
+  const clearStatus = () => {
+    if (statusShown) {
+      stream.write('\r\x1b[K');
+      statusShown = false;
+    }
+  };
+  const emit = (level: 'info' | 'warn', event: string, fields: Record<string, unknown> = {}) => {
+    if (format === 'silent') return;
+    if (format === 'json') {
+      stream.write(JSON.stringify({ ts: new Date().toISOString(), level, event, ...fields }, jsonSafe) + '\n');
+      return;
+    }
+    clearStatus();
+    const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v, jsonSafe)}`);
+    stream.write(`${level === 'warn' ? 'warning: ' : ''}${event}${parts.length ? ' ' + parts.join(' ') : ''}\n`);
+  };
+  return {
+    format,
+    tty,
+    info: (event, fields) => emit('info', event, fields),
+    warn: (event, fields) => emit('warn', event, fields),
+    status(text) {
+      if (!tty) return;
+      stream.write('\r\x1b[K' + text);
+      statusShown = true;
+    },
+  };
+}
+
+/** A logger that says nothing: the default for library calls. */
+export const silentLogger: Logger = createLogger({ format: 'silent' });
+
+function jsonSafe(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? Number(value) : value;
+}
