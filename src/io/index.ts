@@ -1,0 +1,18 @@
+/**
+ * Sources and sinks of the pipeline: Parquet files, directories, globs, URLs and stdin
+ * lists in; Arrow record batches through; rolling, atomically committed Parquet parts out.
+ *
+ * @example
+ *   import { resolveInputs, readBatches, PartSink } from './io/index.js';
+ *   const sink = await PartSink.open('out');
+ *   for await (const batch of readBatches(await resolveInputs(['data/']))) await sink.write(batch);
+ *   await sink.close();
+ */
+export { DEFAULT_COLUMNS, imageBytesAt, imageBytesOf, type Columns } from './columns.js';
+export { fileBuffer, type InputBuffer } from './async-buffer.js';
+export { httpBuffer, type HttpOptions } from './http-buffer.js';
+export { resolveInputs, isUrl } from './inputs.js';
+export { expandGlob, globToRegExp } from './glob.js';
+export { readChunks, readBatches, countRows, type Chunk, type ReadOptions } from './read.js';
+export { PartSink, partName, parquetSchemaOf, type PartSinkOptions } from './part-sink.js';
+export { buildData, makeBatch, withColumns } from './arrow-data.js';

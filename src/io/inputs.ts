@@ -1,0 +1,72 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { InputError } from '../errors.js';
+import { expandGlob, isGlob } from './glob.js';
+
+/** True for `http://` and `https://` inputs. */
+export function isUrl(spec: string): boolean {
+  return /^https?:\/\//i.test(spec);
+}
+
+/**
+ * Expands the inputs the user named into an ordered list of Parquet files and URLs:
+ * a file stays as it is, a directory gives every `*.parquet` below it (sorted), a glob
+ * (`*`, `?`, `**`) the files it matches (sorted), a URL stays as it is, and `-` reads
+ * one path or URL per line from stdin (blank lines and `#` comments skipped).
+ * Repeated inputs are kept (each is read again).
+ *
+ * @example
+ *   const inputs = await resolveInputs(['shards/', 'extra/*.parquet', 'https://host/x.parquet']);
+ */
+export async function resolveInputs(specs: string[], opts: { stdin?: NodeJS.ReadableStream } = {}): Promise<string[]> {
+  const out: string[] = [];
+  for (const spec of specs) {
+    if (spec === '-') {
+      const lines = createInterface({ input: opts.stdin ?? process.stdin, crlfDelay: Infinity });
+      for await (const raw of lines) {
+        const line = raw.trim();
+        if (!line || line.startsWith('#')) continue;
+        if (line === '-') throw new InputError('stdin: a line "-" cannot name stdin again');
+        out.push(...(await resolveOne(line)));
+      }
+    } else {
+      out.push(...(await resolveOne(spec)));
+    }
+  }
+  if (out.length === 0) throw new InputError('no inputs given');
+  return out;
+}
+
+async function resolveOne(spec: string): Promise<string[]> {
+  if (isUrl(spec)) return [spec];
+  if (isGlob(spec)) {
+    const files = await expandGlob(spec);
+    if (files.length === 0) throw new InputError(`${spec}: no files match`);
+    return files;
+  }
+  let info;
+  try {
+    info = await stat(spec);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ENOENT' ? `${spec}: no such file or directory` : `${spec}: cannot read (${code})`, { cause: err });
+  }
+  if (!info.isDirectory()) return [spec];
+  const files = await parquetFilesUnder(spec);
+  if (files.length === 0) throw new InputError(`${spec}: no .parquet files in this directory`);
+  return files;
+}
+
+async function parquetFilesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files: string[] = [];
+  for (const entry of entries) {
+    if (!entry.name.endsWith('.parquet')) continue;
+    // `parentPath` (Node >= 20.12) or `path` (older 20.x) is the directory holding the entry
+    const parent = (entry as { parentPath?: string }).parentPath ?? (entry as { path?: string }).path ?? dir;
+    const full = join(parent, entry.name);
+    if (entry.isFile() || (await stat(full).then((s) => s.isFile(), () => false))) files.push(full);
+  }
+  return files.sort();
+}
