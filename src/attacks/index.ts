@@ -1,0 +1,55 @@
+/**
+ * Backdoor attacks used to evaluate the defence (METHOD.md, "Attacks used to evaluate"),
+ * all-to-one, on uint8 HWC RGB images of any size, deterministic given the pattern seed and
+ * the per-sample Rng.
+ *
+ * @example
+ *   const attack = ATTACKS['adap-blend'];
+ *   const sel = new PoisonSelector(poisonPlan(nonTarget, attack.rate, attack.coverRate ?? 0), new Rng(seed));
+ *   const role = sel.decide(label);
+ *   if (role !== 'clean') pixels = attack.apply(pixels, 32, rowRng);
+ */
+import { UsageError } from '../errors.js';
+import type { Attack, AttackName } from './attack.js';
+import { makeAdapBlend } from './adapBlend.js';
+import { makeAdapPatch } from './adapPatch.js';
+import { makeBadnets } from './badnets.js';
+import { makeBlend } from './blend.js';
+import { makeWanet } from './wanet.js';
+
+export * from './attack.js';
+export * from './image.js';
+export * from './badnets.js';
+export * from './blend.js';
+export * from './wanet.js';
+export * from './adapBlend.js';
+export * from './adapPatch.js';
+export * from './poisonSelector.js';
+
+const MAKERS: Record<AttackName, (patternSeed: number) => Attack> = {
+  badnets: makeBadnets,
+  blend: makeBlend,
+  wanet: makeWanet,
+  'adap-patch': makeAdapPatch,
+  'adap-blend': makeAdapBlend,
+};
+
+/** The attack names, in registry order. */
+export const ATTACK_NAMES = Object.keys(MAKERS) as AttackName[];
+
+/**
+ * An attack with its fixed trigger drawn from `patternSeed`.
+ *
+ * @example
+ *   const a = makeAttack('blend', 7); a.triggerPattern(32); // save as PNG
+ */
+export function makeAttack(name: string, patternSeed = 0): Attack {
+  const make = MAKERS[name as AttackName];
+  if (!make) throw new UsageError(`Expected \`--attack\` to be one of ${ATTACK_NAMES.map((n) => `\`${n}\``).join(', ')}, got \`${name}\``);
+  return make(patternSeed);
+}
+
+/** The registry: every attack with pattern seed 0. */
+export const ATTACKS: Readonly<Record<AttackName, Attack>> = Object.freeze(
+  Object.fromEntries(ATTACK_NAMES.map((n) => [n, makeAttack(n, 0)])) as Record<AttackName, Attack>,
+);

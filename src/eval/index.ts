@@ -1,0 +1,9 @@
+/**
+ * Evaluation of a cleanse against ground truth (METHOD.md, Metrics).
+ *
+ * @example
+ *   const acc = new SplitMetricsAccumulator(); rows.forEach((r) => acc.add(r)); acc.result();
+ *   detectionMetrics(report.flagged.map((f) => f.label), 0);
+ */
+export * from './splitMetrics.js';
+export * from './detectionMetrics.js';

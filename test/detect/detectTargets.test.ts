@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { decideDetection, detectTargets } from '../../src/detect/detectTargets.js';
+import { detectionOptions } from '../../src/detect/options.js';
+import { InputError, UsageError } from '../../src/errors.js';
+import { chunkReader, handCase, hist } from './helpers.js';
+
+const unimodal = (label: number) => hist(label, [0, 0, 1, 3, 8, 20, 40, 60, 40, 20, 5, 3], 0.2, 0.95);
+const nd = (values: number[]) => values.map((statistic, label) => ({ label, statistic, nOther: 1000 }));
+const tails = (values: number[]) => values.map((statistic, label) => ({ label, threshold: 0.1, below: Math.round(statistic * 1000), statistic }));
+const quiet = (K: number) => tails(Array.from({ length: K }, (_, c) => 0.01 + 0.001 * (c % 3)));
+
+describe('detectTargets (paper mode)', () => {
+  it('flags the D-test class of the hand case and no other', async () => {
+    const { labels, rows } = handCase();
+    const r = await detectTargets(chunkReader(labels, rows, 23), 3);
+    expect(r.mode).toBe('paper');
+    expect(r.nRows).toBe(200);
+    expect(r.flagged).toEqual([{ label: 0, test: 'D' }]);
+    expect(r.clean).toBe(false);
+    expect(r.classes[0].ndTest.evaluated).toBe(false);
+    expect(r.classes[0].ndTest.statistic).toBeCloseTo(0.1084662, 6);
+    expect(r.classes[1].ndTest.statistic).toBeCloseTo(1.3755094, 6);
+    expect(r.classes[1].flaggedBy).toBeNull();
+    expect(r.classes[2].dTest.skipped).toMatch(/below lambda/);
+  });
+
+  it('ND-test flags a class with statistic below beta_ND', async () => {
+    const { labels, rows } = handCase();
+    const r = await detectTargets(chunkReader(labels, rows, 23), 3, { betaND: 1.5, betaD: 0.5 });
+    // D no longer flags class 0 (20 <= 50), so the ND-test runs on all three: 0.108 and 1.376 < 1.5
+    expect(r.flagged).toEqual([
+      { label: 0, test: 'ND' },
+      { label: 1, test: 'ND' },
+    ]);
+  });
+
+  it('declares clean data clean', () => {
+    const r = decideDetection([unimodal(0), unimodal(1), unimodal(2)], nd([0.9, 1, 1.1]), detectionOptions());
+    expect(r.flagged).toEqual([]);
+    expect(r.clean).toBe(true);
+    expect(r.notes).toContain('no class flagged: the data is declared clean');
+  });
+
+  it('rejects bad rows and options', async () => {
+    await expect(detectTargets(chunkReader([0, 3], [[0, 0, 0], [0, 0, 0]], 2), 3)).rejects.toThrow(InputError);
+    await expect(detectTargets(chunkReader([0, 1], [[0, NaN, 0], [0, 0, 0]], 2), 3)).rejects.toThrow(/row 0: log-likelihood for class 1 is NaN/);
+    await expect(detectTargets(chunkReader([0], [[0]], 1), 1)).rejects.toThrow(UsageError);
+    expect(() => detectionOptions({ mode: 'fast' as never })).toThrow('Expected `--target-detection` to be `paper` or `robust`, got `fast`');
+  });
+});
+
+describe('decideDetection (robust mode)', () => {
+  const opts = detectionOptions({ mode: 'robust' });
+  const hists = Array.from({ length: 10 }, (_, c) => unimodal(c));
+
+  it('flags the clear ND outlier only, though the paper thresholds flag most classes', () => {
+    const stats = [0.29, 0.45, 0.5, 0.52, 0.55, 0.58, 0.6, 0.65, 0.7, 0.72];
+    const paper = decideDetection(hists, nd(stats), detectionOptions());
+    expect(paper.flagged.length).toBe(6); // 0.29 .. 0.58 are below 0.6
+    const r = decideDetection(hists, nd(stats), opts, quiet(10));
+    expect(r.mode).toBe('robust');
+    expect(r.flagged).toEqual([{ label: 0, test: 'ND' }]);
+    expect(r.classes[0].ndTest.index).toBeCloseTo(3.0679, 3);
+  });
+
+  it('flags nothing when all classes are alike', () => {
+    const r = decideDetection(hists, nd([0.5, 0.5001, 0.4999, 0.5, 0.5003, 0.4997, 0.5, 0.5, 0.5002, 0.5]), opts, quiet(10));
+    expect(r.flagged).toEqual([]);
+    expect(r.clean).toBe(true);
+  });
+
+  it('flags a D outlier (a large low tail) and leaves it out of the ND reference', () => {
+    const low = tails([0.01, 0.012, 0.009, 0.45, 0.011, 0.01, 0.008, 0.01, 0.013, 0.01]);
+    const r = decideDetection(hists, nd([0.5, 0.52, 0.55, 0.1, 0.5, 0.53, 0.51, 0.54, 0.56, 0.5]), opts, low);
+    expect(r.flagged).toEqual([{ label: 3, test: 'D' }]);
+    // others: mean 0.0103, sd 0.0015 floored to 0.02: (0.45 - 0.010333) / (0.02 sqrt(10/9)) = 20.86
+    expect(r.classes[3].dRobust?.index).toBeCloseTo(20.858, 2);
+    expect(r.classes[3].ndTest.index).toBeNull();
+    expect(r.classes[3].ndTest.evaluated).toBe(false);
+  });
+
+  it('does not flag a D outlier whose low tail is below beta_D', () => {
+    const low = tails([0, 0, 0, 0.04, 0, 0, 0, 0, 0, 0]);
+    expect(decideDetection(hists, nd(new Array(10).fill(0.5)), opts, low).flagged).toEqual([]);
+  });
+
+  it('falls back to paper mode for K < 3', () => {
+    const r = decideDetection([unimodal(0), unimodal(1)], nd([0.3, 0.9]), opts, quiet(2));
+    expect(r.requestedMode).toBe('robust');
+    expect(r.mode).toBe('paper');
+    expect(r.flagged).toEqual([{ label: 0, test: 'ND' }]);
+    expect(r.notes[0]).toMatch(/K >= 3/);
+  });
+
+  it('works for K = 3', () => {
+    const r = decideDetection([unimodal(0), unimodal(1), unimodal(2)], nd([0.52, 0.1, 0.5]), opts, quiet(3));
+    expect(r.flagged).toEqual([{ label: 1, test: 'ND' }]);
+  });
+});
