@@ -1,5 +1,6 @@
 import { open, rename, rm, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { crashPoint } from '../fault.js';
 
 /**
  * Writes a file so that readers see either the old content or the whole new content, never
@@ -21,6 +22,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     throw err;
   }
   await fh.close();
+  crashPoint('atomic-write');
   await rename(tmp, path);
   await syncDir(dirname(path));
 }

@@ -1,4 +1,5 @@
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { crashPoint } from '../fault.js';
 import { join } from 'node:path';
 import { ByteWriter, ParquetWriter, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
 import { Type, type DataType, type Field, type Float, type Int, type RecordBatch, type Schema, type Struct, type Vector } from 'apache-arrow';
@@ -124,6 +125,7 @@ export class PartSink {
     } finally {
       await part.file.close();
     }
+    crashPoint('sink-commit');
     await rename(part.tmpPath, part.path);
     this.next = part.number + 1;
   }

@@ -29,6 +29,8 @@ export interface ReadOptions {
   /** Connect, response-header and between-chunk timeout of remote requests, ms (default 30000). */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Check that the image column exists and is binary (default true); false reads any table with a label. */
+  requireImage?: boolean;
 }
 
 /** One batch of rows and where it came from. */
@@ -90,7 +92,7 @@ export async function* readChunks(inputs: string[], opts: ReadOptions = {}): Asy
           continue;
         }
         first ??= { opened, input };
-        checkSchema(input, opened, first.opened, first.input, s.columns);
+        checkSchema(input, opened, first.opened, first.input, s.columns, opts.requireImage ?? true);
         const groups = groupRanges(opened.metadata);
         const wanted = groups.filter((g) => global + g.end > s.startRow);
         const fetches = new Map<number, Promise<AsyncBuffer>>();
@@ -299,10 +301,10 @@ function groupRanges(metadata: FileMetaData): GroupRange[] {
 }
 
 /** Checks the role columns of one input and that it has the same columns as the first. */
-function checkSchema(input: string, opened: OpenInput, first: OpenInput, firstInput: string, columns: Columns): void {
+function checkSchema(input: string, opened: OpenInput, first: OpenInput, firstInput: string, columns: Columns, requireImage: boolean): void {
   const byName = new Map(opened.plans.map((p) => [p.name, p]));
   const present = () => opened.plans.map((p) => p.name).join(', ');
-  for (const role of ['label', 'image'] as const) {
+  for (const role of requireImage ? (['label', 'image'] as const) : (['label'] as const)) {
     if (!byName.has(columns[role])) {
       throw new InputError(`${input}: no ${role} column "${columns[role]}" (columns: ${present()})`);
     }
@@ -315,7 +317,8 @@ function checkSchema(input: string, opened: OpenInput, first: OpenInput, firstIn
   if (id && !id.integer) {
     throw new InputError(`${input}: id column "${id.name}" has type ${id.parquetType}, expected an integer type`);
   }
-  const image = byName.get(columns.image)!;
+  const image = byName.get(columns.image);
+  if (!requireImage || !image) return checkSameColumns(input, opened, first, firstInput);
   const imageType = image.type;
   const isBinary = !image.json && imageType.typeId === Type.Binary;
   const isStruct = !image.json && imageType.typeId === Type.Struct
@@ -323,11 +326,15 @@ function checkSchema(input: string, opened: OpenInput, first: OpenInput, firstIn
   if (!isBinary && !isStruct) {
     throw new InputError(`${input}: image column "${image.name}" has type ${image.parquetType}, expected binary or a {bytes, path} struct`);
   }
-  if (opened !== first) {
-    const sig = (o: OpenInput) => o.plans.map((p) => `${p.name}: ${p.parquetType}`).join(', ');
-    if (sig(opened) !== sig(first)) {
-      throw new InputError(`${input}: columns differ from ${firstInput} (${sig(opened)} vs ${sig(first)})`);
-    }
+  checkSameColumns(input, opened, first, firstInput);
+}
+
+/** Every input must have the columns of the first one. */
+function checkSameColumns(input: string, opened: OpenInput, first: OpenInput, firstInput: string): void {
+  if (opened === first) return;
+  const sig = (o: OpenInput) => o.plans.map((p) => `${p.name}: ${p.parquetType}`).join(', ');
+  if (sig(opened) !== sig(first)) {
+    throw new InputError(`${input}: columns differ from ${firstInput} (${sig(opened)} vs ${sig(first)})`);
   }
 }
 

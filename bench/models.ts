@@ -1,0 +1,212 @@
+/**
+ * Throughput of the model kernels on the backend `initBackend` picks, next to the PyTorch
+ * reference (`../shared/bench/torch_ref.py`, run on the same machine, one after the other).
+ *
+ *   tsc -p tsconfig.json --outDir .bench-build && node .bench-build/bench/models.js \
+ *     [--backend auto|wasm|cpu|tensorflow] [--seconds 10] [--widths 16,32,64] [--batch 256]
+ *     [--simclr-batch N] [--workers N] [--only flow|encoder] [--no-torch]
+ *
+ * The SimCLR step keeps every activation of two views for the backward pass, and the wasm
+ * heap stops at 4 GB: its batch defaults to min(256, 2048 / width) (128 at width 16, 64 at
+ * 32, 32 at 64). Images per second hardly depend on the batch at these sizes.
+ *
+ * Prints one `name value` line per figure (images/s or vectors/s), then a table of ratios.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, type BackendName } from '../src/models/backend.js';
+import { Flow } from '../src/models/flow.js';
+import { FlowBank } from '../src/models/flow-bank.js';
+import { EmbedPool } from '../src/models/embed-pool.js';
+import { ResNet } from '../src/models/resnet.js';
+import { SimclrTrainer } from '../src/models/simclr.js';
+import { Rng } from '../src/rng.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+/** Per-figure rate by CPU time of this process (our backends run on one thread). */
+const cpuRates: Record<string, number> = {};
+let lastCpuRate = 0;
+
+/**
+ * Items per second of `fn` (which handles `items` items per call) by the wall clock: one
+ * warm-up call, then at least one timed call. Also records the rate by this process's CPU
+ * time, which other load on the machine disturbs much less.
+ */
+function rate(fn: () => void, items: number, seconds: number): number {
+  fn();
+  let n = 0;
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  do {
+    fn();
+    n += items;
+  } while (performance.now() - t0 < seconds * 1000);
+  const cpu = process.cpuUsage(c0);
+  lastCpuRate = n / ((cpu.user + cpu.system) / 1e6);
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/** PyTorch figures of DESIGN.md, measured on this machine when it was otherwise idle. */
+const DESIGN_REFERENCE: Record<string, number> = {
+  flow_train_b16_vectors_per_s: 1300,
+  flow_train_b256_vectors_per_s: 7700,
+  flow_score_vectors_per_s: 20000,
+  embed_w32: 214,
+  embed_w64: 103,
+  simclr_w32: 56,
+  simclr_w64: 11,
+};
+
+function randn(rng: Rng, n: number): Float32Array {
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = rng.normal();
+  return x;
+}
+
+function report(results: Record<string, number>, name: string, value: number): void {
+  results[name] = value;
+  cpuRates[name] = lastCpuRate;
+  console.log(`${name} ${value.toFixed(1)}  (by CPU time ${lastCpuRate.toFixed(1)})`);
+}
+
+/** The reference's figures, or undefined when python3-torch is missing. */
+async function torchRef(width: number, batch: number, seconds: number): Promise<Record<string, number> | undefined> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [resolve(here, '../../shared/bench/torch_ref.py'), resolve(here, '../../../shared/bench/torch_ref.py'), resolve(process.cwd(), '../shared/bench/torch_ref.py')];
+  const script = candidates.find((p) => existsSync(p));
+  if (!script) {
+    console.log('torch: skipped (torch_ref.py not found)');
+    return undefined;
+  }
+  try {
+    const { stdout } = await promisify(execFile)('/usr/bin/python3', [script, '--width', String(width), '--batch', String(batch), '--seconds', String(seconds)], {
+      maxBuffer: 1 << 20,
+    });
+    const out: Record<string, number> = {};
+    for (const m of stdout.matchAll(/^(\w+) ([\d.]+)/gm)) out[m[1]] = Number(m[2]);
+    return out;
+  } catch (err) {
+    console.log(`torch: skipped (${(err as Error).message.split('\n')[0]}; install python3-torch and libopenblas0-pthread)`);
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  const backend = await initBackend(arg('backend', 'auto') as BackendName);
+  const seconds = Number(arg('seconds', '10'));
+  const only = arg('only', '');
+  const widths = arg('widths', '16,32,64').split(',').map(Number);
+  const batch = Number(arg('batch', '256'));
+  const withTorch = !process.argv.includes('--no-torch');
+  console.log(`backend ${backend}, batch ${batch}, ${seconds} s per figure`);
+  const rng = new Rng(0);
+  const ours: Record<string, number> = {};
+
+  if (!only || only === 'flow') {
+    const flow = new Flow({ dim: 512, seed: 0 });
+    for (const b of [16, 256]) {
+      const v = randn(rng, b * 512);
+      report(ours, `flow_train_b${b}_vectors_per_s`, rate(() => flow.trainStep(v, b), b, seconds / 2));
+    }
+    const v = randn(rng, 4096 * 512);
+    report(ours, 'flow_score_vectors_per_s', rate(() => flow.logProb(v, 4096), 4096, seconds / 2));
+    flow.dispose();
+    // the real workload: a 10-class bank fed a shuffled stream, batch 16 per class
+    const bank = new FlowBank({ numClasses: 10, dim: 512, batchSize: 16, seed: 0 });
+    const n = 1600;
+    const rows = randn(rng, n * 512);
+    const labels = Int32Array.from({ length: n }, () => rng.int(10));
+    report(ours, 'flowbank_train_b16_vectors_per_s', rate(() => bank.update(rows, labels), n, seconds / 2));
+    report(ours, 'flowbank_score_vectors_x_classes_per_s', rate(() => bank.logProb(rows, n), n * 10, seconds / 2));
+    bank.dispose();
+  }
+
+  const torchByWidth = new Map<number, Record<string, number>>();
+  if (!only || only === 'encoder') {
+    for (const w of widths) {
+      const net = new ResNet({ width: w, imageSize: 32, seed: 0 });
+      const x = tf.tensor4d(randn(rng, batch * 32 * 32 * 3), [batch, 32, 32, 3]);
+      const x2 = tf.tensor4d(randn(rng, batch * 32 * 32 * 3), [batch, 32, 32, 3]);
+      report(
+        ours,
+        `embed_w${w}_images_per_s`,
+        rate(() => tf.tidy(() => net.apply(x, false).dataSync()), batch, seconds),
+      );
+      // every core: worker threads, each with its own wasm backend (wall clock only)
+      const pixels = Uint8Array.from({ length: batch * 32 * 32 * 3 }, () => rng.int(256));
+      const pool = await EmbedPool.create(net, { workers: Number(arg('workers', '0')) || undefined });
+      await pool.embed(pixels, batch);
+      let done = 0;
+      const t0 = performance.now();
+      do {
+        await pool.embed(pixels, batch);
+        done += batch;
+      } while (performance.now() - t0 < seconds * 1000);
+      await pool.close();
+      ours[`embed_pool_w${w}_images_per_s`] = done / ((performance.now() - t0) / 1000);
+      console.log(`embed_pool_w${w}_images_per_s ${ours[`embed_pool_w${w}_images_per_s`].toFixed(1)}  (${pool.size} worker threads, uint8 pixels in)`);
+      const sb = Number(arg('simclr-batch', String(Math.min(batch, Math.floor(2048 / w)))));
+      const v1 = tf.slice(x, 0, sb);
+      const v2 = tf.slice(x2, 0, sb);
+      const trainer = new SimclrTrainer(net, { seed: 0 });
+      report(ours, `simclr_w${w}_b${sb}_images_per_s`, rate(() => trainer.step(v1, v2), sb, seconds));
+      ours[`simclr_w${w}_images_per_s`] = ours[`simclr_w${w}_b${sb}_images_per_s`];
+      cpuRates[`simclr_w${w}_images_per_s`] = cpuRates[`simclr_w${w}_b${sb}_images_per_s`];
+      v1.dispose();
+      v2.dispose();
+      trainer.dispose();
+      net.dispose();
+      x.dispose();
+      x2.dispose();
+      console.log(`tensors ${tf.memory().numTensors}`);
+    }
+  }
+
+  if (withTorch) {
+    // run after ours, one at a time: torch's two OpenMP threads slow down badly when other
+    // processes hold a core
+    const list = only === 'flow' ? [widths[0]] : widths;
+    for (const w of list) {
+      const t = await torchRef(w, batch, seconds);
+      if (!t) break;
+      torchByWidth.set(w, t);
+      for (const [k, v] of Object.entries(t)) console.log(`torch_w${w}_${k} ${v}`);
+    }
+  }
+  const first = torchByWidth.values().next().value as Record<string, number> | undefined;
+  const rows: [string, string, string | undefined, string, number][] = [
+    ['flow train b16 (vectors/s)', 'flow_train_b16_vectors_per_s', 'flow_train_b16_vectors_per_s', 'flow_train_b16_vectors_per_s', 1],
+    ['flow train b256 (vectors/s)', 'flow_train_b256_vectors_per_s', 'flow_train_b256_vectors_per_s', 'flow_train_b256_vectors_per_s', 1],
+    ['flow score (vectors/s)', 'flow_score_vectors_per_s', 'flow_score_vectors_per_s', 'flow_score_vectors_per_s', 1],
+    ['flow bank train b16 (vectors/s)', 'flowbank_train_b16_vectors_per_s', 'flow_train_b16_vectors_per_s', 'flow_train_b16_vectors_per_s', 1],
+  ];
+  for (const w of widths) {
+    rows.push([`encoder forward w${w} (images/s)`, `embed_w${w}_images_per_s`, 'embed_images_per_s', `embed_w${w}`, 0.5]);
+    rows.push([`encoder forward w${w}, EmbedPool (images/s)`, `embed_pool_w${w}_images_per_s`, 'embed_images_per_s', `embed_w${w}`, 0.5]);
+    rows.push([`SimCLR step w${w} (images/s)`, `simclr_w${w}_images_per_s`, 'simclr_train_images_per_s', `simclr_w${w}`, 0.3]);
+  }
+  console.log('\n| work | ours (wall) | ours (CPU time) | PyTorch same run | ratio | PyTorch DESIGN.md | ratio (wall) | ratio (CPU time) | target |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  const f = (v: number | undefined, digits = 0) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
+  for (const [name, key, torchKey, refKey, target] of rows) {
+    const o = ours[key];
+    if (o === undefined) continue;
+    const w = /w(\d+)/.exec(key)?.[1];
+    const same = w ? torchByWidth.get(Number(w))?.[torchKey!] : first?.[torchKey!];
+    const ref = DESIGN_REFERENCE[refKey];
+    const cpu = cpuRates[key];
+    console.log(
+      `| ${name} | ${f(o)} | ${f(cpu)} | ${f(same)} | ${same ? f(o / same, 2) + 'x' : '-'} | ${f(ref)} | ${ref ? f(o / ref, 2) + 'x' : '-'} | ${ref && cpu ? f(cpu / ref, 2) + 'x' : '-'} | ${target}x |`,
+    );
+  }
+}
+
+await main();

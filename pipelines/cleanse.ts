@@ -1,0 +1,145 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError, InputError } from '../src/errors.js';
+import { countRows } from '../src/io/read.js';
+import { initBackend } from '../src/models/backend.js';
+import { loadFlowBank } from '../src/models/save.js';
+import { silentLogger, type Logger } from '../src/log.js';
+import { VERSION } from '../src/version.js';
+import { RunContext } from './cleanse/context.js';
+import { embedPass, readOptions } from './cleanse/embed-pass.js';
+import { fitPass, flowsDir, trainableClasses } from './cleanse/fit-pass.js';
+import { scorePass } from './cleanse/score-pass.js';
+import { detectPass } from './cleanse/detect-pass.js';
+import { routePass } from './cleanse/route-pass.js';
+import { pretrainPass, openEncoder } from './cleanse/pretrain-pass.js';
+import { writeReports, type CleanseReport } from './cleanse/report.js';
+import { outputFingerprint, type CleanseOptions } from './cleanse/options.js';
+import { initialState, PASSES, type CleanseState, type PassName } from './cleanse/state.js';
+import { CheckpointStore } from '../src/io/checkpoint.js';
+
+export { CLEANSE_DEFAULTS, type CleanseOptions } from './cleanse/options.js';
+
+/**
+ * A whole GSSD cleanse run (DESIGN.md, "Passes of a cleanse run"): pretrain (when no encoder
+ * is given) -> embed -> fit per-class flows -> score -> detect -> route, each pass streaming
+ * and checkpointed under `out/checkpoint`, so that `resume: true` continues a killed run and
+ * gives the same output as an uninterrupted one. Writes `out/{clean,poisoned,uncertain,rejected}`
+ * Parquet parts and `out/report.json` + `out/report.html`.
+ *
+ * @example
+ *   const report = await cleanse({ ...CLEANSE_DEFAULTS, inputs: ['train.parquet'], out: 'out', source, resume: false, force: false, keepWork: false });
+ *   console.log(report.detection.flagged);
+ */
+export async function cleanse(options: CleanseOptions, log: Logger = silentLogger): Promise<CleanseReport> {
+  const startedAt = Date.now();
+  const backend = await initBackend(options.backend);
+  log.info('backend', { backend });
+  const state = await openRun(options, backend);
+  const ctx = new RunContext(options, state, log);
+  if (state.pass !== 'pretrain' || state.embed.rowsDone > 0) log.info('resuming', { pass: state.pass, embedRows: state.embed.rowsDone, fitEpochs: state.fit.epochsDone });
+
+  const at = (pass: PassName) => PASSES.indexOf(state.pass) <= PASSES.indexOf(pass);
+  const advance = async (next: PassName) => {
+    state.pass = next;
+    await ctx.commit();
+  };
+
+  if (at('pretrain')) {
+    await ctx.measure('pretrain', () => pretrainPass(ctx));
+    await advance('embed');
+  }
+  const encoder = await openEncoder(ctx);
+  state.featureDim = encoder.featureDim;
+  if (at('embed')) {
+    await ctx.measure('embed', () => embedPass(ctx, encoder), state.totalRows);
+    finishEmbed(state, options);
+    await advance('fit');
+  }
+  let bank = null;
+  if (at('fit')) {
+    bank = await ctx.measure('fit', () => fitPass(ctx), state.totalRows * options.flowEpochs);
+    await advance('score');
+  }
+  if (at('score')) {
+    bank ??= await loadFlowBank(flowsDir(ctx, options.flowEpochs));
+    const flows = bank;
+    await ctx.measure('score', () => scorePass(ctx, flows), state.totalRows);
+    await advance('detect');
+  }
+  if (at('detect')) {
+    await ctx.measure('detect', () => detectPass(ctx));
+    await advance('route');
+  }
+  if (at('route')) {
+    await ctx.measure('route', () => routePass(ctx), state.totalRows);
+    await advance('done');
+  }
+  const report = await writeReports(ctx, (Date.now() - startedAt) / 1000);
+  if (!options.keepWork) await rm(join(options.out, 'work'), { recursive: true, force: true });
+  return report;
+}
+
+/** What a run directory holds; --force deletes only these. */
+const RUN_ENTRIES = new Set(['checkpoint', 'work', 'clean', 'poisoned', 'uncertain', 'rejected', 'report.json', 'report.html']);
+
+/** Creates the run directory and its state, or loads the state of the run to resume. */
+async function openRun(options: CleanseOptions, backend: string): Promise<CleanseState> {
+  const store = new CheckpointStore<CleanseState>(options.out);
+  const fingerprint = outputFingerprint(options);
+  if (options.resume) {
+    const state = await store.load();
+    if (state) {
+      if (JSON.stringify(state.fingerprint) !== JSON.stringify(fingerprint)) {
+        throw new UsageError(`${options.out}: the run there was started with other options (${diffKeys(state.fingerprint, fingerprint)}); resume with the same options, or use --force to start again`);
+      }
+      if (state.backend !== backend) {
+        throw new UsageError(`${options.out}: the run there used the ${state.backend} backend, this one has ${backend}; resume with --backend ${state.backend}`);
+      }
+      return state;
+    }
+  }
+  await mkdir(options.out, { recursive: true });
+  const existing = await readdir(options.out);
+  const foreign = existing.filter((name) => !RUN_ENTRIES.has(name));
+  if (existing.length > 0) {
+    if (foreign.length > 0) {
+      throw new UsageError(`${options.out} holds files that are not a gssd run (${foreign.slice(0, 3).join(', ')}); choose an empty or new --out`);
+    }
+    if (!options.force) {
+      throw new UsageError(
+        options.resume
+          ? `${options.out} has no checkpoint to resume from; use --force to start again there`
+          : `${options.out} is not empty; use --resume to continue the run there or --force to replace it`,
+      );
+    }
+    for (const name of existing) await rm(join(options.out, name), { recursive: true, force: true });
+  }
+  const totalRows = await countRows(options.inputs, readOptions(options.source));
+  if (totalRows === 0) throw new InputError(`${options.inputs.join(', ')}: no rows to cleanse`);
+  const state = initialState(fingerprint, backend, totalRows, VERSION);
+  if (options.encoder) {
+    state.encoderDir = options.encoder;
+    state.pass = 'embed';
+  }
+  await store.save(state);
+  return state;
+}
+
+/** After embedding: the number of classes, and the checks that GSSD can run at all. */
+function finishEmbed(state: CleanseState, options: CleanseOptions): void {
+  const counts = state.embed.labelCounts;
+  const K = options.source.numClasses ?? counts.length;
+  state.numClasses = K;
+  const usable = trainableClasses(counts, K).filter(Boolean).length;
+  if (usable < 2) {
+    throw new InputError(
+      `${options.inputs[0]}${options.inputs.length > 1 ? ' (and others)' : ''}: GSSD compares classes, and only ${usable} class has 2 or more usable rows (label counts: ${JSON.stringify(counts)})`,
+    );
+  }
+}
+
+function diffKeys(a: Record<string, unknown>, b: Record<string, unknown>): string {
+  const keys = Object.keys({ ...a, ...b }).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  return keys.map((k) => `${k}: ${JSON.stringify(a[k])} then, ${JSON.stringify(b[k])} now`).join('; ');
+}

@@ -1,0 +1,54 @@
+import { join } from 'node:path';
+import { CheckpointStore } from '../../src/io/checkpoint.js';
+import type { Logger } from '../../src/log.js';
+import type { CleanseOptions } from './options.js';
+import type { CleanseState, PassName } from './state.js';
+
+/** What every pass of a cleanse run gets: options, the checkpoint state, where files go. */
+export class RunContext {
+  readonly store: CheckpointStore<CleanseState>;
+
+  constructor(
+    readonly options: CleanseOptions,
+    public state: CleanseState,
+    readonly log: Logger,
+  ) {
+    this.store = new CheckpointStore<CleanseState>(options.out);
+  }
+
+  /** A path under DIR/work (caches that the run can rebuild). */
+  work(name: string): string {
+    return join(this.options.out, 'work', name);
+  }
+
+  /** A path under DIR/checkpoint (model state a resume needs). */
+  checkpoint(name: string): string {
+    return this.store.path(name);
+  }
+
+  /** Writes the state atomically: the run's new last committed point. */
+  async commit(): Promise<void> {
+    await this.store.save(this.state);
+  }
+
+  /** Measures a pass: wall time and peak RSS (sampled), added to state.costs. */
+  async measure<T>(pass: PassName, work: () => Promise<T>, rows?: number): Promise<T> {
+    const start = Date.now();
+    let peak = process.memoryUsage().rss;
+    const timer = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 100);
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+      peak = Math.max(peak, process.memoryUsage().rss);
+      const prev = this.state.costs[pass];
+      this.state.costs[pass] = {
+        seconds: Math.round(((prev?.seconds ?? 0) + (Date.now() - start) / 1000) * 100) / 100,
+        peakRssMB: Math.round(Math.max(prev?.peakRssMB ?? 0, peak / 2 ** 20)),
+        ...(rows !== undefined ? { rows } : {}),
+      };
+    }
+  }
+}

@@ -1,0 +1,34 @@
+import { detectTargets } from '../../src/detect/detectTargets.js';
+import { computeSplitThresholds } from '../../src/detect/splitThresholds.js';
+import { eligibleReader } from './score-pass.js';
+import { trainableClasses } from './fit-pass.js';
+import type { RunContext } from './context.js';
+
+/**
+ * Pass 4b (METHOD.md steps 5 and 6): target-class detection (D-test, ND-test) over the
+ * likelihood file, then the exact alpha cut points of every flagged class, by a few more
+ * streaming passes over the same file. Small results; stored in the checkpoint state.
+ */
+export async function detectPass(ctx: RunContext): Promise<void> {
+  const { options, state } = ctx;
+  const K = state.numClasses!;
+  const read = eligibleReader(ctx.work('likelihood.f32'), K, trainableClasses(state.embed.labelCounts, K));
+  const detection = await detectTargets(read, K, {
+    mode: options.targetDetection,
+    lambda: options.lambda,
+    betaD: options.betaD,
+    betaND: options.betaND,
+  });
+  const { passes, ...thresholds } = await computeSplitThresholds(read, detection, {
+    alphaClean: options.alphaClean,
+    alphaPoisoned: options.alphaPoison,
+  });
+  state.detection = detection;
+  state.thresholds = thresholds;
+  await ctx.commit();
+  ctx.log.info('detect done', {
+    flagged: detection.flagged.map((f) => `${f.label} (${f.test}-test)`),
+    clean: detection.clean,
+    thresholdPasses: passes,
+  });
+}

@@ -1,0 +1,97 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { readBatches } from '../../src/io/read.js';
+import { MatrixWriter } from '../../src/io/matrix-file.js';
+import { RejectLog } from '../../src/io/reject-log.js';
+import { decode } from '../../src/stages/decode.js';
+import { embedBatch, type ImageEncoder } from '../../src/stages/embed.js';
+import { RunningStats } from '../../src/stages/standardize.js';
+import { Progress } from '../../src/progress.js';
+import type { RunContext } from './context.js';
+
+/** Columns of the embedding cache: h (featureDim values), then the label (-1: rejected row). */
+export function cacheColumns(featureDim: number): number {
+  return featureDim + 1;
+}
+
+/**
+ * Pass 2 (METHOD.md step 2): every row's h into the on-disk embedding cache
+ * (DIR/work/embeddings.f32, one row per input row, in input order), rejected rows into
+ * DIR/work/rejected.jsonl, and the running mean/std of h. Checkpoints every
+ * `checkpointRows` rows; a resume truncates the cache to the last checkpoint and goes on.
+ */
+export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise<void> {
+  const { options, state } = ctx;
+  const d = encoder.featureDim;
+  const cols = cacheColumns(d);
+  const labelCol = options.source.columns.label;
+  await mkdir(dirname(ctx.work('x')), { recursive: true });
+  const cache = await MatrixWriter.open(ctx.work('embeddings.f32'), cols, { keepRows: state.embed.rowsDone });
+  const rejects = await RejectLog.open(ctx.work('rejected.jsonl'), { keepBelowRow: state.embed.rowsDone });
+  const stats = state.embed.stats ? RunningStats.fromJSON(state.embed.stats) : new RunningStats(d);
+  const labelCounts = [...state.embed.labelCounts];
+  let rowsDone = state.embed.rowsDone;
+  let rejected = state.embed.rejected;
+  let sinceCheckpoint = 0;
+  const progress = new Progress(ctx.log, 'embed', state.totalRows);
+  progress.add(rowsDone);
+  const checkpoint = async () => {
+    await cache.flush();
+    await rejects.flush();
+    state.embed = { rowsDone, rejected, stats: stats.toJSON(), labelCounts: [...labelCounts] };
+    await ctx.commit();
+    sinceCheckpoint = 0;
+  };
+  const batches = decode(
+    readBatches(options.inputs, { ...readOptions(options.source), startRow: rowsDone }),
+    { columns: options.source.columns, imageSize: options.source.imageSize },
+  );
+  try {
+    for await (const batch of batches) {
+      const n = batch.numRows;
+      const { features, valid, reasons } = await embedBatch(batch, encoder);
+      const labels = batch.getChild(labelCol)!;
+      const rows = new Float32Array(n * cols);
+      const good = new Float32Array(n * d);
+      let nGood = 0;
+      for (let i = 0; i < n; i++) {
+        const label = Number(labels.get(i));
+        if (valid[i]) {
+          rows.set(features.subarray(i * d, (i + 1) * d), i * cols);
+          rows[i * cols + d] = label;
+          good.set(features.subarray(i * d, (i + 1) * d), nGood * d);
+          nGood++;
+          while (labelCounts.length <= label) labelCounts.push(0);
+          labelCounts[label]++;
+        } else {
+          rows[i * cols + d] = -1;
+          rejects.add(rowsDone + i, reasons[i] ?? 'rejected');
+          rejected++;
+        }
+      }
+      stats.addRows(good, nGood);
+      await cache.append(rows);
+      rowsDone += n;
+      sinceCheckpoint += n;
+      progress.add(n);
+      if (sinceCheckpoint >= options.checkpointRows) await checkpoint();
+    }
+    await checkpoint();
+  } finally {
+    await cache.close().catch(() => {});
+    await rejects.close().catch(() => {});
+  }
+  progress.done({ rejected });
+}
+
+/** The reader options of a run's source settings. */
+export function readOptions(s: RunContext['options']['source']) {
+  return {
+    batchRows: s.batchRows,
+    columns: s.columns,
+    numClasses: s.numClasses,
+    retries: s.retries,
+    concurrency: s.concurrency,
+    timeoutMs: s.timeoutMs,
+  };
+}

@@ -1,0 +1,83 @@
+import type { BackendName } from '../../src/models/backend.js';
+import type { TargetDetectionMode } from '../../src/detect/options.js';
+import type { SourceSettings } from '../../src/cli/source-options.js';
+
+/** Everything a cleanse run is configured by. Defaults are METHOD.md's reference values. */
+export interface CleanseOptions {
+  inputs: string[];
+  out: string;
+  source: SourceSettings;
+  /** A saved gssd encoder directory; without it the run pretrains one (SimCLR). */
+  encoder?: string;
+  pretrainEpochs: number;
+  pretrainBatch: number;
+  width: number;
+  flowEpochs: number;
+  flowBatch: number;
+  flowLr: number;
+  alphaClean: number;
+  alphaPoison: number;
+  lambda: number;
+  betaD: number;
+  betaND: number;
+  targetDetection: TargetDetectionMode;
+  seed: number;
+  backend: BackendName;
+  resume: boolean;
+  force: boolean;
+  /** Rows per output part file. */
+  partRows: number;
+  /** Rows between checkpoints in the streaming passes. */
+  checkpointRows: number;
+  /** Keep DIR/work (embedding cache, likelihood matrix) after a successful run. */
+  keepWork: boolean;
+}
+
+export const CLEANSE_DEFAULTS = {
+  pretrainEpochs: 10,
+  pretrainBatch: 256,
+  width: 16,
+  flowEpochs: 50,
+  flowBatch: 16,
+  flowLr: 1e-3,
+  alphaClean: 0.3,
+  alphaPoison: 0.15,
+  lambda: 0.75,
+  betaD: 0.05,
+  betaND: 0.6,
+  targetDetection: 'robust' as TargetDetectionMode,
+  seed: 0,
+  backend: 'auto' as BackendName,
+  partRows: 100_000,
+  checkpointRows: 10_000,
+} as const;
+
+/**
+ * The options that decide the output: a resumed run must have the same ones, or its
+ * output would be a mix of two runs.
+ */
+export function outputFingerprint(o: CleanseOptions): Record<string, unknown> {
+  return {
+    inputs: o.inputs,
+    columns: o.source.columns,
+    imageSize: o.source.imageSize,
+    numClasses: o.source.numClasses ?? null,
+    batchRows: o.source.batchRows,
+    encoder: o.encoder ?? null,
+    pretrainEpochs: o.encoder ? null : o.pretrainEpochs,
+    pretrainBatch: o.encoder ? null : o.pretrainBatch,
+    width: o.encoder ? null : o.width,
+    flowEpochs: o.flowEpochs,
+    flowBatch: o.flowBatch,
+    flowLr: o.flowLr,
+    alphaClean: o.alphaClean,
+    alphaPoison: o.alphaPoison,
+    lambda: o.lambda,
+    betaD: o.betaD,
+    betaND: o.betaND,
+    targetDetection: o.targetDetection,
+    seed: o.seed,
+    partRows: o.partRows,
+    checkpointRows: o.checkpointRows,
+  };
+}

@@ -1,0 +1,76 @@
+import type { PretrainProgress } from '../pretrain.js';
+import type { DetectionReport } from '../../src/detect/detectionReport.js';
+import type { SplitThresholds } from '../../src/detect/splitThresholds.js';
+
+/** The passes of a cleanse run, in order. */
+export const PASSES = ['pretrain', 'embed', 'fit', 'score', 'detect', 'route', 'done'] as const;
+export type PassName = (typeof PASSES)[number];
+
+/** Output splits, each a directory of Parquet parts under the run directory. */
+export const SPLITS = ['clean', 'poisoned', 'uncertain', 'rejected'] as const;
+export type SinkName = (typeof SPLITS)[number];
+
+/** Wall time and peak RSS of one pass (summed over resumed segments for time). */
+export interface PassCost {
+  seconds: number;
+  peakRssMB: number;
+  rows?: number;
+}
+
+/**
+ * The checkpoint of a cleanse run (DIR/checkpoint/state.json). Every field is what the last
+ * committed point of the run had; a resumed run continues from it.
+ */
+export interface CleanseState {
+  version: 1;
+  gssdVersion: string;
+  fingerprint: Record<string, unknown>;
+  backend: string;
+  pass: PassName;
+  totalRows: number;
+  /** Directory of the encoder used (the user's, or DIR/checkpoint/encoder once pretrained). */
+  encoderDir: string | null;
+  featureDim: number | null;
+  pretrain: PretrainProgress | null;
+  embed: {
+    rowsDone: number;
+    rejected: number;
+    /** Running mean/variance of h (Welford). */
+    stats: { dim: number; count: number; mean: number[]; m2: number[] } | null;
+    labelCounts: number[];
+  };
+  numClasses: number | null;
+  fit: { epochsDone: number };
+  score: { rowsDone: number };
+  detection: DetectionReport | null;
+  thresholds: SplitThresholds | null;
+  route: { rowsDone: number; eligibleDone: number; parts: Record<SinkName, number>; counts: Record<SinkName, number> };
+  costs: Partial<Record<PassName, PassCost>>;
+}
+
+export function initialState(fingerprint: Record<string, unknown>, backend: string, totalRows: number, gssdVersion: string): CleanseState {
+  return {
+    version: 1,
+    gssdVersion,
+    fingerprint,
+    backend,
+    pass: 'pretrain',
+    totalRows,
+    encoderDir: null,
+    featureDim: null,
+    pretrain: null,
+    embed: { rowsDone: 0, rejected: 0, stats: null, labelCounts: [] },
+    numClasses: null,
+    fit: { epochsDone: 0 },
+    score: { rowsDone: 0 },
+    detection: null,
+    thresholds: null,
+    route: {
+      rowsDone: 0,
+      eligibleDone: 0,
+      parts: { clean: 0, poisoned: 0, uncertain: 0, rejected: 0 },
+      counts: { clean: 0, poisoned: 0, uncertain: 0, rejected: 0 },
+    },
+    costs: {},
+  };
+}

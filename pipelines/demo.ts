@@ -1,0 +1,120 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readBatches } from '../src/io/read.js';
+import { PartSink } from '../src/io/part-sink.js';
+import { UsageError } from '../src/errors.js';
+import { silentLogger, type Logger } from '../src/log.js';
+import type { SourceSettings } from '../src/cli/source-options.js';
+import type { BackendName } from '../src/models/backend.js';
+import { writeSyntheticDataset } from './synthetic-data.js';
+import { poison, type PoisonSummary } from './poison.js';
+import { cleanse, CLEANSE_DEFAULTS } from './cleanse.js';
+import { evaluate, type Evaluation } from './evaluate.js';
+import type { CleanseReport } from './cleanse/report.js';
+
+/** Options of `gssd demo`. */
+export interface DemoOptions {
+  out: string;
+  rows: number;
+  data: 'auto' | 'cifar10' | 'synthetic';
+  attack: string;
+  rate?: number;
+  target: number;
+  width: number;
+  pretrainEpochs: number;
+  flowEpochs: number;
+  seed: number;
+  backend: BackendName;
+}
+
+export const DEMO_DEFAULTS = { out: 'gssd-demo', rows: 4000, data: 'auto', attack: 'badnets', target: 0, width: 16, pretrainEpochs: 8, flowEpochs: 20, seed: 0, backend: 'auto' } as const;
+
+/** Where the shared CIFAR-10 shards are, if anywhere: $GSSD_CIFAR10_DIR, ./../shared, or beside the package. */
+export function findCifar10(): string | null {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [
+    process.env.GSSD_CIFAR10_DIR,
+    resolve('../shared/data/cifar10'),
+    resolve('shared/data/cifar10'),
+    resolve(here, '../../../shared/data/cifar10'),
+    resolve(here, '../../shared/data/cifar10'),
+  ];
+  for (const c of candidates) if (c && existsSync(join(c, 'train-00000-of-00005.parquet'))) return c;
+  return null;
+}
+
+/**
+ * The embedded default job: takes a few thousand images (CIFAR-10 from ../shared/data when it
+ * is there, else seeded procedural images), poisons a known share with a backdoor (BadNets by
+ * default, 10% of the non-target rows, target 0), cleanses them with GSSD, and, since it knows
+ * the truth, scores the result: flagged class, removal recall, clean loss.
+ *
+ * @example
+ *   const { evaluation } = await demo({ ...DEMO_DEFAULTS, out: 'demo' }, log);
+ */
+export async function demo(o: DemoOptions, log: Logger = silentLogger): Promise<{ dataset: string; poisoned: PoisonSummary; report: CleanseReport; evaluation: Evaluation }> {
+  await prepareDemoDir(o.out);
+  const source: SourceSettings = { batchRows: 1024, columns: { id: 'id', label: 'label', image: 'image' }, imageSize: 32, retries: 5, concurrency: 2, timeoutMs: 30_000 };
+  const cifar = o.data === 'synthetic' ? null : findCifar10();
+  if (o.data === 'cifar10' && !cifar) throw new UsageError('CIFAR-10 shards not found (looked in $GSSD_CIFAR10_DIR and ../shared/data/cifar10); use --data synthetic');
+  const sourceDir = join(o.out, 'source');
+  let dataset: string;
+  if (cifar) {
+    dataset = `CIFAR-10 train, first ${o.rows} rows (${cifar})`;
+    await copyRows(join(cifar, 'train-00000-of-00005.parquet'), sourceDir, o.rows, source);
+  } else {
+    dataset = `procedural images, ${o.rows} rows (10 classes, seed ${o.seed})`;
+    await writeSyntheticDataset(sourceDir, { rows: o.rows, seed: o.seed });
+  }
+  log.info('demo data', { dataset });
+  const poisoned = await poison(
+    { inputs: [join(sourceDir, 'part-00000.parquet')], out: join(o.out, 'poisoned'), source, attack: o.attack, rate: o.rate, target: o.target, seed: o.seed, split: 'train', force: true },
+    log,
+  );
+  log.info('demo poisoned', { attack: o.attack, poisoned: poisoned.poisoned, covers: poisoned.covers, target: o.target });
+  const run = join(o.out, 'run');
+  const report = await cleanse(
+    {
+      ...CLEANSE_DEFAULTS,
+      inputs: [join(poisoned.out, 'part-00000.parquet')],
+      out: run,
+      source,
+      width: o.width,
+      pretrainEpochs: o.pretrainEpochs,
+      pretrainBatch: 128,
+      flowEpochs: o.flowEpochs,
+      seed: o.seed,
+      backend: o.backend,
+      resume: false,
+      force: true,
+      keepWork: false,
+    },
+    log,
+  );
+  const evaluation = await evaluate(run, poisoned.truth!, source.columns);
+  return { dataset, poisoned, report, evaluation };
+}
+
+/** The demo only ever deletes a directory it made itself (it leaves a marker file). */
+async function prepareDemoDir(out: string): Promise<void> {
+  const marker = join(out, '.gssd-demo');
+  if (existsSync(out) && (await readdir(out)).length > 0 && !existsSync(marker)) {
+    throw new UsageError(`${out} exists and is not a gssd demo directory; pass another --out`);
+  }
+  await rm(out, { recursive: true, force: true });
+  await mkdir(out, { recursive: true });
+  await writeFile(marker, 'made by gssd demo; deleted and rewritten by the next gssd demo\n');
+}
+
+async function copyRows(input: string, dir: string, rows: number, source: SourceSettings): Promise<void> {
+  const sink = await PartSink.open(dir);
+  let left = rows;
+  for await (const batch of readBatches([input], { columns: source.columns })) {
+    if (left <= 0) break;
+    await sink.write(batch.numRows <= left ? batch : batch.slice(0, left));
+    left -= batch.numRows;
+  }
+  await sink.close();
+}

@@ -1,0 +1,106 @@
+import { UsageError } from '../errors.js';
+import { SOURCE_HELP, SOURCE_OPTIONS, sourceSettings } from './source-options.js';
+import { enumOption, intOption, numberOption, stringOption } from './options.js';
+import { inputsOf, type Command, type Values } from './command.js';
+import { CLEANSE_DEFAULTS, type CleanseOptions } from '../../pipelines/cleanse/options.js';
+
+export const cleanseCommand: Command = {
+  name: 'cleanse',
+  summary: 'Find the attacked classes and split the rows into clean / poisoned / uncertain / rejected Parquet',
+  usage: 'Usage: gssd cleanse <inputs...> --out DIR [options]',
+  help: `Runs GSSD (pretrain -> embed -> fit per-class flows -> score -> detect -> route), streaming and
+checkpointed; writes DIR/{clean,poisoned,uncertain,rejected}/part-*.parquet, DIR/report.json and
+DIR/report.html. Each output row carries the input columns plus gssd_split, gssd_score, gssd_loglik,
+gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason.
+
+  --out DIR                run directory (required; must be empty or new unless --resume/--force)
+  --resume                 continue the killed or finished run in DIR (same options)
+  --force                  replace the gssd run in DIR
+  --encoder DIR            a saved gssd encoder (from gssd pretrain); skips pretraining
+  --pretrain-epochs N      SimCLR epochs when no --encoder is given (default ${CLEANSE_DEFAULTS.pretrainEpochs})
+  --pretrain-batch N       SimCLR batch size (default ${CLEANSE_DEFAULTS.pretrainBatch})
+  --width W                ResNet-18 width when pretraining: 64 is the paper's, 16/32 fit a CPU (default ${CLEANSE_DEFAULTS.width})
+  --flow-epochs N          epochs of the per-class flows (default ${CLEANSE_DEFAULTS.flowEpochs})
+  --flow-batch N           rows per flow step (default ${CLEANSE_DEFAULTS.flowBatch})
+  --flow-lr X              flow Adam learning rate (default ${CLEANSE_DEFAULTS.flowLr})
+  --target-detection M     paper (METHOD.md thresholds) or robust (outliers among classes) (default ${CLEANSE_DEFAULTS.targetDetection})
+  --lambda X               D-test lambda (default ${CLEANSE_DEFAULTS.lambda})
+  --beta-d X               D-test beta_D (default ${CLEANSE_DEFAULTS.betaD})
+  --beta-nd X              ND-test beta_ND (default ${CLEANSE_DEFAULTS.betaND})
+  --alpha-clean X          share of a flagged class kept as clean (default ${CLEANSE_DEFAULTS.alphaClean})
+  --alpha-poison X         share of a flagged class called poisoned (default ${CLEANSE_DEFAULTS.alphaPoison})
+  --seed N                 seed of everything random (default ${CLEANSE_DEFAULTS.seed})
+  --backend B              auto, tensorflow, wasm or cpu (default auto)
+  --part-rows N            rows per output part file (default ${CLEANSE_DEFAULTS.partRows})
+  --checkpoint-rows N      rows between checkpoints of the streaming passes (default ${CLEANSE_DEFAULTS.checkpointRows})
+  --keep-work              keep DIR/work (embedding cache, likelihood matrix)
+  --json                   print the report as JSON on stdout
+${SOURCE_HELP}`,
+  options: {
+    ...SOURCE_OPTIONS,
+    out: { type: 'string' },
+    resume: { type: 'boolean' },
+    force: { type: 'boolean' },
+    encoder: { type: 'string' },
+    'pretrain-epochs': { type: 'string' },
+    'pretrain-batch': { type: 'string' },
+    width: { type: 'string' },
+    'flow-epochs': { type: 'string' },
+    'flow-batch': { type: 'string' },
+    'flow-lr': { type: 'string' },
+    'target-detection': { type: 'string' },
+    lambda: { type: 'string' },
+    'beta-d': { type: 'string' },
+    'beta-nd': { type: 'string' },
+    'alpha-clean': { type: 'string' },
+    'alpha-poison': { type: 'string' },
+    seed: { type: 'string' },
+    backend: { type: 'string' },
+    'part-rows': { type: 'string' },
+    'checkpoint-rows': { type: 'string' },
+    'keep-work': { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  async run(values, positionals, log) {
+    const { cleanse: run } = await import('../../pipelines/cleanse.js');
+    const { formatCleanseSummary } = await import('../../pipelines/cleanse/summary.js');
+    const options = cleanseOptions(values, await inputsOf(positionals));
+    const report = await run(options, log);
+    process.stdout.write(values.json ? JSON.stringify(report, null, 1) + '\n' : formatCleanseSummary(report, options.out));
+  },
+};
+
+/** Reads and checks the options of `gssd cleanse`. */
+export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions {
+  const v = (k: string) => values[k] as string | undefined;
+  const D = CLEANSE_DEFAULTS;
+  const alphaClean = numberOption(v('alpha-clean'), '--alpha-clean', { min: 0, max: 1, fallback: D.alphaClean });
+  const alphaPoison = numberOption(v('alpha-poison'), '--alpha-poison', { min: 0, max: 1, fallback: D.alphaPoison });
+  if (alphaClean + alphaPoison > 1) throw new UsageError(`Expected \`--alpha-clean\` + \`--alpha-poison\` to be at most 1, got \`${alphaClean + alphaPoison}\``);
+  return {
+    inputs,
+    out: stringOption(v('out'), '--out'),
+    source: sourceSettings(values),
+    encoder: v('encoder'),
+    pretrainEpochs: intOption(v('pretrain-epochs'), '--pretrain-epochs', { min: 0, fallback: D.pretrainEpochs }),
+    pretrainBatch: intOption(v('pretrain-batch'), '--pretrain-batch', { min: 2, fallback: D.pretrainBatch }),
+    width: intOption(v('width'), '--width', { min: 1, max: 512, fallback: D.width }),
+    flowEpochs: intOption(v('flow-epochs'), '--flow-epochs', { min: 1, fallback: D.flowEpochs }),
+    flowBatch: intOption(v('flow-batch'), '--flow-batch', { min: 2, fallback: D.flowBatch }),
+    flowLr: numberOption(v('flow-lr'), '--flow-lr', { min: 0, max: 1, open: true, fallback: D.flowLr }),
+    targetDetection: enumOption(v('target-detection'), '--target-detection', ['paper', 'robust'] as const, D.targetDetection),
+    lambda: numberOption(v('lambda'), '--lambda', { min: 0, max: 1, open: true, fallback: D.lambda }),
+    betaD: numberOption(v('beta-d'), '--beta-d', { min: 0, max: 1, fallback: D.betaD }),
+    betaND: numberOption(v('beta-nd'), '--beta-nd', { fallback: D.betaND }),
+    alphaClean,
+    alphaPoison,
+    seed: intOption(v('seed'), '--seed', { min: 0, max: 2 ** 32 - 1, fallback: D.seed }),
+    backend: enumOption(v('backend'), '--backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, D.backend),
+    resume: Boolean(values.resume),
+    force: Boolean(values.force),
+    partRows: intOption(v('part-rows'), '--part-rows', { min: 1, fallback: D.partRows }),
+    checkpointRows: intOption(v('checkpoint-rows'), '--checkpoint-rows', { min: 1, fallback: D.checkpointRows }),
+    keepWork: Boolean(values['keep-work']),
+  };
+}
+

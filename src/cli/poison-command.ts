@@ -1,0 +1,46 @@
+import { SOURCE_HELP, SOURCE_OPTIONS, sourceSettings } from './source-options.js';
+import { enumOption, intOption, numberOption, stringOption } from './options.js';
+import { inputsOf, type Command } from './command.js';
+
+export const poisonCommand: Command = {
+  name: 'poison',
+  summary: 'Write a backdoor-poisoned copy of a dataset, with its ground truth in a separate file (for evaluation)',
+  usage: 'Usage: gssd poison <inputs...> --attack NAME --out DIR [--rate R] [--target T] [--seed S] [--split train|test]',
+  help: `Writes DIR/data/part-*.parquet (every image re-encoded as PNG), DIR/truth/part-*.parquet
+(id, is_poisoned, is_cover, source_label: never read by gssd cleanse) and DIR/trigger.png.
+--split test writes the triggered test set for ASR: target-class rows removed, every other row
+triggered, labels kept.
+
+  --attack NAME            badnets, blend, wanet, adap-patch or adap-blend
+  --rate R                 share of the non-target rows to poison (default 0.1; 0.01 for adap-*)
+  --target T               target class (default 0)
+  --seed S                 seed of the trigger pattern and the row choice (default 0)
+  --split train|test       (default train)
+  --out DIR                output directory (required)
+  --force                  replace the poisoned set in DIR
+${SOURCE_HELP}`,
+  options: { ...SOURCE_OPTIONS, attack: { type: 'string' }, rate: { type: 'string' }, target: { type: 'string' }, seed: { type: 'string' }, split: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } },
+  async run(values, positionals, log) {
+    const { poison } = await import('../../pipelines/poison.js');
+    const v = (k: string) => values[k] as string | undefined;
+    const summary = await poison(
+      {
+        inputs: await inputsOf(positionals),
+        out: stringOption(v('out'), '--out'),
+        source: sourceSettings(values),
+        attack: stringOption(v('attack'), '--attack'),
+        rate: v('rate') === undefined ? undefined : numberOption(v('rate'), '--rate', { min: 0, max: 1, open: true }),
+        target: intOption(v('target'), '--target', { min: 0, fallback: 0 }),
+        seed: intOption(v('seed'), '--seed', { min: 0, fallback: 0 }),
+        split: enumOption(v('split'), '--split', ['train', 'test'] as const, 'train'),
+        force: Boolean(values.force),
+      },
+      log,
+    );
+    process.stdout.write(
+      values.json
+        ? JSON.stringify(summary, null, 1) + '\n'
+        : `${summary.attack} (${summary.split}): ${summary.rowsOut} rows written to ${summary.out}, ${summary.poisoned} triggered${summary.covers ? `, ${summary.covers} cover rows` : ''}${summary.truth ? `; ground truth in ${summary.truth}` : ''}\n`,
+    );
+  },
+};

@@ -1,0 +1,50 @@
+import { SOURCE_HELP, SOURCE_OPTIONS, sourceSettings } from './source-options.js';
+import { enumOption, intOption, numberOption, stringOption } from './options.js';
+import { inputsOf, type Command } from './command.js';
+
+export const pretrainCommand: Command = {
+  name: 'pretrain',
+  summary: 'Train a SimCLR encoder on images (labels unused), streaming and resumable',
+  usage: 'Usage: gssd pretrain <inputs...> --out DIR [--epochs N] [--width W] [--batch B] [--resume]',
+  help: `Writes the encoder to DIR/encoder (use it with gssd cleanse --encoder DIR/encoder) and
+checkpoints to DIR/checkpoint every --checkpoint-steps steps.
+
+  --out DIR                output directory (required)
+  --epochs N               SimCLR epochs (default 10; the paper: 100)
+  --width W                ResNet-18 width: 64 is the paper's, 16/32 fit a CPU (default 16)
+  --batch B                images per step (default 256)
+  --lr X                   Adam learning rate (default 3e-4)
+  --seed S                 (default 0)
+  --checkpoint-steps N     steps between checkpoints (default 50)
+  --shuffle-buffer N       images in the shuffle buffer (default 4096)
+  --resume                 continue the run in DIR
+  --backend B              auto, tensorflow, wasm or cpu
+${SOURCE_HELP}`,
+  options: {
+    ...SOURCE_OPTIONS, out: { type: 'string' }, epochs: { type: 'string' }, width: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
+    seed: { type: 'string' }, 'checkpoint-steps': { type: 'string' }, 'shuffle-buffer': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
+  },
+  async run(values, positionals, log) {
+    const { pretrainCommandRun } = await import('../../pipelines/pretrain-run.js');
+    const v = (k: string) => values[k] as string | undefined;
+    await pretrainCommandRun(
+      {
+        inputs: await inputsOf(positionals),
+        source: sourceSettings(values),
+        width: intOption(v('width'), '--width', { min: 1, max: 512, fallback: 16 }),
+        epochs: intOption(v('epochs'), '--epochs', { min: 1, fallback: 10 }),
+        batch: intOption(v('batch'), '--batch', { min: 2, fallback: 256 }),
+        lr: numberOption(v('lr'), '--lr', { min: 0, max: 1, open: true, fallback: 3e-4 }),
+        seed: intOption(v('seed'), '--seed', { min: 0, fallback: 0 }),
+        checkpointSteps: intOption(v('checkpoint-steps'), '--checkpoint-steps', { min: 1, fallback: 50 }),
+        shuffleBuffer: intOption(v('shuffle-buffer'), '--shuffle-buffer', { min: 2, fallback: 4096 }),
+      },
+      {
+        out: stringOption(v('out'), '--out'),
+        resume: Boolean(values.resume),
+        backend: enumOption(v('backend'), '--backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, 'auto'),
+      },
+      log,
+    );
+  },
+};

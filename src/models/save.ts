@@ -1,0 +1,240 @@
+/**
+ * Saving and loading models in one directory: `manifest.json` (format, kind, config, scalar
+ * state, the name/offset/length/shape of every array, and an opaque caller-provided `extra`
+ * JSON such as standardisation statistics) and `tensors.bin` (the arrays, float32
+ * little-endian, back to back). Both are written to a temporary name and renamed, the
+ * manifest last, so a directory with a manifest is always complete. Loading gives
+ * bit-identical weights, optimiser state and so outputs.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { writeFileAtomic } from '../io/atomic-file.js';
+import type { FlowState } from './flow.js';
+import { FlowBank, type FlowBankOptions } from './flow-bank.js';
+import { ResNet, type ResNetOptions } from './resnet.js';
+import { SimclrTrainer, type SimclrOptions } from './simclr.js';
+
+export const MANIFEST = 'manifest.json';
+export const TENSORS = 'tensors.bin';
+const FORMAT = 'gssd-model';
+const VERSION = 1;
+
+export type ModelKind = 'flow-bank' | 'resnet' | 'simclr';
+
+interface ArrayEntry {
+  name: string;
+  offset: number;
+  length: number;
+  shape?: number[];
+}
+
+/** The parsed manifest of a saved model. */
+export interface Manifest {
+  format: typeof FORMAT;
+  version: number;
+  kind: ModelKind;
+  config: unknown;
+  state: unknown;
+  arrays: ArrayEntry[];
+  extra: unknown;
+}
+
+interface NamedArray {
+  name: string;
+  values: Float32Array;
+  shape?: number[];
+}
+
+/** Writes arrays then the manifest, each atomically. */
+async function writeModel(dir: string, kind: ModelKind, config: unknown, state: unknown, arrays: NamedArray[], extra: unknown): Promise<void> {
+  const total = arrays.reduce((s, a) => s + a.values.length, 0);
+  const all = new Float32Array(total);
+  const entries: ArrayEntry[] = [];
+  let offset = 0;
+  for (const a of arrays) {
+    all.set(a.values, offset);
+    entries.push({ name: a.name, offset, length: a.values.length, ...(a.shape ? { shape: a.shape } : {}) });
+    offset += a.values.length;
+  }
+  const bytes = new Uint8Array(all.buffer, all.byteOffset, all.byteLength);
+  if (!littleEndian()) swap32(bytes);
+  await writeFileAtomic(join(dir, TENSORS), bytes);
+  const manifest: Manifest = { format: FORMAT, version: VERSION, kind, config, state, arrays: entries, extra: extra ?? null };
+  await writeFileAtomic(join(dir, MANIFEST), JSON.stringify(manifest));
+}
+
+/**
+ * The manifest of a saved model (to read `extra` or `config` without loading weights).
+ *
+ * @example
+ *   const { extra } = await readManifest('out/flows');
+ */
+export async function readManifest(dir: string, kind?: ModelKind): Promise<Manifest> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, MANIFEST), 'utf8');
+  } catch (err) {
+    throw new Error(`${dir}: no saved model (${MANIFEST} missing)`, { cause: err });
+  }
+  const m = JSON.parse(text) as Manifest;
+  if (m.format !== FORMAT || m.version !== VERSION) throw new Error(`${dir}/${MANIFEST}: not a ${FORMAT} v${VERSION} manifest`);
+  if (kind && m.kind !== kind) throw new Error(`${dir}: holds a ${m.kind}, expected a ${kind}`);
+  return m;
+}
+
+async function readModel(dir: string, kind: ModelKind): Promise<{ manifest: Manifest; arrays: Map<string, Float32Array> }> {
+  const manifest = await readManifest(dir, kind);
+  const buf = await readFile(join(dir, TENSORS));
+  const bytes = new Uint8Array(buf.byteLength);
+  bytes.set(buf);
+  if (!littleEndian()) swap32(bytes);
+  const all = new Float32Array(bytes.buffer);
+  const arrays = new Map<string, Float32Array>();
+  for (const e of manifest.arrays) {
+    if (e.offset + e.length > all.length) throw new Error(`${dir}/${TENSORS}: too short for array ${e.name}`);
+    arrays.set(e.name, all.subarray(e.offset, e.offset + e.length));
+  }
+  return { manifest, arrays };
+}
+
+function need(arrays: Map<string, Float32Array>, name: string): Float32Array {
+  const a = arrays.get(name);
+  if (!a) throw new Error(`saved model has no array ${name}`);
+  return a;
+}
+
+/**
+ * Saves a flow bank: every flow's weights and Adam moments, step counts and the class buffers.
+ *
+ * @example
+ *   await saveFlowBank(bank, 'out/flows', { mean, std });
+ */
+export async function saveFlowBank(bank: FlowBank, dir: string, extra?: unknown): Promise<void> {
+  const state = bank.getState();
+  const arrays: NamedArray[] = [];
+  state.flows.forEach((f, c) => {
+    arrays.push({ name: `flow${c}/params`, values: f.params }, { name: `flow${c}/m`, values: f.m }, { name: `flow${c}/v`, values: f.v });
+  });
+  state.buffers.forEach((b, c) => arrays.push({ name: `buffer${c}`, values: b }));
+  const flowMeta = state.flows.map((f) => ({ config: f.config, initialized: f.initialized, step: f.step }));
+  await writeModel(dir, 'flow-bank', state.config, { flows: flowMeta }, arrays, extra);
+}
+
+/**
+ * Loads a flow bank saved by `saveFlowBank`.
+ *
+ * @example
+ *   const bank = await loadFlowBank('out/flows');
+ */
+export async function loadFlowBank(dir: string): Promise<FlowBank> {
+  const { manifest, arrays } = await readModel(dir, 'flow-bank');
+  const config = manifest.config as Required<FlowBankOptions>;
+  const meta = (manifest.state as { flows: { config: FlowState['config']; initialized: boolean; step: number }[] }).flows;
+  return FlowBank.fromState({
+    config,
+    flows: meta.map((f, c) => ({
+      config: f.config,
+      initialized: f.initialized,
+      step: f.step,
+      params: need(arrays, `flow${c}/params`).slice(),
+      m: need(arrays, `flow${c}/m`).slice(),
+      v: need(arrays, `flow${c}/v`).slice(),
+    })),
+    buffers: meta.map((_, c) => need(arrays, `buffer${c}`).slice()),
+  });
+}
+
+function resnetConfig(net: ResNet): Required<ResNetOptions> {
+  return { width: net.width, imageSize: net.imageSize, stem: net.stem, seed: net.seed };
+}
+
+function resnetArrays(net: ResNet): NamedArray[] {
+  return [...net.variables()].map(([name, v]) => ({ name: `encoder/${name}`, values: v.dataSync() as Float32Array, shape: v.shape }));
+}
+
+function restoreResnet(arrays: Map<string, Float32Array>, config: Required<ResNetOptions>): ResNet {
+  const net = new ResNet(config);
+  for (const [name, v] of net.variables()) {
+    const values = need(arrays, `encoder/${name}`);
+    tf.tidy(() => v.assign(tf.tensor(values, v.shape)));
+  }
+  return net;
+}
+
+/**
+ * Saves a ResNet encoder: weights and BatchNorm running statistics.
+ *
+ * @example
+ *   await saveResNet(net, 'out/encoder');
+ */
+export async function saveResNet(net: ResNet, dir: string, extra?: unknown): Promise<void> {
+  await writeModel(dir, 'resnet', resnetConfig(net), null, resnetArrays(net), extra);
+}
+
+/**
+ * Loads a ResNet saved by `saveResNet` (or the encoder of a saved SimCLR trainer).
+ *
+ * @example
+ *   const net = await loadResNet('out/encoder');
+ */
+export async function loadResNet(dir: string): Promise<ResNet> {
+  const manifest = await readManifest(dir);
+  if (manifest.kind !== 'resnet' && manifest.kind !== 'simclr') throw new Error(`${dir}: holds a ${manifest.kind}, expected a resnet`);
+  const { arrays } = await readModel(dir, manifest.kind);
+  const config = manifest.kind === 'resnet' ? (manifest.config as Required<ResNetOptions>) : (manifest.config as { encoder: Required<ResNetOptions> }).encoder;
+  return restoreResnet(arrays, config);
+}
+
+/**
+ * Saves a SimCLR trainer: encoder, projection head and the Adam state, for resuming.
+ *
+ * @example
+ *   await saveSimclr(trainer, 'out/pretrain', { epoch: 12, rng: rng.state() });
+ */
+export async function saveSimclr(trainer: SimclrTrainer, dir: string, extra?: unknown): Promise<void> {
+  const arrays = resnetArrays(trainer.encoder);
+  trainer.headVariables().forEach((v, i) => arrays.push({ name: `head/${i}`, values: v.dataSync() as Float32Array, shape: v.shape }));
+  const weights = await trainer.optimizer.getWeights();
+  let iterations = 0;
+  weights.forEach((w, i) => {
+    if (i === 0) iterations = w.tensor.dataSync()[0];
+    else arrays.push({ name: `adam/${i - 1}`, values: w.tensor.dataSync() as Float32Array, shape: w.tensor.shape });
+  });
+  const config = { encoder: resnetConfig(trainer.encoder), simclr: trainer.options };
+  await writeModel(dir, 'simclr', config, { adamIterations: iterations, adamSlots: weights.length - 1 }, arrays, extra);
+}
+
+/**
+ * Loads a SimCLR trainer saved by `saveSimclr`; training continues exactly where it stopped.
+ *
+ * @example
+ *   const trainer = await loadSimclr('out/pretrain');
+ */
+export async function loadSimclr(dir: string): Promise<SimclrTrainer> {
+  const { manifest, arrays } = await readModel(dir, 'simclr');
+  const config = manifest.config as { encoder: Required<ResNetOptions>; simclr: Required<SimclrOptions> };
+  const state = manifest.state as { adamIterations: number; adamSlots: number };
+  const trainer = new SimclrTrainer(restoreResnet(arrays, config.encoder), config.simclr);
+  trainer.headVariables().forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(need(arrays, `head/${i}`), v.shape))));
+  if (state.adamSlots > 0) {
+    const entries = manifest.arrays.filter((e) => e.name.startsWith('adam/'));
+    const tensors = entries.map((e) => tf.tensor(need(arrays, e.name), e.shape));
+    const iter = tf.scalar(state.adamIterations, 'int32');
+    await trainer.optimizer.setWeights([{ name: 'iter', tensor: iter }, ...tensors.map((tensor, i) => ({ name: `slot${i}`, tensor }))]);
+    iter.dispose();
+    for (const t of tensors) t.dispose();
+  }
+  return trainer;
+}
+
+function littleEndian(): boolean {
+  return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+}
+
+function swap32(bytes: Uint8Array): void {
+  for (let i = 0; i < bytes.length; i += 4) {
+    [bytes[i], bytes[i + 3]] = [bytes[i + 3], bytes[i]];
+    [bytes[i + 1], bytes[i + 2]] = [bytes[i + 2], bytes[i + 1]];
+  }
+}

@@ -1,0 +1,158 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeSyntheticDataset } from '../../pipelines/synthetic-data.js';
+import { cliBuilt, readOutput, runCli, tempDir, type OutRow } from './fixture.js';
+
+/**
+ * The cleanse pipeline end to end through the CLI, on 800 procedural images poisoned with
+ * BadNets, with a tiny encoder so the whole run takes about two seconds.
+ */
+describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () => {
+  let root: string;
+  let data: string;
+  let encoder: string;
+  const base = () => [data, '--encoder', encoder, '--flow-epochs', '4', '--checkpoint-rows', '100', '--part-rows', '150', '--batch-rows', '50', '--seed', '7', '--log', 'json'];
+
+  beforeAll(async () => {
+    root = await tempDir('cleanse');
+    await writeSyntheticDataset(join(root, 'src'), { rows: 800, seed: 11 });
+    const p = await runCli(['poison', join(root, 'src'), '--attack', 'badnets', '--out', join(root, 'poisoned'), '--seed', '2']);
+    expect(p.code, p.stderr).toBe(0);
+    data = join(root, 'poisoned', 'data');
+    const e = await runCli(['pretrain', data, '--out', join(root, 'enc'), '--epochs', '1', '--width', '4', '--batch', '64']);
+    expect(e.code, e.stderr).toBe(0);
+    encoder = join(root, 'enc', 'encoder');
+  }, 180_000);
+
+  it('routes every row once, with the verdict columns, and writes the reports', async () => {
+    const out = join(root, 'plain');
+    const r = await runCli(['cleanse', ...base(), '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    const rows = await readOutput(out);
+    expect(rows).toHaveLength(800);
+    expect(new Set(rows.map((x) => x.id)).size).toBe(800);
+    const sum = Object.values(report.splits as Record<string, number>).reduce((a, b) => a + b, 0);
+    expect(sum).toBe(800);
+    for (const split of ['clean', 'poisoned', 'uncertain', 'rejected']) {
+      expect(rows.filter((x) => x.split === split)).toHaveLength(report.splits[split]);
+    }
+    for (const x of rows.filter((x) => x.split === 'clean')) expect(x.label).not.toBeNull();
+    expect(JSON.parse(await readFile(join(out, 'report.json'), 'utf8')).rows).toBe(800);
+    const html = await readFile(join(out, 'report.html'), 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).not.toMatch(/<script|https?:\/\//);
+    expect(existsSync(join(out, 'work'))).toBe(false);
+    // JSON-lines logging: every stderr line is an event
+    for (const line of r.stderr.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+  });
+
+  it('refuses a non-empty --out without --resume or --force, in one line', async () => {
+    const out = join(root, 'plain');
+    const r = await runCli(['cleanse', data, '--encoder', encoder, '--out', out]);
+    expect(r.code).toBe(2);
+    expectOneErrorLine(r.stderr);
+    expect(r.stderr).toMatch(/not empty; use --resume .* or --force/);
+  });
+
+  it('gives the same output after SIGKILLs at random moments and at sink commits as an uninterrupted run', async () => {
+    const reference = await readOutput(join(root, 'plain'));
+    const crashes: { name: string; env?: Record<string, string>; killAfterMs?: number }[] = [
+      { name: 'sink commit 2', env: { GSSD_CRASH_AT: 'sink-commit:2' } },
+      { name: 'sink commit 5', env: { GSSD_CRASH_AT: 'sink-commit:5' } },
+      { name: 'checkpoint write 4', env: { GSSD_CRASH_AT: 'atomic-write:4' } },
+      { name: 'checkpoint write 13', env: { GSSD_CRASH_AT: 'atomic-write:13' } },
+      { name: 'checkpoint write 21', env: { GSSD_CRASH_AT: 'atomic-write:21' } },
+      ...[700, 1000, 1300, 1600].map((ms) => ({ name: `kill after ${ms} ms`, killAfterMs: ms })),
+    ];
+    const passesHit = new Set<string>();
+    let killed = 0;
+    for (const crash of crashes) {
+      const out = join(root, `killed-${crash.name.replace(/\W+/g, '-')}`);
+      const first = await runCli(['cleanse', ...base(), '--out', out], crash);
+      if (first.signal === 'SIGKILL') {
+        killed++;
+        const state = JSON.parse(await readFile(join(out, 'checkpoint', 'state.json'), 'utf8').catch(() => '{"pass":"none"}'));
+        passesHit.add(state.pass);
+      }
+      let attempts = 0;
+      let last = first;
+      while (last.code !== 0) {
+        expect(last.signal === 'SIGKILL' || last.code === 0, `${crash.name}: ${last.stderr}`).toBe(true);
+        expect(attempts++).toBeLessThan(3);
+        last = await runCli(['cleanse', ...base(), '--out', out, '--resume']);
+      }
+      expect(last.code, `${crash.name}: ${last.stderr}`).toBe(0);
+      const rows = await readOutput(out);
+      expectSameRows(rows, reference, crash.name);
+      const parts = await readdir(join(out, 'clean'));
+      expect(parts.filter((p) => p.endsWith('.tmp'))).toEqual([]);
+    }
+    expect(killed).toBeGreaterThanOrEqual(crashes.length - 2);
+    for (const pass of ['embed', 'fit', 'route']) expect([...passesHit], 'passes the kills landed in').toContain(pass);
+  }, 240_000);
+
+  it('rejects undecodable images into `rejected` with a reason and keeps every row', async () => {
+    const { PartSink } = await import('../../src/io/part-sink.js');
+    const { makeBatch, buildData } = await import('../../src/io/arrow-data.js');
+    const { readBatches } = await import('../../src/io/read.js');
+    const { Field, Int64, Int32, Binary } = await import('apache-arrow');
+    const dir = join(root, 'with-garbage');
+    const sink = await PartSink.open(dir);
+    let k = 0;
+    for await (const b of readBatches([join(data, 'part-00000.parquet')])) {
+      const ids = b.getChild('id')!;
+      const labels = b.getChild('label')!;
+      const images = b.getChild('image')!;
+      const n = b.numRows;
+      const img = Array.from({ length: n }, (_, i) => (k + i) % 97 === 5 ? new TextEncoder().encode('not an image') : images.get(i));
+      const f = [new Field('id', new Int64(), false), new Field('label', new Int32(), false), new Field('image', new Binary(), false)];
+      await sink.write(makeBatch(f, [buildData(f[0].type, Array.from({ length: n }, (_, i) => ids.get(i)), 0, n), buildData(f[1].type, Array.from({ length: n }, (_, i) => labels.get(i)), 0, n), buildData(f[2].type, img, 0, n)]));
+      k += n;
+    }
+    await sink.close();
+    const out = join(root, 'garbage-run');
+    const r = await runCli(['cleanse', dir, '--encoder', encoder, '--flow-epochs', '2', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = await readOutput(out);
+    expect(rows).toHaveLength(800);
+    const rejected = rows.filter((x) => x.split === 'rejected');
+    expect(rejected).toHaveLength(Array.from({ length: 800 }, (_, i) => i).filter((i) => i % 97 === 5).length);
+    for (const x of rejected) expect(x.reason).toMatch(/undecodable image/);
+  });
+
+  it('says in one line when a label is outside --num-classes', async () => {
+    const r = await runCli(['cleanse', data, '--encoder', encoder, '--num-classes', '5', '--out', join(root, 'k5')]);
+    expect(r.code).toBe(2);
+    expectOneErrorLine(r.stderr);
+    expect(r.stderr).toMatch(/label \d+ is outside \[0, 5\)/);
+  });
+
+  it('says in one line when the input is not Parquet', async () => {
+    const bad = join(root, 'bad.parquet');
+    await writeFile(bad, 'hello');
+    const r = await runCli(['cleanse', bad, '--encoder', encoder, '--out', join(root, 'bad-run')]);
+    expect(r.code).toBe(2);
+    expectOneErrorLine(r.stderr);
+    expect(r.stderr).toContain('bad.parquet');
+  });
+});
+
+function expectSameRows(rows: OutRow[], reference: OutRow[], name: string): void {
+  expect(rows.length, name).toBe(reference.length);
+  for (let i = 0; i < rows.length; i++) {
+    const a = rows[i];
+    const b = reference[i];
+    expect([a.split, a.id, a.label, a.reason], `${name}: row ${i}`).toEqual([b.split, b.id, b.label, b.reason]);
+    if (a.score === null || b.score === null) expect(a.score).toBe(b.score);
+    else expect(Math.abs(a.score - b.score), `${name}: row ${i} score`).toBeLessThanOrEqual(1e-6);
+  }
+}
+/** Exactly one `gssd <command>: ...` error line, and no stack trace. */
+function expectOneErrorLine(stderr: string): void {
+  const lines = stderr.trim().split('\n');
+  expect(lines.filter((l) => /^gssd \w+: /.test(l)), stderr).toHaveLength(1);
+  expect(lines.filter((l) => /^\s+at /.test(l)), stderr).toEqual([]);
+}
