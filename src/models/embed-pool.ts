@@ -116,6 +116,7 @@ export class EmbedPool {
     }
     const pool = new EmbedPool(net.featureDim, net.imageSize, workers, batch);
     for (const w of workers) pool.attach(w);
+    pool.setRef(false);
     return pool;
   }
 
@@ -159,6 +160,7 @@ export class EmbedPool {
       const task = this.pending.get(m.id);
       if (!task) return;
       this.pending.delete(m.id);
+      if (this.pending.size === 0) this.setRef(false);
       if (m.error !== undefined) task.reject(new Error(`embed worker: ${m.error}`));
       else task.resolve(m.out!);
       this.idle.push(w);
@@ -168,7 +170,16 @@ export class EmbedPool {
     this.idle.push(w);
   }
 
+  /** Idle workers do not keep the process alive (a forgotten `close` cannot hang it). */
+  private setRef(on: boolean): void {
+    for (const w of this.workers) {
+      if (on) w.ref();
+      else w.unref();
+    }
+  }
+
   private submit(x: Float32Array, n: number): Promise<Float32Array> {
+    if (this.pending.size === 0) this.setRef(true);
     const id = this.nextId++;
     const promise = new Promise<Float32Array>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.queue.push({ id, x, n });

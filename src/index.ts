@@ -1,0 +1,36 @@
+/**
+ * The gssd library: stages as async-iterator transforms over Arrow record batches, the I/O
+ * they read and write, the models, the GSSD decision logic, and the whole passes.
+ *
+ * @example
+ *   import { pipe } from 'it-pipe';
+ *   import { readBatches, decode, embed, loadResNet } from 'gssd';
+ *   const encoder = await loadResNet('enc/encoder');
+ *   for await (const b of pipe(readBatches(['a.parquet']), (s) => decode(s), (s) => embed(s, { encoder }))) use(b);
+ */
+export * from './io/index.js';
+export { CheckpointStore } from './io/checkpoint.js';
+export { MatrixWriter, readMatrix } from './io/matrix-file.js';
+export { takeRows } from './io/batch-ops.js';
+export { decode, decodeBatch, decodeImage, PIXELS_COLUMN, REASON_COLUMN } from './stages/decode.js';
+export { augment, normalize, CIFAR_MEAN, CIFAR_STD } from './stages/augment.js';
+export { embed, embedBatch, EMBEDDING_COLUMN, type ImageEncoder } from './stages/embed.js';
+export { RunningStats } from './stages/standardize.js';
+export { route, withVerdicts, splitBySplit, VERDICT_FIELDS, type RowVerdict, type RouteSplit, type BatchSink } from './stages/route.js';
+export { initBackend, type BackendName } from './models/backend.js';
+export { ResNet } from './models/resnet.js';
+export { SimclrTrainer, ntXent } from './models/simclr.js';
+export { Flow } from './models/flow.js';
+export { FlowBank } from './models/flow-bank.js';
+export { saveResNet, loadResNet, saveFlowBank, loadFlowBank } from './models/save.js';
+export * from './detect/index.js';
+export * from './attacks/index.js';
+export * from './eval/index.js';
+export { Rng } from './rng.js';
+export { InputError, UsageError } from './errors.js';
+export { createLogger, silentLogger, type Logger } from './log.js';
+export { cleanse, CLEANSE_DEFAULTS, type CleanseOptions } from '../pipelines/cleanse.js';
+export { pretrainEncoder } from '../pipelines/pretrain.js';
+export { poison } from '../pipelines/poison.js';
+export { evaluate } from '../pipelines/evaluate.js';
+export { inspect } from '../pipelines/inspect.js';
