@@ -1,0 +1,386 @@
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RecordBatch, Vector } from 'apache-arrow';
+import { readBatches, type ReadOptions } from '../src/io/read.js';
+import { imageBytesOf } from '../src/io/columns.js';
+import { CheckpointStore } from '../src/io/checkpoint.js';
+import { decodeImage } from '../src/stages/decode.js';
+import { cropFlip } from '../src/stages/crop-flip.js';
+import { shuffleBatches } from '../src/stages/shuffle-buffer.js';
+import { Classifier, loadClassifier, saveClassifier, stepLr } from '../src/models/classifier.js';
+import { initBackend, type BackendName } from '../src/models/backend.js';
+import { InputError, UsageError } from '../src/errors.js';
+import { Rng } from '../src/rng.js';
+import { Progress } from '../src/progress.js';
+import { silentLogger, type Logger } from '../src/log.js';
+import type { SourceSettings } from '../src/cli/source-options.js';
+
+/** The label column `gssd cleanse` writes: the label to train with, null where none. */
+export const GSSD_LABEL = 'gssd_label';
+
+/** Options of `gssd train` (METHOD.md step 7; reference: 200 epochs, batch 128, SGD 0.1, fine-tune 2 epochs at 1e-4). */
+export interface TrainOptions {
+  /** Rows to train on, e.g. `RUN/clean` of a cleanse run. */
+  inputs: string[];
+  /** Rows to fine-tune on afterwards, e.g. `RUN/poisoned`: only those with a non-null `gssd_label`. */
+  finetune?: string[];
+  /** Run directory: `out/model` (the result) and `out/checkpoint`. */
+  out: string;
+  source: SourceSettings;
+  width: number;
+  epochs: number;
+  batch: number;
+  /** Base SGD learning rate, x0.1 at 50% and 75% of the epochs. */
+  lr: number;
+  finetuneEpochs: number;
+  /** Constant SGD learning rate of the fine-tuning. */
+  finetuneLr: number;
+  seed: number;
+  /** Continue the run in `out` from its checkpoint. */
+  resume: boolean;
+  /** Column holding the label to train with. Default `gssd_label` when the inputs have it, else the label column; fine-tuning: `gssd_label`. */
+  labelColumn?: string;
+  /** Images held by the shuffle buffer (bounded memory). Default 4096. */
+  shuffleBuffer?: number;
+  /** Steps between checkpoints (and one at every epoch end). Default 50. */
+  checkpointSteps?: number;
+  /** Default `auto`. */
+  backend?: BackendName;
+  /** Tests: return after this many training steps of this call, as if killed (nothing saved beyond the last checkpoint). */
+  stopAfterSteps?: number;
+}
+
+/** What `gssd train` did. */
+export interface TrainSummary {
+  /** Directory of the trained model (`out/model`), or null when stopped early. */
+  model: string | null;
+  backend: string;
+  numClasses: number;
+  /** Rows trained on per epoch / fine-tuned on per epoch (rows with a label and a decodable image). */
+  trainRows: number;
+  finetuneRows: number;
+  /** Rows left out because they have no label to train with (null `gssd_label`). */
+  skippedRows: number;
+  /** Images that failed to decode at a step of this call (each epoch counts them again); left out of their batch. */
+  undecodable: number;
+  /** Steps taken by this call. */
+  steps: number;
+  /** Wall time of this call's training steps and images per second over them. */
+  seconds: number;
+  imagesPerSec: number;
+  lastLoss: number | null;
+  /** Training-mode accuracy over the last main-training epoch this call ran, or null. */
+  trainAccuracy: number | null;
+  stopped: boolean;
+}
+
+type Phase = 'train' | 'finetune';
+
+interface TrainProgress {
+  phase: Phase;
+  epochsDone: number;
+  stepsDone: number;
+  /** Directory of the last saved classifier, or null before the first save. */
+  savedDir: string | null;
+  lastLoss: number | null;
+}
+
+interface Scan {
+  numClasses: number;
+  trainRows: number;
+  finetuneRows: number;
+  skippedRows: number;
+}
+
+type Settings = Omit<TrainOptions, 'resume' | 'backend' | 'stopAfterSteps' | 'out'> & { shuffleBuffer: number; checkpointSteps: number };
+
+interface TrainRunState {
+  settings: Settings;
+  backend: string;
+  scan: Scan;
+  progress: TrainProgress | null;
+  summary: TrainSummary | null;
+}
+
+/** One training row in the shuffle buffer: its encoded image (decoded at step time) and label. */
+interface Row {
+  image: Uint8Array;
+  label: number;
+}
+
+/**
+ * Trains the final classifier (METHOD.md step 7) into `out/model`: a ResNet-18 of `width` +
+ * linear head, from scratch on the rows of `inputs` with their training label (`gssd_label`
+ * of a cleanse output, else the label column), SGD lr `lr` x0.1 at 50% and 75% of `epochs`,
+ * RandomCrop(pad 4) + flip; then `finetuneEpochs` epochs at constant `finetuneLr` on the rows
+ * of `finetune` whose `gssd_label` is not null (the relabelled rows), momentum reset.
+ * Streaming: each epoch reads the shards in a seeded order through a bounded shuffle buffer of
+ * encoded images. Checkpoints (classifier + momentum in a versioned directory, then the state
+ * JSON, atomically) every `checkpointSteps` steps and at epoch ends; `resume` replays the
+ * epoch's stream to the saved step without training, so the result equals an uninterrupted run.
+ *
+ * @example
+ *   const s = await train({ inputs: ['run/clean'], finetune: ['run/poisoned'], out: 'model-run', source, width: 16,
+ *     epochs: 200, batch: 128, lr: 0.1, finetuneEpochs: 2, finetuneLr: 1e-4, seed: 0, resume: false }, log);
+ *   console.log(s.model, s.imagesPerSec);
+ */
+export async function train(o: TrainOptions, log: Logger = silentLogger): Promise<TrainSummary> {
+  const settings = settingsOf(o);
+  const backend = await initBackend(o.backend ?? 'auto');
+  log.info('backend', { backend });
+  const store = new CheckpointStore<TrainRunState>(o.out);
+  let state = o.resume ? await store.load() : null;
+  if (state && JSON.stringify(state.settings) !== JSON.stringify(settings)) {
+    throw new UsageError(`${o.out}: the run there was started with other options; resume with the same options`);
+  }
+  if (!state) {
+    await mkdir(o.out, { recursive: true });
+    if ((await readdir(o.out)).length > 0) throw new UsageError(`${o.out} is not empty; use --resume to continue the run there, or another --out`);
+    const scan = await scanRows(settings);
+    if (scan.trainRows < 2) throw new InputError(`${o.inputs[0]}${o.inputs.length > 1 ? ' ...' : ''}: fewer than 2 rows with a label to train with`);
+    log.info('train data', { ...scan });
+    state = { settings, backend, scan, progress: null, summary: null };
+    await store.save(state);
+  }
+  if (state.summary) {
+    log.info('train already done', { model: state.summary.model });
+    return state.summary;
+  }
+  const s = state;
+  const modelDir = join(o.out, 'model');
+  const result = await runTraining(settings, s.scan, s.progress, {
+    checkpointDir: (phase, epoch, step) => store.path(`classifier-${phase}-e${epoch}-s${step}`),
+    commit: async (p) => {
+      s.progress = p;
+      await store.save(s);
+    },
+    modelDir,
+    stopAfterSteps: o.stopAfterSteps,
+    log,
+  });
+  const summary: TrainSummary = { model: result.stopped ? null : modelDir, backend, ...s.scan, ...result };
+  if (!result.stopped) {
+    s.summary = summary;
+    await store.save(s);
+    log.info('model saved', { model: modelDir });
+  }
+  return summary;
+}
+
+/** The options that decide the result (what a resume must repeat), defaults filled in. */
+function settingsOf(o: TrainOptions): Settings {
+  const positive = (name: string, v: number, min: number) => {
+    if (!Number.isInteger(v) || v < min) throw new UsageError(`Expected \`${name}\` to be an integer from ${min} and up, got \`${v}\``);
+  };
+  const s: Settings = {
+    inputs: o.inputs,
+    finetune: o.finetune ?? [],
+    source: o.source,
+    width: o.width,
+    epochs: o.epochs,
+    batch: o.batch,
+    lr: o.lr,
+    finetuneEpochs: o.finetuneEpochs,
+    finetuneLr: o.finetuneLr,
+    seed: o.seed,
+    labelColumn: o.labelColumn ?? undefined,
+    shuffleBuffer: o.shuffleBuffer ?? 4096,
+    checkpointSteps: o.checkpointSteps ?? 50,
+  };
+  positive('width', s.width, 1);
+  positive('epochs', s.epochs, 1);
+  positive('batch', s.batch, 2);
+  positive('finetuneEpochs', s.finetuneEpochs, 0);
+  positive('shuffleBuffer', s.shuffleBuffer, 2);
+  positive('checkpointSteps', s.checkpointSteps, 1);
+  if (!(s.lr > 0) || !(s.finetuneLr > 0)) throw new UsageError(`Expected \`lr\` and \`finetuneLr\` to be numbers above 0, got \`${s.lr}\` and \`${s.finetuneLr}\``);
+  if (s.inputs.length === 0) throw new UsageError('Expected at least one input to train on');
+  return s;
+}
+
+function readOptions(s: Settings): ReadOptions {
+  const src = s.source;
+  return { batchRows: src.batchRows, columns: src.columns, numClasses: src.numClasses, retries: src.retries, concurrency: src.concurrency, timeoutMs: src.timeoutMs };
+}
+
+/** The column of `batch` holding the label to train with in `phase`. */
+function labelVector(batch: RecordBatch, phase: Phase, s: Settings, input: string): Vector {
+  const name = s.labelColumn ?? (phase === 'finetune' || batch.getChild(GSSD_LABEL) ? GSSD_LABEL : s.source.columns.label);
+  const v = batch.getChild(name);
+  if (!v) {
+    const why = phase === 'finetune' && !s.labelColumn ? ': fine-tuning uses the relabelled rows of a gssd cleanse output (e.g. RUN/poisoned)' : '';
+    throw new InputError(`${input}: no label column "${name}"${why}`);
+  }
+  return v;
+}
+
+/** The label of row i, or null when it has none (or a value out of range: an InputError). */
+function labelAt(v: Vector, i: number, numClasses: number | undefined, input: string): number | null {
+  if (!v.isValid(i)) return null;
+  const k = Number(v.get(i));
+  if (!Number.isInteger(k) || k < 0 || (numClasses !== undefined && k >= numClasses)) {
+    throw new InputError(`${input}: label ${String(v.get(i))} is outside ${numClasses !== undefined ? `[0, ${numClasses})` : 'the non-negative integers'}`);
+  }
+  return k;
+}
+
+/** One pass over the labels: rows to train on and the number of classes. */
+async function scanRows(s: Settings): Promise<Scan> {
+  let maxLabel = -1;
+  const count = async (inputs: string[], phase: Phase): Promise<[number, number]> => {
+    let used = 0;
+    let skipped = 0;
+    if (inputs.length === 0) return [0, 0];
+    for await (const batch of readBatches(inputs, readOptions(s))) {
+      const labels = labelVector(batch, phase, s, inputs[0]);
+      for (let i = 0; i < batch.numRows; i++) {
+        const k = labelAt(labels, i, s.source.numClasses, inputs[0]);
+        if (k === null) {
+          skipped++;
+          continue;
+        }
+        used++;
+        if (k > maxLabel) maxLabel = k;
+      }
+    }
+    return [used, skipped];
+  };
+  const [trainRows, trainSkipped] = await count(s.inputs, 'train');
+  const [finetuneRows, finetuneSkipped] = await count(s.finetune ?? [], 'finetune');
+  return { numClasses: s.source.numClasses ?? Math.max(2, maxLabel + 1), trainRows, finetuneRows, skippedRows: trainSkipped + finetuneSkipped };
+}
+
+/** The labelled rows of the inputs in order, each with a copy of its encoded image. */
+async function* rowStream(inputs: string[], phase: Phase, s: Settings, numClasses: number): AsyncGenerator<Row> {
+  for await (const batch of readBatches(inputs, readOptions(s))) {
+    const labels = labelVector(batch, phase, s, inputs[0]);
+    const images = batch.getChild(s.source.columns.image)!;
+    for (let i = 0; i < batch.numRows; i++) {
+      const label = labelAt(labels, i, numClasses, inputs[0]);
+      if (label === null) continue;
+      const bytes = imageBytesOf(images, i);
+      yield { image: bytes ? bytes.slice() : new Uint8Array(0), label };
+    }
+  }
+}
+
+interface RunIo {
+  checkpointDir: (phase: Phase, epoch: number, step: number) => string;
+  commit: (p: TrainProgress) => Promise<void>;
+  modelDir: string;
+  stopAfterSteps?: number;
+  log: Logger;
+}
+
+type RunResult = Pick<TrainSummary, 'steps' | 'seconds' | 'imagesPerSec' | 'lastLoss' | 'trainAccuracy' | 'stopped' | 'undecodable'>;
+
+async function runTraining(s: Settings, scan: Scan, resumeFrom: TrainProgress | null, io: RunIo): Promise<RunResult> {
+  const size = s.source.imageSize;
+  const per = size * size * 3;
+  const progress: TrainProgress = resumeFrom ?? { phase: 'train', epochsDone: 0, stepsDone: 0, savedDir: null, lastLoss: null };
+  const clf = progress.savedDir
+    ? await loadClassifier(progress.savedDir)
+    : new Classifier({ numClasses: scan.numClasses, width: s.width, imageSize: size, seed: s.seed });
+  const finetuneEpochs = scan.finetuneRows >= 2 ? s.finetuneEpochs : 0;
+  if (s.finetune?.length && s.finetuneEpochs > 0 && finetuneEpochs === 0) io.log.warn('no fine-tuning: fewer than 2 rows with a gssd_label in the fine-tuning inputs', { rows: scan.finetuneRows });
+  const total = scan.trainRows * s.epochs + scan.finetuneRows * finetuneEpochs;
+  const done = (progress.phase === 'train' ? 0 : scan.trainRows * s.epochs) + (progress.phase === 'train' ? scan.trainRows : scan.finetuneRows) * progress.epochsDone;
+  const bar = new Progress(io.log, 'train', total);
+  bar.add(done);
+  let steps = 0;
+  let trained = 0;
+  let seconds = 0;
+  let undecodable = 0;
+  let trainAccuracy: number | null = null;
+  const save = async (phase: Phase, epoch: number, step: number) => {
+    const dir = io.checkpointDir(phase, epoch, step);
+    await rm(`${dir}.tmp`, { recursive: true, force: true });
+    await saveClassifier(clf, `${dir}.tmp`);
+    await rm(dir, { recursive: true, force: true });
+    await rename(`${dir}.tmp`, dir);
+    const previous = progress.savedDir;
+    Object.assign(progress, { phase, epochsDone: epoch, stepsDone: step, savedDir: dir });
+    await io.commit({ ...progress });
+    if (previous && previous !== dir) await rm(previous, { recursive: true, force: true });
+  };
+  const result = (stopped: boolean): RunResult => ({
+    steps,
+    seconds: Math.round(seconds * 100) / 100,
+    imagesPerSec: Math.round((10 * trained) / Math.max(seconds, 1e-3)) / 10,
+    lastLoss: progress.lastLoss,
+    trainAccuracy,
+    stopped,
+    undecodable,
+  });
+  try {
+    const phases: [Phase, number, string[]][] = [
+      ['train', s.epochs, s.inputs],
+      ['finetune', finetuneEpochs, s.finetune ?? []],
+    ];
+    for (const [phase, epochs, inputs] of phases) {
+      if (phase === 'train' && progress.phase === 'finetune') continue;
+      const resuming = progress.phase === phase;
+      if (phase === 'finetune' && !resuming) clf.resetMomentum();
+      for (let epoch = resuming ? progress.epochsDone : 0; epoch < epochs; epoch++) {
+        const lr = phase === 'train' ? stepLr(epoch, epochs, s.lr) : s.finetuneLr;
+        const rng = new Rng(`${s.seed}:${phase}:${epoch}`);
+        const order = rng.shuffle([...inputs]);
+        const skipTo = resuming && epoch === progress.epochsDone ? progress.stepsDone : 0;
+        let step = 0;
+        let losses = 0;
+        let seen = 0;
+        let correct = 0;
+        for await (const rows of shuffleBatches(rowStream(order, phase, s, scan.numClasses), s.batch, s.shuffleBuffer, rng, { minLast: 2 })) {
+          if (step < skipTo) {
+            step++;
+            continue;
+          }
+          const t0 = performance.now();
+          const pixels = new Uint8Array(rows.length * per);
+          const labels: number[] = [];
+          for (const row of rows) {
+            try {
+              pixels.set(decodeImage(row.image, size), labels.length * per);
+              labels.push(row.label);
+            } catch {
+              undecodable++;
+            }
+          }
+          if (labels.length >= 2) {
+            const x = cropFlip(pixels, labels.length, size, new Rng(`${s.seed}:crop:${phase}:${epoch}:${step}`));
+            const r = clf.step(x, labels, lr);
+            x.dispose();
+            progress.lastLoss = r.loss;
+            losses += r.loss * labels.length;
+            correct += r.correct;
+            seen += labels.length;
+            trained += labels.length;
+          }
+          seconds += (performance.now() - t0) / 1000;
+          step++;
+          steps++;
+          bar.add(rows.length);
+          if (io.stopAfterSteps !== undefined && steps >= io.stopAfterSteps) return result(true);
+          if (step % s.checkpointSteps === 0) await save(phase, epoch, step);
+        }
+        if (phase === 'train' && seen > 0) trainAccuracy = correct / seen;
+        io.log.info(`${phase} epoch`, {
+          epoch: epoch + 1,
+          of: epochs,
+          lr,
+          meanLoss: seen ? Number((losses / seen).toFixed(4)) : null,
+          accuracy: seen ? Number((correct / seen).toFixed(4)) : null,
+        });
+        await save(phase, epoch + 1, 0);
+      }
+    }
+    await rm(`${io.modelDir}.tmp`, { recursive: true, force: true });
+    await saveClassifier(clf, `${io.modelDir}.tmp`, { numClasses: scan.numClasses, trainRows: scan.trainRows, finetuneRows: scan.finetuneRows, epochs: s.epochs, finetuneEpochs });
+    await rm(io.modelDir, { recursive: true, force: true });
+    await rename(`${io.modelDir}.tmp`, io.modelDir);
+    bar.done({ lastLoss: progress.lastLoss });
+    return result(false);
+  } finally {
+    clf.dispose();
+  }
+}
