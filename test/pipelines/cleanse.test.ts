@@ -130,6 +130,15 @@ describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () =>
     expect(r.stderr).toMatch(/label \d+ is outside \[0, 5\)/);
   });
 
+  it('runs the README library example (a gssd stage inside an ETL job)', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { stdout } = await promisify(execFile)(process.execPath, ['examples/etl-embed.mjs', data, encoder]);
+    const perLabel = JSON.parse(stdout) as Record<string, { rows: number; meanNorm: number }>;
+    expect(Object.values(perLabel).reduce((a, s) => a + s.rows, 0)).toBe(800);
+    for (const s of Object.values(perLabel)) expect(s.meanNorm).toBeGreaterThan(0);
+  });
+
   it('says in one line when the input is not Parquet', async () => {
     const bad = join(root, 'bad.parquet');
     await writeFile(bad, 'hello');
