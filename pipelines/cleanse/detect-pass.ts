@@ -1,13 +1,14 @@
 import { detectTargets } from '../../src/detect/detectTargets.js';
 import { computeSplitThresholds } from '../../src/detect/splitThresholds.js';
+import { computeAdaptiveThresholds } from '../../src/detect/adaptiveThresholds.js';
 import { eligibleReader } from './score-pass.js';
 import { trainableClasses } from './fit-pass.js';
 import type { RunContext } from './context.js';
 
 /**
  * Pass 4b (METHOD.md steps 5 and 6): target-class detection (D-test, ND-test) over the
- * likelihood file, then the exact alpha cut points of every flagged class, by a few more
- * streaming passes over the same file. Small results; stored in the checkpoint state.
+ * likelihood file, then the cut points of every flagged class (exact alpha fractions, or the
+ * adaptive mixture cut), by a few more streaming passes over the same file. Small results; stored in the checkpoint state.
  */
 export async function detectPass(ctx: RunContext): Promise<void> {
   const { options, state } = ctx;
@@ -19,10 +20,10 @@ export async function detectPass(ctx: RunContext): Promise<void> {
     betaD: options.betaD,
     betaND: options.betaND,
   });
-  const { passes, ...thresholds } = await computeSplitThresholds(read, detection, {
-    alphaClean: options.alphaClean,
-    alphaPoisoned: options.alphaPoison,
-  });
+  const { passes, ...thresholds } =
+    options.cut === 'adaptive'
+      ? { passes: 3, ...(await computeAdaptiveThresholds(read, detection)) }
+      : await computeSplitThresholds(read, detection, { alphaClean: options.alphaClean, alphaPoisoned: options.alphaPoison });
   state.detection = detection;
   state.thresholds = thresholds;
   await ctx.commit();

@@ -21,6 +21,8 @@ export interface CleanseOptions {
   betaD: number;
   betaND: number;
   targetDetection: TargetDetectionMode;
+  /** How a flagged class is split: the paper's fixed alpha fractions, or a 2-component mixture fit of its scores. */
+  cut: 'fixed' | 'adaptive';
   seed: number;
   backend: BackendName;
   resume: boolean;
@@ -46,6 +48,7 @@ export const CLEANSE_DEFAULTS = {
   betaD: 0.05,
   betaND: 0.6,
   targetDetection: 'robust' as TargetDetectionMode,
+  cut: 'fixed' as 'fixed' | 'adaptive',
   seed: 0,
   backend: 'auto' as BackendName,
   partRows: 100_000,
@@ -76,6 +79,7 @@ export function outputFingerprint(o: CleanseOptions): Record<string, unknown> {
     betaD: o.betaD,
     betaND: o.betaND,
     targetDetection: o.targetDetection,
+    cut: o.cut,
     seed: o.seed,
     partRows: o.partRows,
     checkpointRows: o.checkpointRows,

@@ -98,8 +98,20 @@ export async function fitActivationClustering(read: EmbeddingReader, K: number, 
 
   const classes: AcClass[] = moments.n.map((n, label) => {
     const cls: AcClass = {
-      label, n, mean: Array.from(moments.mean[label]), components: [], componentVariance: [], centroids: [], sizes: [n, 0],
-      poisonCluster: 1, relativeSize: 0, silhouette: 0, iterations: 0, converged: false, flagged: false, nRemoved: 0,
+      label,
+      n,
+      mean: Array.from(moments.mean[label]),
+      components: [],
+      componentVariance: [],
+      centroids: [],
+      sizes: [n, 0],
+      poisonCluster: 1,
+      relativeSize: 0,
+      silhouette: 0,
+      iterations: 0,
+      converged: false,
+      flagged: false,
+      nRemoved: 0,
     };
     const cov = moments.cov[label];
     if (cov && n >= 2) {

@@ -15,11 +15,15 @@ export interface ClassMoments {
   passes: number;
 }
 
+/** Rows per rank-k covariance update. */
+const BATCH = 32;
+
 /**
  * Mean and covariance of h per class from two passes over the stream: the first sums h,
  * the second sums the outer products of the centred rows (h - mu_c), upper triangle only, in
- * float64 and in row order, so the result does not depend on how the stream is chunked.
- * Memory O(K x D^2) (a D x D matrix for each class that has rows); no per-row storage.
+ * float64, as rank-32 updates of each class's rows in stream order, so the result does not
+ * depend on how the stream is chunked. Memory O(K x D^2) (a D x D matrix and a 32-row
+ * buffer for each class that has rows); no per-row storage.
  *
  * @example
  *   const m = await computeClassMoments(read, 10, 512);
@@ -42,25 +46,32 @@ export async function computeClassMoments(read: EmbeddingReader, K: number, D: n
   for (let c = 0; c < K; c++) if (n[c] > 0) for (let d = 0; d < D; d++) mean[c][d] /= n[c];
 
   const cov = n.map((count) => (count > 0 ? new Float64Array(D * D) : null));
-  const x = new Float64Array(D);
+  // centred rows are buffered per class, transposed (D x BATCH), and added as a rank-BATCH
+  // update: each covariance entry is touched once per BATCH rows of its class. Batches fill in
+  // stream order, so the sums do not depend on the chunking.
+  const buffers = n.map((count) => (count > 0 ? new Float64Array(D * BATCH) : null));
+  const filled = new Array<number>(K).fill(0);
   let seen = 0;
   for await (const { chunk } of embeddingPass(read, K, D)) {
     for (let i = 0; i < chunk.n; i++) {
       const y = chunk.labels[i];
       if (y < 0) continue;
-      const S = cov[y];
-      if (!S) throw new Error(`computeClassMoments: the stream changed between passes (class ${y} was empty)`);
+      const buf = buffers[y];
+      if (!buf) throw new Error(`computeClassMoments: the stream changed between passes (class ${y} was empty)`);
       seen += 1;
       const m = mean[y];
-      for (let d = 0, o = i * D; d < D; d++, o++) x[d] = chunk.h[o] - m[d];
-      for (let a = 0; a < D; a++) {
-        const xa = x[a];
-        if (xa === 0) continue;
-        const row = a * D;
-        for (let b = a; b < D; b++) S[row + b] += xa * x[b];
+      const r = filled[y];
+      for (let d = 0, o = i * D; d < D; d++, o++) buf[d * BATCH + r] = chunk.h[o] - m[d];
+      filled[y] = r + 1;
+      if (r + 1 === BATCH) {
+        addScatter(cov[y]!, buf, D, BATCH);
+        filled[y] = 0;
       }
     }
   }
+  filled.forEach((rows, c) => {
+    if (rows > 0) addScatter(cov[c]!, buffers[c]!, D, rows);
+  });
   const total = n.reduce((s, v) => s + v, 0);
   if (seen !== total) throw new Error(`computeClassMoments: the stream changed between passes (${seen} rows, expected ${total})`);
   cov.forEach((S, c) => {
@@ -74,4 +85,18 @@ export async function computeClassMoments(read: EmbeddingReader, K: number, D: n
     }
   });
   return { K, D, n, mean, cov, passes: 2 };
+}
+
+/** S[a][b] += sum over r < rows of X[a][r] X[b][r] for b >= a; X is D x BATCH (row-major). */
+function addScatter(S: Float64Array, X: Float64Array, D: number, rows: number): void {
+  for (let a = 0; a < D; a++) {
+    const xa = a * BATCH;
+    const out = a * D;
+    for (let b = a; b < D; b++) {
+      const xb = b * BATCH;
+      let s = 0;
+      for (let r = 0; r < rows; r++) s += X[xa + r] * X[xb + r];
+      S[out + b] += s;
+    }
+  }
 }

@@ -24,6 +24,8 @@ gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason
   --flow-batch N           rows per flow step (default ${CLEANSE_DEFAULTS.flowBatch})
   --flow-lr X              flow Adam learning rate (default ${CLEANSE_DEFAULTS.flowLr})
   --target-detection M     paper (METHOD.md thresholds) or robust (outliers among classes) (default ${CLEANSE_DEFAULTS.targetDetection})
+  --cut fixed|adaptive     split of a flagged class: the alpha fractions, or a 2-component mixture fit
+                           of its scores (default ${CLEANSE_DEFAULTS.cut})
   --lambda X               D-test lambda (default ${CLEANSE_DEFAULTS.lambda})
   --beta-d X               D-test beta_D (default ${CLEANSE_DEFAULTS.betaD})
   --beta-nd X              ND-test beta_ND (default ${CLEANSE_DEFAULTS.betaND})
@@ -49,6 +51,7 @@ ${SOURCE_HELP}`,
     'flow-batch': { type: 'string' },
     'flow-lr': { type: 'string' },
     'target-detection': { type: 'string' },
+    cut: { type: 'string' },
     lambda: { type: 'string' },
     'beta-d': { type: 'string' },
     'beta-nd': { type: 'string' },
@@ -89,6 +92,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     flowBatch: intOption(v('flow-batch'), '--flow-batch', { min: 2, fallback: D.flowBatch }),
     flowLr: numberOption(v('flow-lr'), '--flow-lr', { min: 0, max: 1, open: true, fallback: D.flowLr }),
     targetDetection: enumOption(v('target-detection'), '--target-detection', ['paper', 'robust'] as const, D.targetDetection),
+    cut: enumOption(v('cut'), '--cut', ['fixed', 'adaptive'] as const, D.cut),
     lambda: numberOption(v('lambda'), '--lambda', { min: 0, max: 1, open: true, fallback: D.lambda }),
     betaD: numberOption(v('beta-d'), '--beta-d', { min: 0, max: 1, fallback: D.betaD }),
     betaND: numberOption(v('beta-nd'), '--beta-nd', { fallback: D.betaND }),
