@@ -12,6 +12,7 @@ import { fitPass, flowsDir, trainableClasses } from './cleanse/fit-pass.js';
 import { scorePass } from './cleanse/score-pass.js';
 import { detectPass } from './cleanse/detect-pass.js';
 import { routePass } from './cleanse/route-pass.js';
+import { baselinePass } from './cleanse/baseline-pass.js';
 import { pretrainPass, openEncoder } from './cleanse/pretrain-pass.js';
 import { writeReports, type CleanseReport } from './cleanse/report.js';
 import { outputFingerprint, type CleanseOptions } from './cleanse/options.js';
@@ -54,20 +55,26 @@ export async function cleanse(options: CleanseOptions, log: Logger = silentLogge
   if (at('embed')) {
     await ctx.measure('embed', () => embedPass(ctx, encoder), state.totalRows);
     finishEmbed(state, options);
-    await advance('fit');
+    await advance(options.detector === 'gssd' ? 'fit' : 'baseline');
+  }
+  if (options.detector !== 'gssd') {
+    if (at('baseline')) {
+      await ctx.measure('baseline', () => baselinePass(ctx));
+      await advance('route');
+    }
   }
   let bank = null;
-  if (at('fit')) {
+  if (options.detector === 'gssd' && at('fit')) {
     bank = await ctx.measure('fit', () => fitPass(ctx), state.totalRows * options.flowEpochs);
     await advance('score');
   }
-  if (at('score')) {
+  if (options.detector === 'gssd' && at('score')) {
     bank ??= await loadFlowBank(flowsDir(ctx, options.flowEpochs));
     const flows = bank;
     await ctx.measure('score', () => scorePass(ctx, flows), state.totalRows);
     await advance('detect');
   }
-  if (at('detect')) {
+  if (options.detector === 'gssd' && at('detect')) {
     await ctx.measure('detect', () => detectPass(ctx));
     await advance('route');
   }

@@ -1,5 +1,6 @@
 import type { BackendName } from '../../src/models/backend.js';
 import type { TargetDetectionMode } from '../../src/detect/options.js';
+import type { DetectorName } from './baseline-pass.js';
 import type { SourceSettings } from '../../src/cli/source-options.js';
 
 /** Everything a cleanse run is configured by. Defaults are METHOD.md's reference values. */
@@ -21,6 +22,8 @@ export interface CleanseOptions {
   betaD: number;
   betaND: number;
   targetDetection: TargetDetectionMode;
+  /** GSSD, or a baseline detector on the same embeddings (for comparison). */
+  detector: DetectorName;
   /** How a flagged class is split: the paper's fixed alpha fractions, or a 2-component mixture fit of its scores. */
   cut: 'fixed' | 'adaptive';
   seed: number;
@@ -49,6 +52,7 @@ export const CLEANSE_DEFAULTS = {
   betaND: 0.6,
   targetDetection: 'robust' as TargetDetectionMode,
   cut: 'fixed' as 'fixed' | 'adaptive',
+  detector: 'gssd' as DetectorName,
   seed: 0,
   backend: 'auto' as BackendName,
   partRows: 100_000,
@@ -80,6 +84,7 @@ export function outputFingerprint(o: CleanseOptions): Record<string, unknown> {
     betaND: o.betaND,
     targetDetection: o.targetDetection,
     cut: o.cut,
+    detector: o.detector,
     seed: o.seed,
     partRows: o.partRows,
     checkpointRows: o.checkpointRows,

@@ -1,4 +1,4 @@
-import type { ClassDetection } from '../../src/detect/detectionReport.js';
+import type { ClassDetection, DetectionReport } from '../../src/detect/detectionReport.js';
 import type { CleanseReport } from './report.js';
 
 /**
@@ -12,7 +12,7 @@ import type { CleanseReport } from './report.js';
 export function renderReportHtml(r: CleanseReport): string {
   const d = r.detection;
   const flaggedText = r.flagged.length
-    ? r.flagged.map((f) => `class ${f.label} (${f.test}-test)`).join(', ')
+    ? r.flagged.map((f) => `class ${f.label} (${f.test}${f.test === 'D' || f.test === 'ND' ? '-test' : ''})`).join(', ')
     : 'none: the data was declared clean';
   const splitRows = (Object.entries(r.splits) as [string, number][])
     .map(([k, v]) => `<tr><td>${k}</td><td class="num">${v.toLocaleString('en-US')}</td><td class="num">${pct(v, r.rows)}</td></tr>`)
@@ -20,7 +20,7 @@ export function renderReportHtml(r: CleanseReport): string {
   const costRows = Object.entries(r.costs)
     .map(([pass, c]) => `<tr><td>${pass}</td><td class="num">${c!.seconds.toFixed(1)} s</td><td class="num">${c!.peakRssMB} MB</td><td class="num">${c!.rowsPerSec ?? ''}</td></tr>`)
     .join('');
-  const ndMax = Math.max(d.options.betaND * 1.5, ...d.classes.map((c) => c.ndTest.statistic ?? 0));
+  const mode = d ? `detection mode ${esc(d.mode)}${d.mode !== d.requestedMode ? ` (asked: ${esc(d.requestedMode)})` : ''}` : `detector ${esc(r.detector)}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>gssd cleanse report</title>
 <style>
@@ -32,20 +32,34 @@ table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #d
 .muted{color:#666}.bad{color:#c0392b;font-weight:600}
 </style></head><body>
 <h1>gssd cleanse report</h1>
-<p class="muted">gssd ${esc(r.gssdVersion)}, ${esc(r.createdAt)}, backend ${esc(r.backend)}, ${r.rows.toLocaleString('en-US')} rows, ${r.numClasses} classes, feature dimension ${r.featureDim}, detection mode ${esc(d.mode)}${d.mode !== d.requestedMode ? ` (asked: ${esc(d.requestedMode)})` : ''}, wall time ${r.wallSeconds.toFixed(1)} s</p>
+<p class="muted">gssd ${esc(r.gssdVersion)}, ${esc(r.createdAt)}, backend ${esc(r.backend)}, ${r.rows.toLocaleString('en-US')} rows, ${r.numClasses} classes, feature dimension ${r.featureDim}, ${mode}, wall time ${r.wallSeconds.toFixed(1)} s</p>
 <h2>Flagged classes</h2><p class="${r.flagged.length ? 'bad' : ''}">${esc(flaggedText)}</p>
-${d.notes.length ? `<ul>${d.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
+${d && d.notes.length ? `<ul>${d.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
 <h2>Splits</h2><table><tr><th>split</th><th>rows</th><th>share</th></tr>${splitRows}</table>
-<h2>ND-test: -mean log-likelihood of other classes' rows under each class's flow</h2>
-${ndChart(d.classes, d.mode === 'paper' ? d.options.betaND : null, ndMax)}
-<p class="muted">${d.mode === 'paper' ? `A class is flagged when its statistic is below beta_ND = ${d.options.betaND} (dashed line).` : `Robust mode: a class is flagged when its statistic is a low outlier against the other classes (its outlier index above the critical value).`}</p>
-<h2>D-test: histogram of u = max over other classes of exp(L) for each class's rows</h2>
-<p class="muted">Dashed line: lambda = ${d.options.lambda}. Shaded: the low mode below the valley (bins before m), S rows. ${d.mode === 'paper' ? `Flagged when m &ne; 0, S &gt; ${d.options.betaD} N and S &ge; 2 h_m.` : 'Robust mode flags a class whose share of rows with u below the 1% quantile of the other classes is an outlier.'}</p>
-<div class="grid">${d.classes.map((c) => classCard(c, d.options.lambda)).join('')}</div>
+${d ? detectionSections(d) : baselineSection(r)}
 <h2>Cost per pass</h2><table><tr><th>pass</th><th>wall</th><th>peak RSS</th><th>rows/s</th></tr>${costRows}</table>
 <h2>Parameters</h2><pre>${esc(JSON.stringify(r.parameters, null, 1))}</pre>
 </body></html>
 `;
+}
+
+function detectionSections(d: DetectionReport): string {
+  const ndMax = Math.max(d.options.betaND * 1.5, ...d.classes.map((c) => c.ndTest.statistic ?? 0));
+  return `<h2>ND-test: -mean log-likelihood of other classes' rows under each class's flow</h2>
+${ndChart(d.classes, d.mode === 'paper' ? d.options.betaND : null, ndMax)}
+<p class="muted">${d.mode === 'paper' ? `A class is flagged when its statistic is below beta_ND = ${d.options.betaND} (dashed line).` : 'Robust mode: a class is flagged when its statistic is a low outlier against the other classes (its outlier index above the critical value).'}</p>
+<h2>D-test: histogram of u = max over other classes of exp(L) for each class's rows</h2>
+<p class="muted">Dashed line: lambda = ${d.options.lambda}. Shaded: the low mode below the valley (bins before m), S rows. ${d.mode === 'paper' ? `Flagged when m &ne; 0, S &gt; ${d.options.betaD} N and S &ge; 2 h_m.` : 'Robust mode flags a class whose share of rows with u below the 1% quantile of the other classes is an outlier.'}</p>
+<div class="grid">${d.classes.map((c) => classCard(c, d.options.lambda)).join('')}</div>`;
+}
+
+function baselineSection(r: CleanseReport): string {
+  const b = r.baseline;
+  if (!b) return '';
+  const rows = b.classes
+    .map((c) => `<tr${c.flagged ? ' class="bad"' : ''}><td>class ${c.label}</td><td class="num">${c.n}</td><td class="num">${c.removed}</td><td class="num">${pct(c.removed, c.n)}</td><td>${c.flagged ? 'flagged' : ''}</td></tr>`)
+    .join('');
+  return `<h2>${esc(b.method)}: rows removed per class</h2><table><tr><th>class</th><th>rows</th><th>removed</th><th>share</th><th></th></tr>${rows}</table>`;
 }
 
 function classCard(c: ClassDetection, lambda: number): string {

@@ -3,6 +3,7 @@ import { writeFileAtomic } from '../../src/io/atomic-file.js';
 import type { DetectionReport } from '../../src/detect/detectionReport.js';
 import { VERSION } from '../../src/version.js';
 import { renderReportHtml } from './report-html.js';
+import { baselineFlagged } from './baseline-pass.js';
 import type { RunContext } from './context.js';
 import type { PassCost, PassName, SinkName } from './state.js';
 
@@ -16,12 +17,17 @@ export interface CleanseReport {
   numClasses: number;
   featureDim: number;
   parameters: Record<string, unknown>;
-  /** Flagged classes and the test that flagged each; empty when the data was declared clean. */
-  flagged: DetectionReport['flagged'];
+  /** gssd, or the baseline detector used. */
+  detector: string;
+  /** Flagged classes and the test that flagged each (D, ND, or the baseline's name); empty when the data was declared clean. */
+  flagged: { label: number; test: string }[];
   declaredClean: boolean;
   /** Rows per output split; their sum equals `rows`. */
   splits: Record<SinkName, number>;
-  detection: DetectionReport;
+  /** GSSD's per-class detection statistics (null with a baseline detector). */
+  detection: DetectionReport | null;
+  /** The baseline's per-class summary (null with GSSD). */
+  baseline: { method: string; flagged: number[]; removed: number; classes: { label: number; n: number; removed: number; flagged: boolean }[] } | null;
   costs: Partial<Record<PassName, PassCost & { rowsPerSec?: number }>>;
   wallSeconds: number;
 }
@@ -42,10 +48,19 @@ export async function writeReports(ctx: RunContext, wallSeconds: number): Promis
     numClasses: state.numClasses!,
     featureDim: state.featureDim!,
     parameters: state.fingerprint,
-    flagged: state.detection!.flagged,
-    declaredClean: state.detection!.clean,
+    detector: options.detector,
+    flagged: state.baseline ? baselineFlagged(state.baseline).map((label) => ({ label, test: options.detector })) : state.detection!.flagged,
+    declaredClean: state.baseline ? baselineFlagged(state.baseline).length === 0 : state.detection!.clean,
     splits: { ...state.route.counts },
-    detection: state.detection!,
+    detection: state.detection,
+    baseline: state.baseline
+      ? {
+          method: state.baseline.method,
+          flagged: baselineFlagged(state.baseline),
+          removed: state.baseline.totalRemoved,
+          classes: state.baseline.classes.map((c, label) => ({ label, n: c.n, removed: c.nRemoved, flagged: c.flagged })),
+        }
+      : null,
     costs,
     wallSeconds: Math.round(wallSeconds * 100) / 100,
   };

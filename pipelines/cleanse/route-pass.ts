@@ -8,7 +8,8 @@ import { splitRow } from '../../src/detect/splitRow.js';
 import { splitBySplit, withVerdicts, type RowVerdict } from '../../src/stages/route.js';
 import { Progress } from '../../src/progress.js';
 import { VERSION } from '../../src/version.js';
-import { readOptions } from './embed-pass.js';
+import { cacheColumns, readOptions } from './embed-pass.js';
+import { baselineFlagged, baselineVerdict } from './baseline-pass.js';
 import { trainableClasses, MIN_CLASS_ROWS } from './fit-pass.js';
 import { likelihoodColumns } from './score-pass.js';
 import { outputFingerprint } from './options.js';
@@ -24,20 +25,24 @@ import type { RunContext } from './context.js';
 export async function routePass(ctx: RunContext): Promise<void> {
   const { options, state } = ctx;
   const K = state.numClasses!;
-  const cols = likelihoodColumns(K);
-  const thresholds = state.thresholds!;
+  const D = state.featureDim!;
+  const baseline = state.baseline;
+  // GSSD routes from the likelihood matrix (K values + label per row); a baseline from h (D + label)
+  const cols = baseline ? cacheColumns(D) : likelihoodColumns(K);
+  const labelAt = baseline ? D : K;
+  const thresholds = state.thresholds;
   const trainable = trainableClasses(state.embed.labelCounts, K);
   const metadata = {
     gssd_version: VERSION,
     gssd_params: JSON.stringify(outputFingerprint(options)),
-    gssd_flagged: JSON.stringify(state.detection?.flagged ?? []),
+    gssd_flagged: JSON.stringify(baseline ? baselineFlagged(baseline) : (state.detection?.flagged ?? [])),
   };
   const sinks = {} as Record<SinkName, PartSink>;
   for (const split of SPLITS) {
     // PartSink.open deletes parts from startPart on: what an interrupted run wrote after its checkpoint
     sinks[split] = await PartSink.open(join(options.out, split), { partRows: options.partRows, metadata, startPart: state.route.parts[split] });
   }
-  const cursor = new MatrixCursor(ctx.work('likelihood.f32'), cols, state.route.rowsDone);
+  const cursor = new MatrixCursor(ctx.work(baseline ? 'embeddings.f32' : 'likelihood.f32'), cols, state.route.rowsDone);
   const rejects = rejectLookup(ctx.work('rejected.jsonl'), state.route.rowsDone);
   const progress = new Progress(ctx.log, 'route', state.totalRows);
   progress.add(state.route.rowsDone);
@@ -60,16 +65,18 @@ export async function routePass(ctx: RunContext): Promise<void> {
       const verdicts: RowVerdict[] = [];
       for (let i = 0; i < batch.numRows; i++, row++) {
         const o = i * cols;
-        const label = L[o + K];
+        const label = L[o + labelAt];
         if (label < 0) {
           verdicts.push({ split: 'rejected', score: null, loglik: null, pred: null, label: null, reason: await rejects.reasonOf(row) });
+        } else if (baseline) {
+          verdicts.push(baselineVerdict(baseline, L.subarray(o, o + D), label, row));
         } else if (!trainable[label]) {
           verdicts.push({
             split: 'uncertain', score: null, loglik: null, pred: null, label: null,
             reason: `class ${label} has fewer than ${MIN_CLASS_ROWS} rows: no flow to score it`,
           });
         } else {
-          const d = splitRow(label, L.subarray(o, o + K), eligible++, thresholds);
+          const d = splitRow(label, L.subarray(o, o + K), eligible++, thresholds!);
           verdicts.push({ split: d.split, score: d.score, loglik: d.loglik, pred: d.pred, label: d.trainLabel, reason: d.reason });
         }
       }

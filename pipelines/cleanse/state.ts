@@ -1,9 +1,10 @@
+import type { BaselineModel } from './baseline-pass.js';
 import type { PretrainProgress } from '../pretrain.js';
 import type { DetectionReport } from '../../src/detect/detectionReport.js';
 import type { SplitThresholds } from '../../src/detect/splitThresholds.js';
 
 /** The passes of a cleanse run, in order. */
-export const PASSES = ['pretrain', 'embed', 'fit', 'score', 'detect', 'route', 'done'] as const;
+export const PASSES = ['pretrain', 'embed', 'fit', 'score', 'detect', 'baseline', 'route', 'done'] as const;
 export type PassName = (typeof PASSES)[number];
 
 /** Output splits, each a directory of Parquet parts under the run directory. */
@@ -44,6 +45,8 @@ export interface CleanseState {
   score: { rowsDone: number };
   detection: DetectionReport | null;
   thresholds: SplitThresholds | null;
+  /** The fitted baseline detector (with --detector spectral|activation-clustering). */
+  baseline: BaselineModel | null;
   route: { rowsDone: number; eligibleDone: number; parts: Record<SinkName, number>; counts: Record<SinkName, number> };
   costs: Partial<Record<PassName, PassCost>>;
 }
@@ -65,6 +68,7 @@ export function initialState(fingerprint: Record<string, unknown>, backend: stri
     score: { rowsDone: 0 },
     detection: null,
     thresholds: null,
+    baseline: null,
     route: {
       rowsDone: 0,
       eligibleDone: 0,

@@ -24,6 +24,8 @@ gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason
   --flow-batch N           rows per flow step (default ${CLEANSE_DEFAULTS.flowBatch})
   --flow-lr X              flow Adam learning rate (default ${CLEANSE_DEFAULTS.flowLr})
   --target-detection M     paper (METHOD.md thresholds) or robust (outliers among classes) (default ${CLEANSE_DEFAULTS.targetDetection})
+  --detector NAME          gssd, or a baseline on the same embeddings: spectral (Spectral Signatures,
+                           Tran et al. 2018) or activation-clustering (Chen et al. 2018) (default gssd)
   --cut fixed|adaptive     split of a flagged class: the alpha fractions, or a 2-component mixture fit
                            of its scores (default ${CLEANSE_DEFAULTS.cut})
   --lambda X               D-test lambda (default ${CLEANSE_DEFAULTS.lambda})
@@ -52,6 +54,7 @@ ${SOURCE_HELP}`,
     'flow-lr': { type: 'string' },
     'target-detection': { type: 'string' },
     cut: { type: 'string' },
+    detector: { type: 'string' },
     lambda: { type: 'string' },
     'beta-d': { type: 'string' },
     'beta-nd': { type: 'string' },
@@ -92,6 +95,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     flowBatch: intOption(v('flow-batch'), '--flow-batch', { min: 2, fallback: D.flowBatch }),
     flowLr: numberOption(v('flow-lr'), '--flow-lr', { min: 0, max: 1, open: true, fallback: D.flowLr }),
     targetDetection: enumOption(v('target-detection'), '--target-detection', ['paper', 'robust'] as const, D.targetDetection),
+    detector: enumOption(v('detector'), '--detector', ['gssd', 'spectral', 'activation-clustering'] as const, D.detector),
     cut: enumOption(v('cut'), '--cut', ['fixed', 'adaptive'] as const, D.cut),
     lambda: numberOption(v('lambda'), '--lambda', { min: 0, max: 1, open: true, fallback: D.lambda }),
     betaD: numberOption(v('beta-d'), '--beta-d', { min: 0, max: 1, fallback: D.betaD }),

@@ -49,6 +49,21 @@ describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () =>
     for (const line of r.stderr.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
   });
 
+  it('runs the baseline detectors on the same embeddings and routing', async () => {
+    for (const detector of ['spectral', 'activation-clustering']) {
+      const out = join(root, `baseline-${detector}`);
+      const r = await runCli(['cleanse', data, '--encoder', encoder, '--detector', detector, '--out', out, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout);
+      expect(report.detector).toBe(detector);
+      expect(report.detection).toBeNull();
+      const rows = await readOutput(out);
+      expect(rows).toHaveLength(800);
+      expect(rows.filter((x) => x.split === 'poisoned')).toHaveLength(report.baseline.removed);
+      if (detector === 'spectral') expect(report.baseline.removed).toBe(report.baseline.classes.reduce((a: number, c: { n: number }) => a + Math.floor(0.15 * c.n), 0));
+    }
+  });
+
   it('refuses a non-empty --out without --resume or --force, in one line', async () => {
     const out = join(root, 'plain');
     const r = await runCli(['cleanse', data, '--encoder', encoder, '--out', out]);

@@ -26,6 +26,8 @@ function sampleReport(): CleanseReport {
   const detection = decideDetection(hists, nd, detectionOptions({ mode: 'paper' }));
   return {
     gssdVersion: '0.0.0',
+    detector: 'gssd',
+    baseline: null,
     createdAt: '2026-01-01T00:00:00Z',
     backend: 'wasm',
     inputs: ['a.parquet'],
