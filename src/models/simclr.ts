@@ -20,6 +20,23 @@ export interface SimclrOptions {
   seed?: number;
 }
 
+/** Bytes one image of a SimCLR step keeps alive on wasm at width 16, 32 px (measured). */
+const BYTES_PER_IMAGE_W16 = 10.5e6;
+/** The wasm heap stops at 4 GB; leave room for the weights, Adam and fragmentation. */
+const WASM_BUDGET = 3.4e9;
+
+/**
+ * Estimated peak memory of one SimCLR step (two views of `batch` images): every activation of
+ * both views stays alive for the backward pass, ~10 MB per 32-px image at width 16, growing
+ * with the width and the pixel count.
+ *
+ * @example
+ *   simclrStepBytes(32, 256, 32);   // ~5.4e9: too much for the 4 GB wasm heap
+ */
+export function simclrStepBytes(width: number, batch: number, imageSize: number): number {
+  return BYTES_PER_IMAGE_W16 * (width / 16) * (imageSize / 32) ** 2 * batch;
+}
+
 /**
  * NT-Xent loss of two batches of projections (row i of z1 and of z2 are views of one image).
  *
@@ -41,7 +58,9 @@ export function ntXent(z1: tf.Tensor2D, z2: tf.Tensor2D, temperature = 0.5): tf.
 }
 
 /**
- * Trains an encoder and a projection head with NT-Xent and Adam.
+ * Trains an encoder and a projection head with NT-Xent and Adam. On wasm a step refuses a
+ * batch that would not fit the 4 GB heap (see `simclrStepBytes`) with a clear error, rather
+ * than letting the wasm module abort.
  *
  * @example
  *   const net = new ResNet({ width: 16 });
@@ -102,6 +121,17 @@ export class SimclrTrainer {
    *   const loss = trainer.step(view1, view2);
    */
   step(view1: tf.Tensor4D, view2: tf.Tensor4D): number {
+    if (tf.getBackend() === 'wasm') {
+      const [batch, size] = view1.shape;
+      const need = simclrStepBytes(this.encoder.width, batch, size);
+      if (need > WASM_BUDGET) {
+        const fits = Math.floor(WASM_BUDGET / simclrStepBytes(this.encoder.width, 1, size));
+        throw new Error(
+          `A SimCLR step of batch ${batch} at width ${this.encoder.width} (${size} px) needs ~${(need / 1e9).toFixed(1)} GB, ` +
+            `more than the wasm backend's 4 GB heap holds: use a batch of at most ${fits}`,
+        );
+      }
+    }
     const cost = this.optimizer.minimize(
       () => {
         const z1 = this.project(this.encoder.apply(view1, true));

@@ -51,3 +51,16 @@ describe('SimCLR', () => {
     net.dispose();
   });
 });
+
+describe('SimCLR memory guard', () => {
+  it('refuses, on wasm, a batch that cannot fit the heap', async () => {
+    await initBackend('wasm');
+    const net = new ResNet({ width: 64, imageSize: 32, seed: 1 });
+    const trainer = new SimclrTrainer(net);
+    const v = tf.zeros([256, 32, 32, 3]) as tf.Tensor4D;
+    expect(() => trainer.step(v, v)).toThrow(/batch of at most \d+/);
+    v.dispose();
+    trainer.dispose();
+    net.dispose();
+  });
+});
