@@ -50,10 +50,14 @@ export async function cleanse(options: CleanseOptions, log: Logger = silentLogge
     await ctx.measure('pretrain', () => pretrainPass(ctx));
     await advance('embed');
   }
-  const encoder = await openEncoder(ctx);
-  state.featureDim = encoder.featureDim;
   if (at('embed')) {
-    await ctx.measure('embed', () => embedPass(ctx, encoder), state.totalRows);
+    const encoder = await openEncoder(ctx);
+    state.featureDim = encoder.featureDim;
+    try {
+      await ctx.measure('embed', () => embedPass(ctx, encoder), state.totalRows);
+    } finally {
+      await encoder.close();
+    }
     finishEmbed(state, options);
     await advance(options.detector === 'gssd' ? 'fit' : 'baseline');
   }

@@ -110,24 +110,7 @@ describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () =>
   }, 240_000);
 
   it('rejects undecodable images into `rejected` with a reason and keeps every row', async () => {
-    const { PartSink } = await import('../../src/io/part-sink.js');
-    const { makeBatch, buildData } = await import('../../src/io/arrow-data.js');
-    const { readBatches } = await import('../../src/io/read.js');
-    const { Field, Int64, Int32, Binary } = await import('apache-arrow');
-    const dir = join(root, 'with-garbage');
-    const sink = await PartSink.open(dir);
-    let k = 0;
-    for await (const b of readBatches([join(data, 'part-00000.parquet')])) {
-      const ids = b.getChild('id')!;
-      const labels = b.getChild('label')!;
-      const images = b.getChild('image')!;
-      const n = b.numRows;
-      const img = Array.from({ length: n }, (_, i) => (k + i) % 97 === 5 ? new TextEncoder().encode('not an image') : images.get(i));
-      const f = [new Field('id', new Int64(), false), new Field('label', new Int32(), false), new Field('image', new Binary(), false)];
-      await sink.write(makeBatch(f, [buildData(f[0].type, Array.from({ length: n }, (_, i) => ids.get(i)), 0, n), buildData(f[1].type, Array.from({ length: n }, (_, i) => labels.get(i)), 0, n), buildData(f[2].type, img, 0, n)]));
-      k += n;
-    }
-    await sink.close();
+    const dir = await rewrite(data, join(root, 'with-garbage'), (row, i) => (i % 97 === 5 ? { ...row, image: new TextEncoder().encode('not an image') } : row));
     const out = join(root, 'garbage-run');
     const r = await runCli(['cleanse', dir, '--encoder', encoder, '--flow-epochs', '2', '--out', out, '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -136,6 +119,27 @@ describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () =>
     const rejected = rows.filter((x) => x.split === 'rejected');
     expect(rejected).toHaveLength(Array.from({ length: 800 }, (_, i) => i).filter((i) => i % 97 === 5).length);
     for (const x of rejected) expect(x.reason).toMatch(/undecodable image/);
+  });
+
+  it('sends the rows of a class too small for a flow to `uncertain`, with the reason', async () => {
+    const dir = await rewrite(data, join(root, 'tiny-class'), (row, i) => (i === 3 ? { ...row, label: 10 } : row));
+    const out = join(root, 'tiny-class-run');
+    const r = await runCli(['cleanse', dir, '--encoder', encoder, '--flow-epochs', '2', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).numClasses).toBe(11);
+    const rows = await readOutput(out);
+    expect(rows).toHaveLength(800);
+    const lone = rows.filter((x) => x.reason.includes('fewer than 2 rows'));
+    expect(lone).toHaveLength(1);
+    expect(lone[0].split).toBe('uncertain');
+  });
+
+  it('says in one line that one class is not enough', async () => {
+    const dir = await rewrite(data, join(root, 'one-class'), (row) => ({ ...row, label: 0 }));
+    const r = await runCli(['cleanse', dir, '--encoder', encoder, '--out', join(root, 'one-class-run')]);
+    expect(r.code).toBe(2);
+    expectOneErrorLine(r.stderr);
+    expect(r.stderr).toMatch(/only 1 class has 2 or more usable rows/);
   });
 
   it('says in one line when a label is outside --num-classes', async () => {
@@ -174,6 +178,40 @@ function expectSameRows(rows: OutRow[], reference: OutRow[], name: string): void
     else expect(Math.abs(a.score - b.score), `${name}: row ${i} score`).toBeLessThanOrEqual(1e-6);
   }
 }
+interface Row {
+  id: bigint;
+  label: number;
+  image: Uint8Array;
+}
+
+/** A copy of a dataset's rows through `change(row, index)`, as one Parquet part in `dir`. */
+async function rewrite(input: string, dir: string, change: (row: Row, i: number) => Row): Promise<string> {
+  const { PartSink } = await import('../../src/io/part-sink.js');
+  const { makeBatch, buildData } = await import('../../src/io/arrow-data.js');
+  const { readBatches } = await import('../../src/io/read.js');
+  const { resolveInputs } = await import('../../src/io/inputs.js');
+  const { Field, Int64, Int32, Binary } = await import('apache-arrow');
+  const fields = [new Field('id', new Int64(), false), new Field('label', new Int32(), false), new Field('image', new Binary(), false)];
+  const sink = await PartSink.open(dir);
+  let k = 0;
+  for await (const b of readBatches(await resolveInputs([input]))) {
+    const rows = Array.from({ length: b.numRows }, (_, i) =>
+      change({ id: b.getChild('id')!.get(i), label: b.getChild('label')!.get(i), image: b.getChild('image')!.get(i) }, k + i),
+    );
+    const n = rows.length;
+    await sink.write(
+      makeBatch(fields, [
+        buildData(fields[0].type, rows.map((r) => r.id), 0, n),
+        buildData(fields[1].type, rows.map((r) => r.label), 0, n),
+        buildData(fields[2].type, rows.map((r) => r.image), 0, n),
+      ]),
+    );
+    k += n;
+  }
+  await sink.close();
+  return dir;
+}
+
 /** Exactly one `gssd <command>: ...` error line, and no stack trace. */
 function expectOneErrorLine(stderr: string): void {
   const lines = stderr.trim().split('\n');
