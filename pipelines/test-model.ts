@@ -62,12 +62,15 @@ export interface TestResult {
  *   console.log(r.acc, r.asr);
  */
 export async function testModel(o: TestModelOptions, log: Logger = silentLogger): Promise<TestResult> {
-  const modelDir = existsSync(join(o.model, MANIFEST)) || !existsSync(join(o.model, 'model', MANIFEST)) ? o.model : join(o.model, 'model');
+  const modelDir = existsSync(join(o.model, MANIFEST)) ? o.model : join(o.model, 'model');
+  if (!existsSync(join(modelDir, MANIFEST))) throw new InputError(`${o.model}: no saved model (no ${MANIFEST} there or in ${join(o.model, 'model')})`);
   const backend = await initBackend(o.backend ?? 'auto');
   log.info('backend', { backend });
   const triggered = o.triggered ?? [];
   const target = triggered.length ? (o.target ?? (await poisonTarget(triggered[0], o.source))) : (o.target ?? null);
-  const clf = await loadClassifier(modelDir);
+  const clf = await loadClassifier(modelDir).catch((err: unknown) => {
+    throw new InputError(errorMessage(err), { cause: err });
+  });
   try {
     let correct = 0;
     let cleanRows = 0;

@@ -135,7 +135,9 @@ export async function train(o: TrainOptions, log: Logger = silentLogger): Promis
   }
   if (!state) {
     await mkdir(o.out, { recursive: true });
-    if ((await readdir(o.out)).length > 0) throw new UsageError(`${o.out} is not empty; use --resume to continue the run there, or another --out`);
+    // a run killed before its first checkpoint leaves only the checkpoint directory
+    const entries = (await readdir(o.out)).filter((name) => !(o.resume && name === 'checkpoint'));
+    if (entries.length > 0) throw new UsageError(`${o.out} is not empty; use --resume to continue the run there, or another --out`);
     const scan = await scanRows(settings);
     if (scan.trainRows < 2) throw new InputError(`${o.inputs[0]}${o.inputs.length > 1 ? ' ...' : ''}: fewer than 2 rows with a label to train with`);
     log.info('train data', { ...scan });

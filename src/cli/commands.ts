@@ -5,10 +5,12 @@ import { poisonCommand } from './poison-command.js';
 import { evaluateCommand } from './evaluate-command.js';
 import { demoCommand } from './demo-command.js';
 import { pretrainCommand } from './pretrain-command.js';
+import { trainCommand } from './train-command.js';
+import { testCommand } from './test-command.js';
 
 export type { Command } from './command.js';
 
 /** The subcommands, by name. Handlers import their pipeline lazily so `--help` stays fast. */
 export const COMMANDS: Record<string, Command> = Object.fromEntries(
-  [demoCommand, inspectCommand, cleanseCommand, pretrainCommand, poisonCommand, evaluateCommand].map((c) => [c.name, c]),
+  [demoCommand, inspectCommand, cleanseCommand, pretrainCommand, poisonCommand, evaluateCommand, trainCommand, testCommand].map((c) => [c.name, c]),
 );

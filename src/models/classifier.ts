@@ -1,8 +1,9 @@
 /**
  * The final classifier of GSSD (METHOD.md step 7): a ResNet-18 (`ResNet`, any width) and a
  * linear head to K classes, trained with softmax cross-entropy and SGD with momentum 0.9 and
- * weight decay 5e-4 (PyTorch semantics: g = grad + wd x w; buf = m x buf + g; w -= lr x buf),
- * the learning rate given per step (see `stepLr` for the paper's schedule). Its whole state
+ * weight decay 5e-4 on every parameter as in the reference release (PyTorch semantics:
+ * g = grad + wd x w; buf = m x buf + g; w -= lr x buf), the learning rate given per step
+ * (see `stepLr` for the paper's schedule). Its whole state
  * (weights, BatchNorm statistics, momentum buffers) saves to a model directory in the format
  * of `save.ts` (kind `classifier`) and loads back bit-identical.
  */
@@ -32,9 +33,9 @@ export interface ClassifierOptions {
   /** L2 weight decay. Default 5e-4. */
   weightDecay?: number;
   /**
-   * Which parameters the decay applies to: `weights` (conv filters and the head matrix; not
-   * BatchNorm scale/shift nor the head bias) or `all` (as `torch.optim.SGD(model.parameters(),
-   * weight_decay=...)`). Default `weights`.
+   * Which parameters the decay applies to: `all` (as the reference release:
+   * `torch.optim.SGD(model.parameters(), weight_decay=5e-4)`, BatchNorm and bias included) or
+   * `weights` (conv filters and the head matrix only). Default `all`.
    */
   decay?: 'weights' | 'all';
 }
@@ -56,9 +57,10 @@ export interface StepResult {
  *   stepLr(120, 200, 0.1);   // 0.01
  */
 export function stepLr(epoch: number, epochs: number, base: number, milestones: readonly number[] = [0.5, 0.75], gamma = 0.1): number {
-  let lr = base;
-  for (const f of milestones) if (epoch >= Math.max(1, Math.floor(f * epochs))) lr *= gamma;
-  return lr;
+  let k = 0;
+  for (const f of milestones) if (epoch >= Math.max(1, Math.floor(f * epochs))) k++;
+  // rounded so that 0.1 x 0.1 is 0.01, not 0.010000000000000002
+  return Number((base * gamma ** k).toPrecision(12));
 }
 
 /**
@@ -92,7 +94,7 @@ export class Classifier {
       seed,
       momentum: options.momentum ?? 0.9,
       weightDecay: options.weightDecay ?? 5e-4,
-      decay: options.decay ?? 'weights',
+      decay: options.decay ?? 'all',
     };
     // PyTorch Linear init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias
     const d = this.encoder.featureDim;
