@@ -29,7 +29,7 @@ export interface DemoOptions {
   backend: BackendName;
 }
 
-export const DEMO_DEFAULTS = { out: 'gssd-demo', rows: 4000, data: 'auto', attack: 'badnets', target: 0, width: 16, pretrainEpochs: 8, flowEpochs: 20, seed: 0, backend: 'auto' } as const;
+export const DEMO_DEFAULTS = { out: 'gssd-demo', rows: 3000, data: 'auto', attack: 'badnets', target: 0, width: 8, pretrainEpochs: 5, flowEpochs: 20, seed: 0, backend: 'auto' } as const;
 
 /** Where the shared CIFAR-10 shards are, if anywhere: $GSSD_CIFAR10_DIR, ./../shared, or beside the package. */
 export function findCifar10(): string | null {

@@ -11,12 +11,12 @@ procedural images; poisons 10% of the non-target rows (BadNets, target 0), runs 
 removal recall and the clean loss.
 
   --out DIR                demo directory, replaced on each run (default gssd-demo)
-  --rows N                 images (default 4000)
+  --rows N                 images (default 3000)
   --data SOURCE            auto, cifar10 or synthetic (default auto)
   --attack NAME            badnets, blend, wanet, adap-patch, adap-blend (default badnets)
   --rate R                 poison rate (default: the attack's)
-  --width W                encoder width (default 16)
-  --pretrain-epochs N      SimCLR epochs (default 8)
+  --width W                encoder width (default 8)
+  --pretrain-epochs N      SimCLR epochs (default 5)
   --flow-epochs N          flow epochs (default 20)
   --seed S                 (default 0)
   --backend B              auto, tensorflow, wasm or cpu
