@@ -2,8 +2,8 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readBatches } from '../src/io/read.js';
 import { InputError } from '../src/errors.js';
-import { SplitMetricsAccumulator, type SplitMetrics } from '../src/eval/splitMetrics.js';
-import { detectionMetrics, type DetectionMetrics } from '../src/eval/detectionMetrics.js';
+import { SplitMetricsAccumulator, type SplitMetrics } from '../src/eval/split-metrics.js';
+import { detectionMetrics, type DetectionMetrics } from '../src/eval/detection-metrics.js';
 import type { Columns } from '../src/io/columns.js';
 
 /** What `gssd evaluate` reports: the split against the ground truth, and detection. */

@@ -1,7 +1,7 @@
-import { computeClassMoments } from '../../src/baselines/classMoments.js';
-import { embeddingCacheReader } from '../../src/baselines/embeddingCache.js';
-import { fitSpectral, spectralVerdict, type SpectralModel } from '../../src/baselines/spectralSignatures.js';
-import { fitActivationClustering, acVerdict, type AcModel } from '../../src/baselines/activationClustering.js';
+import { computeClassMoments } from '../../src/baselines/class-moments.js';
+import { embeddingCacheReader } from '../../src/baselines/embedding-cache.js';
+import { fitSpectral, spectralVerdict, type SpectralModel } from '../../src/baselines/spectral-signatures.js';
+import { fitActivationClustering, acVerdict, type AcModel } from '../../src/baselines/activation-clustering.js';
 import type { RowVerdict } from '../../src/stages/route.js';
 import type { RunContext } from './context.js';
 

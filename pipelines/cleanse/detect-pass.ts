@@ -1,6 +1,6 @@
-import { detectTargets } from '../../src/detect/detectTargets.js';
-import { computeSplitThresholds } from '../../src/detect/splitThresholds.js';
-import { computeAdaptiveThresholds } from '../../src/detect/adaptiveThresholds.js';
+import { detectTargets } from '../../src/detect/detect-targets.js';
+import { computeSplitThresholds } from '../../src/detect/split-thresholds.js';
+import { computeAdaptiveThresholds } from '../../src/detect/adaptive-thresholds.js';
 import { eligibleReader } from './score-pass.js';
 import { trainableClasses } from './fit-pass.js';
 import type { RunContext } from './context.js';

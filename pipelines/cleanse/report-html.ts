@@ -1,4 +1,4 @@
-import type { ClassDetection, DetectionReport } from '../../src/detect/detectionReport.js';
+import type { ClassDetection, DetectionReport } from '../../src/detect/detection-report.js';
 import type { CleanseReport } from './report.js';
 
 /**

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic-file.js';
-import type { DetectionReport } from '../../src/detect/detectionReport.js';
+import type { DetectionReport } from '../../src/detect/detection-report.js';
 import { VERSION } from '../../src/version.js';
 import { renderReportHtml } from './report-html.js';
 import { baselineFlagged } from './baseline-pass.js';

@@ -4,7 +4,7 @@ import { readBatches } from '../../src/io/read.js';
 import { PartSink } from '../../src/io/part-sink.js';
 import { MatrixCursor } from '../../src/io/matrix-cursor.js';
 import { readRejects, type RejectEntry } from '../../src/io/reject-log.js';
-import { splitRow } from '../../src/detect/splitRow.js';
+import { splitRow } from '../../src/detect/split-row.js';
 import { splitBySplit, withVerdicts, type RowVerdict } from '../../src/stages/route.js';
 import { Progress } from '../../src/progress.js';
 import { VERSION } from '../../src/version.js';

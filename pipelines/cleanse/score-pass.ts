@@ -2,7 +2,7 @@ import type { FlowBank } from '../../src/models/flow-bank.js';
 import { MatrixWriter, readMatrix, type MatrixChunk } from '../../src/io/matrix-file.js';
 import { RunningStats } from '../../src/stages/standardize.js';
 import { Progress } from '../../src/progress.js';
-import type { LikelihoodChunk } from '../../src/detect/likelihoodChunk.js';
+import type { LikelihoodChunk } from '../../src/detect/likelihood-chunk.js';
 import { cacheColumns } from './embed-pass.js';
 import { trainableClasses } from './fit-pass.js';
 import type { RunContext } from './context.js';

@@ -1,7 +1,7 @@
 import type { BaselineModel } from './baseline-pass.js';
 import type { PretrainProgress } from '../pretrain.js';
-import type { DetectionReport } from '../../src/detect/detectionReport.js';
-import type { SplitThresholds } from '../../src/detect/splitThresholds.js';
+import type { DetectionReport } from '../../src/detect/detection-report.js';
+import type { SplitThresholds } from '../../src/detect/split-thresholds.js';
 
 /** The passes of a cleanse run, in order. */
 export const PASSES = ['pretrain', 'embed', 'fit', 'score', 'detect', 'baseline', 'route', 'done'] as const;

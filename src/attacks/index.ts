@@ -11,8 +11,8 @@
  */
 import { UsageError } from '../errors.js';
 import type { Attack, AttackName } from './attack.js';
-import { makeAdapBlend } from './adapBlend.js';
-import { makeAdapPatch } from './adapPatch.js';
+import { makeAdapBlend } from './adap-blend.js';
+import { makeAdapPatch } from './adap-patch.js';
 import { makeBadnets } from './badnets.js';
 import { makeBlend } from './blend.js';
 import { makeWanet } from './wanet.js';
@@ -22,9 +22,9 @@ export * from './image.js';
 export * from './badnets.js';
 export * from './blend.js';
 export * from './wanet.js';
-export * from './adapBlend.js';
-export * from './adapPatch.js';
-export * from './poisonSelector.js';
+export * from './adap-blend.js';
+export * from './adap-patch.js';
+export * from './poison-selector.js';
 
 const MAKERS: Record<AttackName, (patternSeed: number) => Attack> = {
   badnets: makeBadnets,

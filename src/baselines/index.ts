@@ -9,9 +9,9 @@
  *   const ac = await fitActivationClustering(read, K, D, { moments });
  *   spectralVerdict(spectral, row, label, rowIndex).removed || acVerdict(ac, row, label).removed;
  */
-export * from './embeddingChunk.js';
-export * from './embeddingCache.js';
-export * from './symmetricEigen.js';
-export * from './classMoments.js';
-export * from './spectralSignatures.js';
-export * from './activationClustering.js';
+export * from './embedding-chunk.js';
+export * from './embedding-cache.js';
+export * from './symmetric-eigen.js';
+export * from './class-moments.js';
+export * from './spectral-signatures.js';
+export * from './activation-clustering.js';

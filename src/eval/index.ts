@@ -5,5 +5,5 @@
  *   const acc = new SplitMetricsAccumulator(); rows.forEach((r) => acc.add(r)); acc.result();
  *   detectionMetrics(report.flagged.map((f) => f.label), 0);
  */
-export * from './splitMetrics.js';
-export * from './detectionMetrics.js';
+export * from './split-metrics.js';
+export * from './detection-metrics.js';

@@ -1,5 +1,5 @@
 import { Rng } from '../../src/rng.js';
-import type { EmbeddingReader } from '../../src/baselines/embeddingChunk.js';
+import type { EmbeddingReader } from '../../src/baselines/embedding-chunk.js';
 
 /** In-memory embeddings: h (n x D), labels, and which rows were shifted (the "poison"). */
 export interface Synthetic {

@@ -1,4 +1,4 @@
-import type { LikelihoodChunk } from '../../src/detect/likelihoodChunk.js';
+import type { LikelihoodChunk } from '../../src/detect/likelihood-chunk.js';
 
 /** Rows (label, L row) as a re-readable stream of chunks of `size` rows. */
 export function chunkReader(labels: number[], rows: number[][], size: number): () => AsyncIterable<LikelihoodChunk> {

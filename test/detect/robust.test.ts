@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { outlierScores } from '../../src/detect/robustOutlier.js';
-import { studentTQuantile, studentTUpperTail } from '../../src/detect/studentT.js';
+import { outlierScores } from '../../src/detect/robust-outlier.js';
+import { studentTQuantile, studentTUpperTail } from '../../src/detect/student-t.js';
 
 describe('Student t', () => {
   it('matches tabulated quantiles', () => {

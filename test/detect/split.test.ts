@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/rng.js';
-import type { DetectionReport } from '../../src/detect/detectionReport.js';
-import { sampleScore } from '../../src/detect/sampleScore.js';
-import { computeSplitThresholds, groupSizes } from '../../src/detect/splitThresholds.js';
-import { splitRow, type SplitDecision } from '../../src/detect/splitRow.js';
+import type { DetectionReport } from '../../src/detect/detection-report.js';
+import { sampleScore } from '../../src/detect/sample-score.js';
+import { computeSplitThresholds, groupSizes } from '../../src/detect/split-thresholds.js';
+import { splitRow, type SplitDecision } from '../../src/detect/split-row.js';
 import { chunkReader } from './helpers.js';
 
 /** A report stub: only K, flagged and the class sizes matter to the split. */

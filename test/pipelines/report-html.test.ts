@@ -5,7 +5,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { renderReportHtml } from '../../pipelines/cleanse/report-html.js';
-import { decideDetection } from '../../src/detect/detectTargets.js';
+import { decideDetection } from '../../src/detect/detect-targets.js';
 import { detectionOptions } from '../../src/detect/options.js';
 import type { CleanseReport } from '../../pipelines/cleanse/report.js';
 import { tempDir } from './fixture.js';

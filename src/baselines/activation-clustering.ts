@@ -1,7 +1,7 @@
 import { InputError, UsageError } from '../errors.js';
-import { computeClassMoments, type ClassMoments } from './classMoments.js';
-import { embeddingPass, type EmbeddingReader } from './embeddingChunk.js';
-import { symmetricEigen } from './symmetricEigen.js';
+import { computeClassMoments, type ClassMoments } from './class-moments.js';
+import { embeddingPass, type EmbeddingReader } from './embedding-chunk.js';
+import { symmetricEigen } from './symmetric-eigen.js';
 
 /** Options of `fitActivationClustering`. */
 export interface AcOptions {

@@ -1,4 +1,4 @@
-import type { DTestResult, LowTail } from './dTest.js';
+import type { DTestResult, LowTail } from './d-test.js';
 import type { DetectionOptions, TargetDetectionMode } from './options.js';
 
 /** Which test flagged a class. */

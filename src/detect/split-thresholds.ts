@@ -1,8 +1,8 @@
 import { UsageError } from '../errors.js';
-import type { DetectionReport, FlaggingTest } from './detectionReport.js';
-import type { ChunkReader } from './likelihoodChunk.js';
-import { scoreAt } from './sampleScore.js';
-import { RankSelector, type RankKey, type RankSelectorOptions } from './selectRank.js';
+import type { DetectionReport, FlaggingTest } from './detection-report.js';
+import type { ChunkReader } from './likelihood-chunk.js';
+import { scoreAt } from './sample-score.js';
+import { RankSelector, type RankKey, type RankSelectorOptions } from './select-rank.js';
 
 /** Options of the split (METHOD.md step 6). */
 export interface SplitOptions extends RankSelectorOptions {

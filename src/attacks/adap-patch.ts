@@ -1,6 +1,6 @@
 import { Rng } from '../rng.js';
 import { checkImage, type Attack } from './attack.js';
-import { pickSubset } from './adapBlend.js';
+import { pickSubset } from './adap-blend.js';
 
 /** A small square patch: top-left corner, side and its colours (side x side x 3 bytes). */
 export interface SmallPatch {

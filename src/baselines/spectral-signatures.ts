@@ -1,8 +1,8 @@
 import { InputError, UsageError } from '../errors.js';
-import { RankSelector, compareKeys, type RankKey, type RankSelectorOptions } from '../detect/selectRank.js';
-import { computeClassMoments, type ClassMoments } from './classMoments.js';
-import { embeddingPass, type EmbeddingReader } from './embeddingChunk.js';
-import { symmetricEigen } from './symmetricEigen.js';
+import { RankSelector, compareKeys, type RankKey, type RankSelectorOptions } from '../detect/select-rank.js';
+import { computeClassMoments, type ClassMoments } from './class-moments.js';
+import { embeddingPass, type EmbeddingReader } from './embedding-chunk.js';
+import { symmetricEigen } from './symmetric-eigen.js';
 
 /** Options of `fitSpectral`. */
 export interface SpectralOptions extends RankSelectorOptions {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MatrixWriter } from '../../src/io/matrix-file.js';
-import { embeddingCacheReader } from '../../src/baselines/embeddingCache.js';
-import { fitSpectral } from '../../src/baselines/spectralSignatures.js';
+import { embeddingCacheReader } from '../../src/baselines/embedding-cache.js';
+import { fitSpectral } from '../../src/baselines/spectral-signatures.js';
 import { reader, shiftedGaussians } from './helpers.js';
 
 describe('embeddingCacheReader', () => {

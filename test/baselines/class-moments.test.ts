@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeClassMoments } from '../../src/baselines/classMoments.js';
+import { computeClassMoments } from '../../src/baselines/class-moments.js';
 import { reader, shiftedGaussians } from './helpers.js';
 
 describe('computeClassMoments', () => {

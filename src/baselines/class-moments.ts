@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { embeddingPass, type EmbeddingReader } from './embeddingChunk.js';
+import { embeddingPass, type EmbeddingReader } from './embedding-chunk.js';
 
 /** Per-class mean and covariance of h, in float64. */
 export interface ClassMoments {

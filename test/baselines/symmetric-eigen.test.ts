@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/rng.js';
-import { symmetricEigen } from '../../src/baselines/symmetricEigen.js';
+import { symmetricEigen } from '../../src/baselines/symmetric-eigen.js';
 
 /** A random orthogonal D x D matrix (rows orthonormal), by Gram-Schmidt on Gaussian rows. */
 function randomOrthogonal(D: number, rng: Rng): Float64Array[] {

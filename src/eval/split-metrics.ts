@@ -1,4 +1,4 @@
-import type { Split } from '../detect/splitRow.js';
+import type { Split } from '../detect/split-row.js';
 
 /** One routed row with its ground truth (only evaluation may see ground truth). */
 export interface EvalRow {

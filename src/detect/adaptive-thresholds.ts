@@ -1,9 +1,9 @@
 import { histogramBin, histogramEdges } from './histogram.js';
-import type { DetectionReport } from './detectionReport.js';
-import { fitMixture2, posterior, type Mixture2 } from './gaussianMixture.js';
-import type { ChunkReader } from './likelihoodChunk.js';
-import { scoreAt } from './sampleScore.js';
-import type { ClassCut, SplitThresholds } from './splitThresholds.js';
+import type { DetectionReport } from './detection-report.js';
+import { fitMixture2, posterior, type Mixture2 } from './gaussian-mixture.js';
+import type { ChunkReader } from './likelihood-chunk.js';
+import { scoreAt } from './sample-score.js';
+import type { ClassCut, SplitThresholds } from './split-thresholds.js';
 
 /** Options of the adaptive cut. */
 export interface AdaptiveOptions {

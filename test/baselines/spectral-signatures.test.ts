@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { fitSpectral, spectralVerdict, type SpectralModel } from '../../src/baselines/spectralSignatures.js';
-import { computeClassMoments } from '../../src/baselines/classMoments.js';
-import { compareKeys } from '../../src/detect/selectRank.js';
+import { fitSpectral, spectralVerdict, type SpectralModel } from '../../src/baselines/spectral-signatures.js';
+import { computeClassMoments } from '../../src/baselines/class-moments.js';
+import { compareKeys } from '../../src/detect/select-rank.js';
 import { reader, rowOf, shiftedGaussians, type Synthetic } from './helpers.js';
 
 function verdicts(model: SpectralModel, data: Synthetic) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DTestAccumulator, dTestDecision, findValley } from '../../src/detect/dTest.js';
-import { NDTestAccumulator } from '../../src/detect/ndTest.js';
+import { DTestAccumulator, dTestDecision, findValley } from '../../src/detect/d-test.js';
+import { NDTestAccumulator } from '../../src/detect/nd-test.js';
 import { chunkReader, handCase } from './helpers.js';
 
 async function histograms(read: ReturnType<typeof chunkReader>, K: number) {

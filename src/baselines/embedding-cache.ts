@@ -1,5 +1,5 @@
 import { readMatrix } from '../io/matrix-file.js';
-import type { EmbeddingReader } from './embeddingChunk.js';
+import type { EmbeddingReader } from './embedding-chunk.js';
 
 /**
  * An `EmbeddingReader` over the cleanse pipeline's embedding cache (a `MatrixWriter` file of

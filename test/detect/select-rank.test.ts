@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/rng.js';
-import { RankSelector, compareKeys, selectRank, type ValueChunk } from '../../src/detect/selectRank.js';
+import { RankSelector, compareKeys, selectRank, type ValueChunk } from '../../src/detect/select-rank.js';
 
 function stream(values: Float32Array | Float64Array, chunk: number): () => Iterable<ValueChunk> {
   return function* () {

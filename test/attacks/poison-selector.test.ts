@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/rng.js';
 import { InputError, UsageError } from '../../src/errors.js';
-import { PoisonSelector, labelAfterPoisoning, poisonPlan, selectPoisonRows } from '../../src/attacks/poisonSelector.js';
+import { PoisonSelector, labelAfterPoisoning, poisonPlan, selectPoisonRows } from '../../src/attacks/poison-selector.js';
 
 function labels(n: number, K: number, seed = 1): number[] {
   const rng = new Rng(seed);

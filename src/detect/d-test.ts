@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import { histogramBin, histogramEdges } from './histogram.js';
-import type { LikelihoodChunk } from './likelihoodChunk.js';
+import type { LikelihoodChunk } from './likelihood-chunk.js';
 
 /** The histogram of u = max over c' != c of exp(L[i,c']) for the rows labelled c. */
 export interface DTestHistogram {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/rng.js';
-import { computeAdaptiveThresholds } from '../../src/detect/adaptiveThresholds.js';
-import { detectTargets } from '../../src/detect/detectTargets.js';
-import { fitMixture2 } from '../../src/detect/gaussianMixture.js';
+import { computeAdaptiveThresholds } from '../../src/detect/adaptive-thresholds.js';
+import { detectTargets } from '../../src/detect/detect-targets.js';
+import { fitMixture2 } from '../../src/detect/gaussian-mixture.js';
 import { histogramBin, histogramEdges } from '../../src/detect/histogram.js';
-import { computeSplitThresholds } from '../../src/detect/splitThresholds.js';
-import { splitRow, type SplitDecision } from '../../src/detect/splitRow.js';
-import type { SplitThresholds } from '../../src/detect/splitThresholds.js';
-import { SplitMetricsAccumulator } from '../../src/eval/splitMetrics.js';
+import { computeSplitThresholds } from '../../src/detect/split-thresholds.js';
+import { splitRow, type SplitDecision } from '../../src/detect/split-row.js';
+import type { SplitThresholds } from '../../src/detect/split-thresholds.js';
+import { SplitMetricsAccumulator } from '../../src/eval/split-metrics.js';
 import { chunkReader } from './helpers.js';
 
 /**

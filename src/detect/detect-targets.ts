@@ -1,10 +1,10 @@
 import { UsageError } from '../errors.js';
-import { DTestAccumulator, dTestDecision, type DTestHistogram, type LowTail } from './dTest.js';
-import type { ClassDetection, DetectionReport, FlaggingTest } from './detectionReport.js';
-import { checkChunk, type ChunkReader } from './likelihoodChunk.js';
-import { NDTestAccumulator, type NDStatistic } from './ndTest.js';
+import { DTestAccumulator, dTestDecision, type DTestHistogram, type LowTail } from './d-test.js';
+import type { ClassDetection, DetectionReport, FlaggingTest } from './detection-report.js';
+import { checkChunk, type ChunkReader } from './likelihood-chunk.js';
+import { NDTestAccumulator, type NDStatistic } from './nd-test.js';
 import { detectionOptions, type DetectionOptions } from './options.js';
-import { outlierScores, type OutlierScore } from './robustOutlier.js';
+import { outlierScores, type OutlierScore } from './robust-outlier.js';
 
 /**
  * Target-class detection over a re-readable stream of likelihood chunks, in two passes

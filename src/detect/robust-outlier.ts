@@ -1,4 +1,4 @@
-import { studentTQuantile } from './studentT.js';
+import { studentTQuantile } from './student-t.js';
 
 /** The outlier test of one entry against the others. */
 export interface OutlierScore {

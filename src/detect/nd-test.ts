@@ -1,4 +1,4 @@
-import type { LikelihoodChunk } from './likelihoodChunk.js';
+import type { LikelihoodChunk } from './likelihood-chunk.js';
 
 /** The ND statistic of one class: -mean of L[i,c] over the rows i not labelled c. */
 export interface NDStatistic {

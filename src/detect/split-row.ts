@@ -1,6 +1,6 @@
-import { compareKeys } from './selectRank.js';
-import { sampleScore } from './sampleScore.js';
-import type { SplitThresholds } from './splitThresholds.js';
+import { compareKeys } from './select-rank.js';
+import { sampleScore } from './sample-score.js';
+import type { SplitThresholds } from './split-thresholds.js';
 
 /** Where a row goes. */
 export type Split = 'clean' | 'poisoned' | 'uncertain';

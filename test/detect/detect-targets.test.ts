@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideDetection, detectTargets } from '../../src/detect/detectTargets.js';
+import { decideDetection, detectTargets } from '../../src/detect/detect-targets.js';
 import { detectionOptions } from '../../src/detect/options.js';
 import { InputError, UsageError } from '../../src/errors.js';
 import { chunkReader, handCase, hist } from './helpers.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { acVerdict, fitActivationClustering, type AcModel } from '../../src/baselines/activationClustering.js';
-import { computeClassMoments } from '../../src/baselines/classMoments.js';
+import { acVerdict, fitActivationClustering, type AcModel } from '../../src/baselines/activation-clustering.js';
+import { computeClassMoments } from '../../src/baselines/class-moments.js';
 import { reader, rowOf, shiftedGaussians, type Synthetic } from './helpers.js';
 
 function verdicts(model: AcModel, data: Synthetic) {
