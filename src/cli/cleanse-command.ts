@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { SOURCE_HELP, SOURCE_OPTIONS, sourceSettings } from './source-options.js';
-import { enumOption, intOption, numberOption, stringOption } from './options.js';
+import { backendOption, enumOption, intOption, numberOption, stringOption } from './options.js';
 import { inputsOf, type Command, type Values } from './command.js';
 import { CLEANSE_DEFAULTS, type CleanseOptions } from '../../pipelines/cleanse/options.js';
 
@@ -103,7 +103,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     alphaClean,
     alphaPoison,
     seed: intOption(v('seed'), '--seed', { min: 0, max: 2 ** 32 - 1, fallback: D.seed }),
-    backend: enumOption(v('backend'), '--backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, D.backend),
+    backend: backendOption(v('backend')),
     resume: Boolean(values.resume),
     force: Boolean(values.force),
     partRows: intOption(v('part-rows'), '--part-rows', { min: 1, fallback: D.partRows }),

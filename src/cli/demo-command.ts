@@ -1,4 +1,4 @@
-import { enumOption, intOption, numberOption } from './options.js';
+import { backendOption, enumOption, intOption, numberOption } from './options.js';
 import type { Command } from './command.js';
 
 export const demoCommand: Command = {
@@ -45,7 +45,7 @@ removal recall and the clean loss.
         pretrainEpochs: intOption(v('pretrain-epochs'), '--pretrain-epochs', { min: 0, fallback: D.pretrainEpochs }),
         flowEpochs: intOption(v('flow-epochs'), '--flow-epochs', { min: 1, fallback: D.flowEpochs }),
         seed: intOption(v('seed'), '--seed', { min: 0, fallback: D.seed }),
-        backend: enumOption(v('backend'), '--backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, D.backend),
+        backend: backendOption(v('backend')),
       },
       log,
     );

@@ -65,3 +65,11 @@ function rangeText(min: number, max: number, lo: string, hi: string): string {
   if (min === -Infinity) return ` up to ${max}`;
   return ` in ${lo}${min}, ${max}${hi}`;
 }
+
+/** The TF.js backends `--backend` accepts. */
+export const BACKEND_NAMES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+
+/** `--backend auto|tensorflow|wasm|cpu` (default auto). */
+export function backendOption(raw: string | undefined): (typeof BACKEND_NAMES)[number] {
+  return enumOption(raw, '--backend', BACKEND_NAMES, 'auto');
+}

@@ -1,5 +1,5 @@
 import { SOURCE_HELP, SOURCE_OPTIONS, sourceSettings } from './source-options.js';
-import { enumOption, intOption, numberOption, stringOption } from './options.js';
+import { backendOption, intOption, numberOption, stringOption } from './options.js';
 import { inputsOf, type Command } from './command.js';
 
 export const pretrainCommand: Command = {
@@ -42,7 +42,7 @@ ${SOURCE_HELP}`,
       {
         out: stringOption(v('out'), '--out'),
         resume: Boolean(values.resume),
-        backend: enumOption(v('backend'), '--backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, 'auto'),
+        backend: backendOption(v('backend')),
       },
       log,
     );

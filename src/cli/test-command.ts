@@ -1,5 +1,5 @@
 import { SOURCE_HELP, SOURCE_OPTIONS, sourceSettings } from './source-options.js';
-import { enumOption, intOption, stringOption } from './options.js';
+import { backendOption, intOption, stringOption } from './options.js';
 import { listOption } from './train-command.js';
 import { UsageError } from '../errors.js';
 import type { Command } from './command.js';
@@ -47,7 +47,7 @@ ${SOURCE_HELP}`,
         target: v('target') === undefined ? undefined : intOption(v('target'), '--target', { min: 0 }),
         source: sourceSettings(values),
         batch: intOption(v('batch'), '--batch', { min: 1, fallback: 256 }),
-        backend: enumOption(v('backend'), '--backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, 'auto'),
+        backend: backendOption(v('backend')),
       },
       log,
     );

@@ -1,6 +1,6 @@
 import { resolveInputs } from '../io/inputs.js';
 import { SOURCE_HELP, SOURCE_OPTIONS, sourceSettings } from './source-options.js';
-import { enumOption, intOption, numberOption, stringOption } from './options.js';
+import { backendOption, intOption, numberOption, stringOption } from './options.js';
 import { inputsOf, type Command, type Values } from './command.js';
 
 /**
@@ -83,7 +83,7 @@ ${SOURCE_HELP}`,
         checkpointSteps: intOption(v('checkpoint-steps'), '--checkpoint-steps', { min: 1, fallback: 50 }),
         shuffleBuffer: intOption(v('shuffle-buffer'), '--shuffle-buffer', { min: 2, fallback: 4096 }),
         resume: Boolean(values.resume),
-        backend: enumOption(v('backend'), '--backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, 'auto'),
+        backend: backendOption(v('backend')),
       },
       log,
     );

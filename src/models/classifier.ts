@@ -7,15 +7,12 @@
  * (weights, BatchNorm statistics, momentum buffers) saves to a model directory in the format
  * of `save.ts` (kind `classifier`) and loads back bit-identical.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
-import { writeFileAtomic } from '../io/atomic-file.js';
 import { Rng } from '../rng.js';
 import { normalize } from '../stages/augment.js';
 import { ResNet, type Stem } from './resnet.js';
-import { MANIFEST, TENSORS, readManifest } from './save.js';
+import { need, readModel, writeModel } from './save.js';
 
 export interface ClassifierOptions {
   /** Number of classes K. */
@@ -212,35 +209,16 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, numClasse
   });
 }
 
-const FORMAT = 'gssd-model';
-const VERSION = 1;
-const KIND = 'classifier';
-
 /**
  * Saves a classifier to `dir` in the model-directory format of `save.ts` (kind `classifier`):
- * weights, BatchNorm statistics and momentum buffers, tensors first, manifest last, each
- * atomically. `extra` is any JSON (e.g. label names).
+ * weights, BatchNorm statistics and momentum buffers. `extra` is any JSON (e.g. label names).
  *
  * @example
  *   await saveClassifier(clf, 'out/model', { trainedRows: 49000 });
  */
 export async function saveClassifier(clf: Classifier, dir: string, extra?: unknown): Promise<void> {
-  const entries: { name: string; offset: number; length: number; shape: number[] }[] = [];
-  const values: Float32Array[] = [];
-  let offset = 0;
-  for (const [name, v] of clf.stateVariables()) {
-    const data = v.dataSync() as Float32Array;
-    entries.push({ name, offset, length: data.length, shape: v.shape });
-    values.push(data);
-    offset += data.length;
-  }
-  const all = new Float32Array(offset);
-  entries.forEach((e, i) => all.set(values[i], e.offset));
-  const bytes = new Uint8Array(all.buffer);
-  if (!littleEndian()) swap32(bytes);
-  await writeFileAtomic(join(dir, TENSORS), bytes);
-  const manifest = { format: FORMAT, version: VERSION, kind: KIND, config: clf.options, state: null, arrays: entries, extra: extra ?? null };
-  await writeFileAtomic(join(dir, MANIFEST), JSON.stringify(manifest));
+  const arrays = [...clf.stateVariables()].map(([name, v]) => ({ name, values: v.dataSync() as Float32Array, shape: v.shape }));
+  await writeModel(dir, 'classifier', clf.options, null, arrays, extra);
 }
 
 /**
@@ -251,32 +229,12 @@ export async function saveClassifier(clf: Classifier, dir: string, extra?: unkno
  *   const { extra } = await readManifest('out/model');
  */
 export async function loadClassifier(dir: string): Promise<Classifier> {
-  const manifest = await readManifest(dir);
-  if ((manifest.kind as string) !== KIND) throw new Error(`${dir}: holds a ${manifest.kind}, expected a ${KIND}`);
-  const buf = await readFile(join(dir, TENSORS));
-  const bytes = new Uint8Array(buf.byteLength);
-  bytes.set(buf);
-  if (!littleEndian()) swap32(bytes);
-  const all = new Float32Array(bytes.buffer);
+  const { manifest, arrays } = await readModel(dir, 'classifier');
   const clf = new Classifier(manifest.config as ClassifierOptions);
-  const byName = new Map(manifest.arrays.map((e) => [e.name, e]));
   for (const [name, v] of clf.stateVariables()) {
-    const e = byName.get(name);
-    if (!e) throw new Error(`${dir}: saved model has no array ${name}`);
-    if (e.offset + e.length > all.length) throw new Error(`${dir}/${TENSORS}: too short for array ${name}`);
-    if (e.length !== v.size) throw new Error(`${dir}: array ${name} holds ${e.length} values, expected ${v.size}`);
-    tf.tidy(() => v.assign(tf.tensor(all.subarray(e.offset, e.offset + e.length), v.shape)));
+    const values = need(arrays, name);
+    if (values.length !== v.size) throw new Error(`${dir}: array ${name} holds ${values.length} values, expected ${v.size}`);
+    tf.tidy(() => v.assign(tf.tensor(values, v.shape)));
   }
   return clf;
-}
-
-function littleEndian(): boolean {
-  return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-}
-
-function swap32(bytes: Uint8Array): void {
-  for (let i = 0; i < bytes.length; i += 4) {
-    [bytes[i], bytes[i + 3]] = [bytes[i + 3], bytes[i]];
-    [bytes[i + 1], bytes[i + 2]] = [bytes[i + 2], bytes[i + 1]];
-  }
 }

@@ -20,7 +20,7 @@ export const TENSORS = 'tensors.bin';
 const FORMAT = 'gssd-model';
 const VERSION = 1;
 
-export type ModelKind = 'flow-bank' | 'resnet' | 'simclr';
+export type ModelKind = 'flow-bank' | 'resnet' | 'simclr' | 'classifier';
 
 interface ArrayEntry {
   name: string;
@@ -40,14 +40,20 @@ export interface Manifest {
   extra: unknown;
 }
 
-interface NamedArray {
+/** One named array of a saved model. */
+export interface NamedArray {
   name: string;
   values: Float32Array;
   shape?: number[];
 }
 
-/** Writes arrays then the manifest, each atomically. */
-async function writeModel(dir: string, kind: ModelKind, config: unknown, state: unknown, arrays: NamedArray[], extra: unknown): Promise<void> {
+/**
+ * Writes a model directory: the arrays into tensors.bin, then the manifest, each atomically.
+ *
+ * @example
+ *   await writeModel('out/model', 'classifier', config, null, [{ name: 'w', values, shape }], null);
+ */
+export async function writeModel(dir: string, kind: ModelKind, config: unknown, state: unknown, arrays: NamedArray[], extra: unknown): Promise<void> {
   const total = arrays.reduce((s, a) => s + a.values.length, 0);
   const all = new Float32Array(total);
   const entries: ArrayEntry[] = [];
@@ -83,7 +89,13 @@ export async function readManifest(dir: string, kind?: ModelKind): Promise<Manif
   return m;
 }
 
-async function readModel(dir: string, kind: ModelKind): Promise<{ manifest: Manifest; arrays: Map<string, Float32Array> }> {
+/**
+ * Reads a model directory written by `writeModel`: its manifest and its arrays by name.
+ *
+ * @example
+ *   const { manifest, arrays } = await readModel('out/model', 'classifier');
+ */
+export async function readModel(dir: string, kind: ModelKind): Promise<{ manifest: Manifest; arrays: Map<string, Float32Array> }> {
   const manifest = await readManifest(dir, kind);
   const buf = await readFile(join(dir, TENSORS));
   const bytes = new Uint8Array(buf.byteLength);
@@ -98,7 +110,8 @@ async function readModel(dir: string, kind: ModelKind): Promise<{ manifest: Mani
   return { manifest, arrays };
 }
 
-function need(arrays: Map<string, Float32Array>, name: string): Float32Array {
+/** The array `name` of a loaded model, or a clear error. */
+export function need(arrays: Map<string, Float32Array>, name: string): Float32Array {
   const a = arrays.get(name);
   if (!a) throw new Error(`saved model has no array ${name}`);
   return a;
