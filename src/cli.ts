@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     const code = (err as { exitCode?: number }).exitCode;
     const known = err instanceof UsageError || code === 2 || isParseArgsError(err);
     const message = errorMessage(err).split('\n')[0];
-    if (log.format === 'json') log.info('error', { message, exitCode: known ? 2 : 1 });
+    if (log.format === 'json') log.error('error', { message, exitCode: known ? 2 : 1 });
     else process.stderr.write(`gssd ${name}: ${message}\n`);
     if (!known && process.env.GSSD_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
     else if (!known) process.stderr.write('(an internal error: set GSSD_DEBUG=1 for the stack trace)\n');

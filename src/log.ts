@@ -14,6 +14,7 @@ export interface Logger {
   readonly tty: boolean;
   info(event: string, fields?: Record<string, unknown>): void;
   warn(event: string, fields?: Record<string, unknown>): void;
+  error(event: string, fields?: Record<string, unknown>): void;
   /** A transient status line: rewritten in place on a TTY, dropped otherwise. */
   status(text: string): void;
 }
@@ -34,7 +35,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       statusShown = false;
     }
   };
-  const emit = (level: 'info' | 'warn', event: string, fields: Record<string, unknown> = {}) => {
+  const emit = (level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown> = {}) => {
     if (format === 'silent') return;
     if (format === 'json') {
       stream.write(JSON.stringify({ ts: new Date().toISOString(), level, event, ...fields }, jsonSafe) + '\n');
@@ -42,13 +43,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     }
     clearStatus();
     const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v, jsonSafe)}`);
-    stream.write(`${level === 'warn' ? 'warning: ' : ''}${event}${parts.length ? ' ' + parts.join(' ') : ''}\n`);
+    stream.write(`${level === 'info' ? '' : `${level === 'warn' ? 'warning' : 'error'}: `}${event}${parts.length ? ' ' + parts.join(' ') : ''}\n`);
   };
   return {
     format,
     tty,
     info: (event, fields) => emit('info', event, fields),
     warn: (event, fields) => emit('warn', event, fields),
+    error: (event, fields) => emit('error', event, fields),
     status(text) {
       if (!tty) return;
       stream.write('\r\x1b[K' + text);
