@@ -12,7 +12,7 @@
  * Run from the repository root (paths are relative to the working directory).
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { initBackend } from '../src/models/backend.js';
@@ -45,6 +45,9 @@ const dataDir = resolve(arg('data', '../shared/data/cifar10'));
 const outDir = resolve(arg('out', 'bench/results'));
 const rounds = Number(arg('rounds', '2'));
 const withTorch = !process.argv.includes('--no-torch');
+
+/** PyTorch CPU figures of DESIGN.md, measured on this machine when it was idle. */
+const TORCH_IDLE: Record<string, number> = { embed_w32: 214, embed_w64: 103, flow_b16: 1300, flow_b256: 7700, flow_score: 20000 };
 
 const rows: PerfRow[] = [];
 const rssAfterStageMB: Record<string, number> = {};
@@ -101,7 +104,8 @@ async function embedStage(pixels: Uint8Array, torchEmbed: Map<number, number>): 
     provider = `${enc.provider}, ${enc.intraOpThreads} intra-op threads`;
     const onnxRate = await measure(() => enc.embed(pixels, batch), batch, seconds);
     const target = w === 64 ? 1.5 : undefined;
-    log({ stage: 'embed', what: `ResNet-18 w${w} forward, ONNX Runtime`, unit: 'images/s', rate: onnxRate, target, torch: torchEmbed.get(w) });
+    const torchIdle = TORCH_IDLE[`embed_w${w}`];
+    log({ stage: 'embed', what: `ResNet-18 w${w} forward, ONNX Runtime`, unit: 'images/s', rate: onnxRate, target, torch: torchEmbed.get(w), torchIdle });
     if (tfjsWidths.includes(w)) {
       const ref = net.embedSync(pixels, batch);
       const h = await enc.embed(pixels, batch);
@@ -113,10 +117,10 @@ async function embedStage(pixels: Uint8Array, torchEmbed: Map<number, number>): 
       }
       notes.push(`w${w}: ONNX vs TF.js embeddings of the same ${batch} images differ by at most ${diff.toExponential(2)} (largest |h| ${scale.toFixed(3)}).`);
       const tfRate = await measure(() => net.embedSync(pixels, batch), batch, seconds);
-      log({ stage: 'embed', what: `ResNet-18 w${w} forward, TF.js main thread`, unit: 'images/s', rate: tfRate, torch: torchEmbed.get(w) });
+      log({ stage: 'embed', what: `ResNet-18 w${w} forward, TF.js main thread`, unit: 'images/s', rate: tfRate, torch: torchEmbed.get(w), torchIdle });
       const pool = await EmbedPool.create(net);
       const poolRate = await measure(() => pool.embed(pixels, batch), batch, seconds);
-      log({ stage: 'embed', what: `ResNet-18 w${w} forward, TF.js EmbedPool (${pool.size} workers)`, unit: 'images/s', rate: poolRate, torch: torchEmbed.get(w) });
+      log({ stage: 'embed', what: `ResNet-18 w${w} forward, TF.js EmbedPool (${pool.size} workers)`, unit: 'images/s', rate: poolRate, torch: torchEmbed.get(w), torchIdle });
       await pool.close();
     }
     await enc.close();
@@ -141,7 +145,7 @@ async function flowStage(torch: Record<string, number> | undefined): Promise<voi
     const x = randn(rng, n * 512);
     const labels = Int32Array.from({ length: n }, () => rng.int(10));
     const r = await measure(() => bank.update(x, labels), n, seconds / 2);
-    log({ stage: 'fit', what: `FlowBank fit, 10 classes, batch ${b}`, unit: 'vectors/s', rate: r, torch: torch?.[`flow_train_b${b}_vectors_per_s`] });
+    log({ stage: 'fit', what: `FlowBank fit, 10 classes, batch ${b}`, unit: 'vectors/s', rate: r, torch: torch?.[`flow_train_b${b}_vectors_per_s`], torchIdle: TORCH_IDLE[`flow_b${b}`] });
     bank.dispose();
   }
   const bank = new FlowBank({ numClasses: 10, dim: 512, seed: 0 });
@@ -150,7 +154,7 @@ async function flowStage(torch: Record<string, number> | undefined): Promise<voi
   const r = await measure(() => bank.logProb(x, n), n, seconds / 2);
   log({ stage: 'score', what: 'FlowBank logProb, 10 classes (rows)', unit: 'vectors/s', rate: r });
   const perFlow = { ...r, perSecond: r.perSecond * 10, perCpuSecond: r.perCpuSecond * 10 };
-  log({ stage: 'score', what: 'FlowBank logProb (vector x class pairs)', unit: 'vectors/s', rate: perFlow, torch: torch?.flow_score_vectors_per_s, note: 'torch: one flow' });
+  log({ stage: 'score', what: 'FlowBank logProb (vector x class pairs)', unit: 'vectors/s', rate: perFlow, torch: torch?.flow_score_vectors_per_s, torchIdle: TORCH_IDLE.flow_score, note: 'torch: one flow' });
   bank.dispose();
   stageDone('flow');
 }
@@ -217,7 +221,9 @@ async function main(): Promise<void> {
   const pixels = await decodeStage(inputs);
   await routeStage(inputs);
   // PyTorch first among the compute figures, so the ratios compare neighbours in time
+  const loadBefore = loadavg()[0];
   const torchRun = withTorch ? await runTorchRef(['--width', '64', '--batch', String(batch), '--seconds', String(seconds)]) : { skipped: '--no-torch' };
+  const loadAfter = loadavg()[0];
   const torchFigures = 'figures' in torchRun ? torchRun.figures : undefined;
   if ('skipped' in torchRun) console.log(`torch: skipped (${torchRun.skipped})`);
   else console.log(`torch (${torchRun.seconds.toFixed(0)} s): ${JSON.stringify(torchRun.figures)}`);
@@ -229,7 +235,7 @@ async function main(): Promise<void> {
   stageDone('interleaved');
 
   if (maxRows <= 50_000) notes.push(`decode and route measured on ${Math.min(maxRows, 50_000)} rows (the CIFAR-10 train shards), not 500k: their rate does not depend on the row count (streaming, flat memory).`);
-  notes.push('Ratios divide our wall-clock rate by the PyTorch figure of the same run; the load average (1 min) shows how busy the shared machine was at the end of each figure.');
+  notes.push('Ratios divide our wall-clock rate by the PyTorch figure of the same run (torch_ref.py runs before our compute stages), or by DESIGN.md\'s idle-machine figure; the load average (1 min) shows how busy the shared machine was at the end of each figure. On a shared machine the interleaved encoder table is the fairest comparison.');
   notes.push('"per CPU-second": items per second of CPU time of this process, all threads (ONNX Runtime and EmbedPool use every core, so this is about wall rate / cores on an idle machine).');
   const report: PerfReport = {
     date: new Date().toISOString(),
@@ -237,7 +243,7 @@ async function main(): Promise<void> {
     machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? '?', node: process.version, onnxruntime: ort.env.versions.common ?? '?', tfjsBackend: backend, onnxProvider: provider },
     settings: { seconds, widths, tfjsWidths, batch, rows: maxRows, rounds, data: dataDir },
     rows,
-    torch: 'figures' in torchRun ? { command: torchRun.command, figures: torchRun.figures } : { skipped: torchRun.skipped },
+    torch: 'figures' in torchRun ? { command: torchRun.command, figures: torchRun.figures, seconds: torchRun.seconds, loadBefore, loadAfter } : { skipped: torchRun.skipped },
     interleaved: inter,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
     rssAfterStageMB,

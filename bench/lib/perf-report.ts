@@ -13,6 +13,8 @@ export interface PerfRow {
   rate: Rate;
   /** PyTorch CPU figure measured in the same run. */
   torch?: number;
+  /** PyTorch CPU figure of DESIGN.md (this machine, idle). */
+  torchIdle?: number;
   /** Minimum ratio ours / torch wanted. */
   target?: number;
   note?: string;
@@ -24,7 +26,7 @@ export interface PerfReport {
   machine: { cpus: number; model: string; node: string; onnxruntime: string; tfjsBackend: string; onnxProvider: string };
   settings: Record<string, unknown>;
   rows: PerfRow[];
-  torch: { command?: string; figures?: Record<string, number>; skipped?: string };
+  torch: { command?: string; figures?: Record<string, number>; skipped?: string; seconds?: number; loadBefore?: number; loadAfter?: number };
   /** Interleaved encoder-forward comparisons (ours, torch) at width 64. */
   interleaved: { ours: number; torch: number }[];
   peakRssMB: number;
@@ -51,18 +53,21 @@ export function perfMarkdown(r: PerfReport): string {
       .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
       .join(', ')}.`,
     '',
-    '| stage | what | ours (wall) | ours (per CPU-second) | PyTorch CPU, same run | ratio | target | load avg | note |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| stage | what | ours (wall) | ours (per CPU-second) | PyTorch CPU, same run | ratio | PyTorch DESIGN.md (idle) | ratio | target | load avg | note |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const row of r.rows) {
     const ratio = row.torch ? row.rate.perSecond / row.torch : undefined;
+    const idle = row.torchIdle ? row.rate.perSecond / row.torchIdle : undefined;
     lines.push(
-      `| ${row.stage} | ${row.what} (${row.unit}) | ${fmt(row.rate.perSecond)} | ${fmt(row.rate.perCpuSecond)} | ${fmt(row.torch)} | ${ratio ? fmt(ratio, 2) + 'x' : '-'} | ${row.target ? row.target + 'x' : '-'} | ${fmt(row.rate.load, 1)} | ${row.note ?? ''} |`,
+      `| ${row.stage} | ${row.what} (${row.unit}) | ${fmt(row.rate.perSecond)} | ${fmt(row.rate.perCpuSecond)} | ${fmt(row.torch)} | ${ratio ? fmt(ratio, 2) + 'x' : '-'} | ${fmt(row.torchIdle)} | ${idle ? fmt(idle, 2) + 'x' : '-'} | ${row.target ? row.target + 'x' : '-'} | ${fmt(row.rate.load, 1)} | ${row.note ?? ''} |`,
     );
   }
   lines.push('');
   if (r.torch.skipped) lines.push(`PyTorch reference skipped: ${r.torch.skipped}`);
-  else if (r.torch.command) lines.push(`PyTorch reference: \`${r.torch.command}\` -> ${JSON.stringify(r.torch.figures)}`);
+  else if (r.torch.command) {
+    lines.push(`PyTorch reference: \`${r.torch.command}\` (${fmt(r.torch.seconds)} s, load avg ${fmt(r.torch.loadBefore, 1)} -> ${fmt(r.torch.loadAfter, 1)}) -> ${JSON.stringify(r.torch.figures)}`);
+  }
   if (r.interleaved.length) {
     lines.push('', 'Encoder forward, width 64, batch 256, ONNX and PyTorch measured alternately (images/s):', '');
     lines.push('| round | ONNX | PyTorch | ratio |', '| --- | --- | --- | --- |');

@@ -102,6 +102,7 @@ export class OnnxEncoder implements ImageEncoder {
       const imageSize = options.imageSize ?? meta.imageSize ?? fromShape;
       if (imageSize === undefined) throw new Error(`${where}: the input shape [${shape}] does not fix the image size; pass \`imageSize\``);
       expectInteger('imageSize', imageSize);
+      if (fromShape !== undefined && imageSize !== fromShape) throw new Error(`${where}: the model takes ${fromShape}-px images (input shape [${shape}]), not ${imageSize}`);
       const mean = [...(options.mean ?? meta.mean ?? CIFAR_MEAN)];
       const std = [...(options.std ?? meta.std ?? CIFAR_STD)];
       checkChannels('`mean`', mean);

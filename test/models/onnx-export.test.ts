@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/models/backend.js';
 import { exportResNetToOnnx } from '../../src/models/onnx-export.js';
 import { OnnxEncoder } from '../../src/models/onnx-encoder.js';
-import { readOnnxMetadata } from '../../src/models/onnx-model.js';
+import { encodeOnnxModel, ONNX_FLOAT, ONNX_UINT8, readOnnxMetadata } from '../../src/models/onnx-model.js';
 import { ResNet } from '../../src/models/resnet.js';
 import { Rng } from '../../src/rng.js';
 import { CIFAR_MEAN, CIFAR_STD } from '../../src/stages/augment.js';
@@ -133,12 +133,37 @@ describe('exportResNetToOnnx + OnnxEncoder', () => {
     net.dispose();
   });
 
+  it('runs a uint8 NCHW model with a symbolic feature dimension (found by a first run)', async () => {
+    // h = per-channel mean of the raw pixel values: checks the HWC -> CHW transpose
+    const bytes = encodeOnnxModel({
+      graphName: 'channel_means',
+      opset: 17,
+      inputs: [{ name: 'x', elemType: ONNX_UINT8, shape: ['N', 3, 'H', 'W'] }],
+      outputs: [{ name: 'y', elemType: ONNX_FLOAT, shape: ['N', 'D'] }],
+      nodes: [
+        { op: 'Cast', inputs: ['x'], outputs: ['xf'], attributes: { to: ONNX_FLOAT } },
+        { op: 'GlobalAveragePool', inputs: ['xf'], outputs: ['p'] },
+        { op: 'Flatten', inputs: ['p'], outputs: ['y'], attributes: { axis: 1 } },
+      ],
+      initializers: [],
+      metadata: { gssd_input_layout: 'nchw255' },
+    });
+    const enc = await OnnxEncoder.load(bytes, { imageSize: 4, batchSize: 2 });
+    expect(enc.featureDim).toBe(3);
+    const n = 3;
+    const pixels = new Uint8Array(n * 4 * 4 * 3);
+    for (let k = 0; k < n; k++) for (let p = 0; p < 16; p++) pixels.set([10 * k + 1, 10 * k + 2 + (p % 2) * 2, 200], (k * 16 + p) * 3);
+    expect([...(await enc.embed(pixels, n))]).toEqual([1, 3, 200, 11, 13, 200, 21, 23, 200]);
+    await enc.close();
+  });
+
   it('rejects bad options with the option name', async () => {
     const net = new ResNet({ width: 2, imageSize: 16, seed: 1 });
     const bytes = exportResNetToOnnx(net);
     await expect(OnnxEncoder.load(bytes, { batchSize: 0 })).rejects.toThrow('`batchSize`');
     await expect(OnnxEncoder.load(bytes, { std: [1, 0, 1] })).rejects.toThrow('`std`');
     await expect(OnnxEncoder.load(join(dir, 'missing.onnx'))).rejects.toThrow('missing.onnx');
+    await expect(OnnxEncoder.load(bytes, { imageSize: 32 })).rejects.toThrow('16-px');
     expect(() => exportResNetToOnnx(net, { mean: [0, 0] })).toThrow('`mean`');
     net.dispose();
   });
