@@ -1,6 +1,7 @@
 import type { BackendName } from '../../src/models/backend.js';
 import type { TargetDetectionMode } from '../../src/detect/options.js';
 import type { DetectorName } from './baseline-pass.js';
+import type { EmbedRuntime } from './open-encoder.js';
 import type { SourceSettings } from '../../src/cli/source-options.js';
 
 /** Everything a cleanse run is configured by. Defaults are METHOD.md's reference values. */
@@ -10,6 +11,8 @@ export interface CleanseOptions {
   source: SourceSettings;
   /** A saved gssd encoder directory; without it the run pretrains one (SimCLR). */
   encoder?: string;
+  /** Runtime of the embed pass: ONNX Runtime (auto's choice for gssd encoders) or TF.js. */
+  embedRuntime: EmbedRuntime;
   pretrainEpochs: number;
   pretrainBatch: number;
   width: number;
@@ -53,6 +56,7 @@ export const CLEANSE_DEFAULTS = {
   targetDetection: 'robust' as TargetDetectionMode,
   cut: 'fixed' as 'fixed' | 'adaptive',
   detector: 'gssd' as DetectorName,
+  embedRuntime: 'auto' as EmbedRuntime,
   seed: 0,
   backend: 'auto' as BackendName,
   partRows: 100_000,

@@ -1,8 +1,3 @@
-import { UsageError } from '../../src/errors.js';
-import { availableParallelism } from 'node:os';
-import { loadResNet } from '../../src/models/save.js';
-import { EmbedPool } from '../../src/models/embed-pool.js';
-import type { ImageEncoder } from '../../src/stages/embed.js';
 import { pretrainEncoder } from '../pretrain.js';
 import type { RunContext } from './context.js';
 
@@ -41,29 +36,4 @@ export async function pretrainPass(ctx: RunContext): Promise<void> {
   );
   state.encoderDir = encoderDir;
   await ctx.commit();
-}
-
-/**
- * The encoder of the run: the user's `--encoder` directory, or the one pretraining made. On the
- * single-threaded wasm backend, inference runs on a pool of worker threads (one per core;
- * identical features); close it when done.
- */
-export async function openEncoder(ctx: RunContext): Promise<ImageEncoder & { close(): Promise<void> }> {
-  const net = await loadResNet(ctx.state.encoderDir!);
-  if (net.imageSize !== ctx.options.source.imageSize) {
-    throw new UsageError(`the encoder ${ctx.state.encoderDir} takes ${net.imageSize}-px images; pass --image-size ${net.imageSize}`);
-  }
-  if (ctx.state.backend === 'wasm' && availableParallelism() > 1) {
-    const pool = await EmbedPool.create(net);
-    return {
-      featureDim: pool.featureDim,
-      imageSize: pool.imageSize,
-      embed: (pixels, n) => pool.embed(pixels, n),
-      close: async () => {
-        await pool.close();
-        net.dispose();
-      },
-    };
-  }
-  return { featureDim: net.featureDim, imageSize: net.imageSize, embed: (pixels, n) => net.embed(pixels, n), close: async () => net.dispose() };
 }

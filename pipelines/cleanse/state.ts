@@ -32,6 +32,8 @@ export interface CleanseState {
   /** Directory of the encoder used (the user's, or DIR/checkpoint/encoder once pretrained). */
   encoderDir: string | null;
   featureDim: number | null;
+  /** The runtime the embed pass used (onnx-cpu, tfjs-wasm, ...): a resume must use the same. */
+  embedRuntime: string | null;
   pretrain: PretrainProgress | null;
   embed: {
     rowsDone: number;
@@ -61,6 +63,7 @@ export function initialState(fingerprint: Record<string, unknown>, backend: stri
     totalRows,
     encoderDir: null,
     featureDim: null,
+    embedRuntime: null,
     pretrain: null,
     embed: { rowsDone: 0, rejected: 0, stats: null, labelCounts: [] },
     numClasses: null,

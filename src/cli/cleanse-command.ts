@@ -16,7 +16,10 @@ gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason
   --out DIR                run directory (required; must be empty or new unless --resume/--force)
   --resume                 continue the killed or finished run in DIR (same options)
   --force                  replace the gssd run in DIR
-  --encoder DIR            a saved gssd encoder (from gssd pretrain); skips pretraining
+  --encoder DIR|FILE       a saved gssd encoder (from gssd pretrain) or an ONNX image tower (.onnx, NCHW
+                           float input; size and normalisation from its gssd_* metadata or CIFAR's);
+                           skips pretraining
+  --embed-runtime R        auto, onnx or tfjs: who runs the encoder (default auto: ONNX Runtime)
   --pretrain-epochs N      SimCLR epochs when no --encoder is given (default ${CLEANSE_DEFAULTS.pretrainEpochs})
   --pretrain-batch N       SimCLR batch size (default ${CLEANSE_DEFAULTS.pretrainBatch})
   --width W                ResNet-18 width when pretraining: 64 is the paper's, 16/32 fit a CPU (default ${CLEANSE_DEFAULTS.width})
@@ -46,6 +49,7 @@ ${SOURCE_HELP}`,
     resume: { type: 'boolean' },
     force: { type: 'boolean' },
     encoder: { type: 'string' },
+    'embed-runtime': { type: 'string' },
     'pretrain-epochs': { type: 'string' },
     'pretrain-batch': { type: 'string' },
     width: { type: 'string' },
@@ -88,6 +92,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     out: stringOption(v('out'), '--out'),
     source: sourceSettings(values),
     encoder: v('encoder'),
+    embedRuntime: enumOption(v('embed-runtime'), '--embed-runtime', ['auto', 'onnx', 'tfjs'] as const, D.embedRuntime),
     pretrainEpochs: intOption(v('pretrain-epochs'), '--pretrain-epochs', { min: 0, fallback: D.pretrainEpochs }),
     pretrainBatch: intOption(v('pretrain-batch'), '--pretrain-batch', { min: 2, fallback: D.pretrainBatch }),
     width: intOption(v('width'), '--width', { min: 1, max: 512, fallback: D.width }),

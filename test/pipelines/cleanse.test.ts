@@ -64,6 +64,24 @@ describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () =>
     }
   });
 
+  it('takes a bring-your-own ONNX encoder and embeds with either runtime', async () => {
+    const { loadResNet } = await import('../../src/models/save.js');
+    const { exportResNetToOnnx } = await import('../../src/models/onnx-export.js');
+    const { writeFile: write } = await import('node:fs/promises');
+    const onnx = join(root, 'tower.onnx');
+    await write(onnx, exportResNetToOnnx(await loadResNet(encoder)));
+    const byo = await runCli(['cleanse', data, '--encoder', onnx, '--flow-epochs', '2', '--out', join(root, 'byo'), '--json', '--log', 'json']);
+    expect(byo.code, byo.stderr).toBe(0);
+    expect(byo.stderr).toContain('"runtime":"onnx-cpu"');
+    expect((await readOutput(join(root, 'byo'))).length).toBe(800);
+    const tfjs = await runCli(['cleanse', data, '--encoder', onnx, '--embed-runtime', 'tfjs', '--out', join(root, 'byo-tfjs')]);
+    expect(tfjs.code).toBe(2);
+    expect(tfjs.stderr).toMatch(/is an ONNX model/);
+    const viaTfjs = await runCli(['cleanse', data, '--encoder', encoder, '--embed-runtime', 'tfjs', '--flow-epochs', '2', '--out', join(root, 'tfjs'), '--log', 'json']);
+    expect(viaTfjs.code, viaTfjs.stderr).toBe(0);
+    expect(viaTfjs.stderr).toContain('"runtime":"tfjs-');
+  });
+
   it('refuses a non-empty --out without --resume or --force, in one line', async () => {
     const out = join(root, 'plain');
     const r = await runCli(['cleanse', data, '--encoder', encoder, '--out', out]);
