@@ -53,7 +53,7 @@ export const CLEANSE_DEFAULTS = {
   lambda: 0.75,
   betaD: 0.05,
   betaND: 0.6,
-  targetDetection: 'robust' as TargetDetectionMode,
+  targetDetection: 'paper' as TargetDetectionMode,
   cut: 'fixed' as 'fixed' | 'adaptive',
   detector: 'gssd' as DetectorName,
   embedRuntime: 'auto' as EmbedRuntime,
