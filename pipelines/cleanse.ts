@@ -31,7 +31,7 @@ export { CLEANSE_DEFAULTS, type CleanseOptions } from './cleanse/options.js';
  *
  * @example
  *   const report = await cleanse({ ...CLEANSE_DEFAULTS, inputs: ['train.parquet'], out: 'out', source, resume: false, force: false, keepWork: false });
- *   console.log(report.detection.flagged);
+ *   console.log(report.flagged, report.splits);
  */
 export async function cleanse(options: CleanseOptions, log: Logger = silentLogger): Promise<CleanseReport> {
   const startedAt = Date.now();
@@ -76,7 +76,11 @@ export async function cleanse(options: CleanseOptions, log: Logger = silentLogge
   if (options.detector === 'gssd' && at('score')) {
     bank ??= await loadFlowBank(flowsDir(ctx, options.flowEpochs));
     const flows = bank;
-    await ctx.measure('score', () => scorePass(ctx, flows), state.totalRows);
+    try {
+      await ctx.measure('score', () => scorePass(ctx, flows), state.totalRows);
+    } finally {
+      flows.dispose();
+    }
     await advance('detect');
   }
   if (options.detector === 'gssd' && at('detect')) {

@@ -44,7 +44,7 @@ export interface PretrainProgress {
  * takes an Adam step on NT-Xent. Every `checkpointSteps` steps and at each epoch end the
  * trainer is saved to a new directory from `checkpointDir(epoch, step)` and `commit(progress)`
  * is called; a resume replays the epoch's stream to the saved step without training, so it
- * continues exactly. Returns the trained encoder, saved to `encoderDir`.
+ * continues exactly. The trained encoder is saved to `encoderDir`; every tensor is released.
  *
  * @example
  *   const net = await pretrainEncoder(settings, { encoderDir: 'enc', checkpointDir: (e, s) => `ck/simclr-${e}-${s}`, commit: save });
@@ -58,7 +58,7 @@ export async function pretrainEncoder(
     resumeFrom?: PretrainProgress | null;
   },
   log: Logger = silentLogger,
-): Promise<ResNet> {
+): Promise<void> {
   const size = s.source.imageSize;
   const progressState: PretrainProgress = io.resumeFrom ?? { epochsDone: 0, stepsDone: 0, savedDir: null, lastLoss: null };
   const trainer = progressState.savedDir
@@ -113,7 +113,8 @@ export async function pretrainEncoder(
   await saveResNet(trainer.encoder, `${io.encoderDir}.tmp`);
   await rm(io.encoderDir, { recursive: true, force: true });
   await rename(`${io.encoderDir}.tmp`, io.encoderDir);
-  return trainer.encoder;
+  trainer.dispose();
+  trainer.encoder.dispose();
 }
 
 /** The decoded images of the inputs in order (undecodable rows are skipped here: pretraining only). */

@@ -82,6 +82,18 @@ describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () =>
     expect(viaTfjs.stderr).toContain('"runtime":"tfjs-');
   });
 
+  it('runs as a library call and releases every tensor it made', async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    const { cleanse, CLEANSE_DEFAULTS } = await import('../../pipelines/cleanse.js');
+    const { initBackend } = await import('../../src/models/backend.js');
+    await initBackend('auto');
+    const before = tf.memory().numTensors;
+    const source = { batchRows: 256, columns: { id: 'id', label: 'label', image: 'image' }, imageSize: 32, retries: 0, concurrency: 1, timeoutMs: 1000 };
+    const report = await cleanse({ ...CLEANSE_DEFAULTS, inputs: [join(data, 'part-00000.parquet')], out: join(root, 'library'), source, encoder, embedRuntime: 'tfjs', flowEpochs: 2, resume: false, force: false, keepWork: false });
+    expect(Object.values(report.splits).reduce((a, b) => a + b, 0)).toBe(800);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('refuses a non-empty --out without --resume or --force, in one line', async () => {
     const out = join(root, 'plain');
     const r = await runCli(['cleanse', data, '--encoder', encoder, '--out', out]);
