@@ -4,7 +4,7 @@
  * poisoned training rows, then cleanse with GSSD (robust and paper target detection) and the
  * two baselines (Spectral Signatures, Activation Clustering) on the same encoder, score each
  * against the ground truth, and train the final classifier with no defence and with GSSD
- * (clean split + fine-tuning on the relabelled rows) for ACC and ASR.
+ * (the default paper-mode run: clean split + fine-tuning on the relabelled rows) for ACC and ASR.
  *
  *   npm run bench:efficacy -- [--rows 10000] [--test-rows 2000] [--attacks badnets,blend,...]
  *       [--width 16] [--pretrain-epochs 10] [--flow-epochs 30] [--train-epochs 15] [--no-train]
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
       if (budget.train) {
         const common = ['--width', String(budget.width), '--epochs', String(budget.trainEpochs)];
         const none = gssd(['train', join(dir, 'poisoned', 'data'), '--out', join(dir, 'model-none'), '--finetune-epochs', '0', ...common]);
-        const withGssd = gssd(['train', join(dir, 'run-gssd-robust', 'clean'), '--finetune', join(dir, 'run-gssd-robust', 'poisoned'), '--out', join(dir, 'model-gssd'), ...common]);
+        const withGssd = gssd(['train', join(dir, 'run-gssd-paper', 'clean'), '--finetune', join(dir, 'run-gssd-paper', 'poisoned'), '--out', join(dir, 'model-gssd'), ...common]);
         const test = (model: string) => gssd(['test', '--model', model, '--clean', join(root, 'test'), '--triggered', join(dir, 'poisoned-test', 'data'), '--json']).out;
         row.noDefence = { ...test(join(dir, 'model-none')), trainSeconds: none.seconds };
         row.gssd = { ...test(join(dir, 'model-gssd')), trainSeconds: withGssd.seconds };

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { RecordBatch } from 'apache-arrow';
+import type { RecordBatch, Schema } from 'apache-arrow';
 import { readBatches } from '../../src/io/read.js';
 import { PartSink } from '../../src/io/part-sink.js';
 import { MatrixCursor } from '../../src/io/matrix-cursor.js';
@@ -49,6 +49,7 @@ export async function routePass(ctx: RunContext): Promise<void> {
   let row = state.route.rowsDone;
   let eligible = state.route.eligibleDone;
   let sinceCheckpoint = 0;
+  let schema: Schema | null = null;
   const checkpoint = async () => {
     for (const split of SPLITS) {
       await sinks[split].commit();
@@ -80,12 +81,17 @@ export async function routePass(ctx: RunContext): Promise<void> {
           verdicts.push({ split: d.split, score: d.score, loglik: d.loglik, pred: d.pred, label: d.trainLabel, reason: d.reason });
         }
       }
-      await writeSplits(withVerdicts(batch, verdicts), sinks, state.route.counts);
+      const annotated = withVerdicts(batch, verdicts);
+      schema ??= annotated.schema;
+      await writeSplits(annotated, sinks, state.route.counts);
       sinceCheckpoint += batch.numRows;
       progress.add(batch.numRows);
       if (sinceCheckpoint >= options.checkpointRows) await checkpoint();
     }
     await checkpoint();
+    // a split with no rows still gets a (zero-row) part file carrying the schema
+    schema ??= await outputSchema(ctx);
+    for (const split of SPLITS) await sinks[split].commitEmptyIfNone(schema);
   } finally {
     await cursor.close();
   }
@@ -97,6 +103,15 @@ async function writeSplits(batch: RecordBatch, sinks: Record<SinkName, PartSink>
     await sinks[split].write(part);
     counts[split] += part.numRows;
   }
+}
+
+/** The schema of the output rows: the inputs' columns and the verdict columns. */
+async function outputSchema(ctx: RunContext): Promise<Schema> {
+  for await (const batch of readBatches(ctx.options.inputs, { ...readOptions(ctx.options.source), batchRows: 1 })) {
+    const verdict: RowVerdict = { split: 'clean', score: null, loglik: null, pred: null, label: null, reason: '' };
+    return withVerdicts(batch, [verdict]).schema;
+  }
+  throw new Error('no input rows to take the output schema from');
 }
 
 /** The reasons of rejected rows, looked up in increasing row order. */

@@ -137,6 +137,24 @@ export class PartSink {
     this.closed = true;
   }
 
+  /**
+   * If this sink holds no part at all (no rows written, none committed before a resume),
+   * commits `part-00000.parquet` with no rows and `schema`, so that every output directory
+   * holds a readable file with the schema, as data-lake readers expect.
+   */
+  async commitEmptyIfNone(schema: Schema): Promise<void> {
+    if (this.written > 0 || this.part || this.next !== 0) return;
+    const part = await this.startPart(schema);
+    try {
+      await part.writer.finish();
+      await part.file.sync();
+    } finally {
+      await part.file.close();
+    }
+    crashPoint('sink-commit');
+    await rename(part.tmpPath, part.path);
+  }
+
   /** Drops the current uncommitted part (its `.tmp` file) without committing, e.g. on error. */
   async abort(): Promise<void> {
     const part = this.part;

@@ -45,6 +45,9 @@ describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () =>
     expect(html).toContain('<svg');
     expect(html).not.toMatch(/<script|https?:\/\//);
     expect(existsSync(join(out, 'work'))).toBe(false);
+    // every split directory is readable, an empty one as a zero-row part with the schema
+    for (const split of ['clean', 'poisoned', 'uncertain', 'rejected']) expect(existsSync(join(out, split, 'part-00000.parquet')), split).toBe(true);
+    expect(report.splits.rejected).toBe(0);
     // JSON-lines logging: every stderr line is an event
     for (const line of r.stderr.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
   });
