@@ -119,14 +119,7 @@ export class PartSink {
       await unlink(part.tmpPath).catch(() => {});
       return;
     }
-    try {
-      await part.writer.finish();
-      await part.file.sync();
-    } finally {
-      await part.file.close();
-    }
-    crashPoint('sink-commit');
-    await rename(part.tmpPath, part.path);
+    await finishPart(part);
     this.next = part.number + 1;
   }
 
@@ -144,15 +137,7 @@ export class PartSink {
    */
   async commitEmptyIfNone(schema: Schema): Promise<void> {
     if (this.written > 0 || this.part || this.next !== 0) return;
-    const part = await this.startPart(schema);
-    try {
-      await part.writer.finish();
-      await part.file.sync();
-    } finally {
-      await part.file.close();
-    }
-    crashPoint('sink-commit');
-    await rename(part.tmpPath, part.path);
+    await finishPart(await this.startPart(schema));
   }
 
   /** Drops the current uncommitted part (its `.tmp` file) without committing, e.g. on error. */
@@ -205,6 +190,18 @@ export class PartSink {
     await part.writer.write({ columnData, rowGroupSize: rows });
     part.rows += rows;
   }
+}
+
+/** Writes the footer, fsyncs, and renames the part to its final name: the commit point. */
+async function finishPart(part: OpenPart): Promise<void> {
+  try {
+    await part.writer.finish();
+    await part.file.sync();
+  } finally {
+    await part.file.close();
+  }
+  crashPoint('sink-commit');
+  await rename(part.tmpPath, part.path);
 }
 
 interface OpenPart {
