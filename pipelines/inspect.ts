@@ -1,5 +1,5 @@
 import type { RecordBatch } from 'apache-arrow';
-import { readChunks, type ReadOptions } from '../src/io/read.js';
+import { countRows, readChunks, type ReadOptions } from '../src/io/read.js';
 import { imageBytesAt, DEFAULT_COLUMNS } from '../src/io/columns.js';
 import { imageInfo } from '../src/io/image-info.js';
 import { Progress } from '../src/progress.js';
@@ -34,7 +34,7 @@ export async function inspect(
   const sampleRows = options.sampleRows ?? 256;
   const columns = options.columns ?? DEFAULT_COLUMNS;
   const per: InspectSummary[] = inputs.map((input) => empty(input));
-  const progress = new Progress(log, 'inspect');
+  const progress = new Progress(log, 'inspect', log.tty ? await countRows(inputs, options) : undefined);
   for await (const chunk of readChunks(inputs, options)) {
     const s = per[chunk.inputIndex];
     if (s.columns.length === 0) s.columns = columnsOf(chunk.batch);
