@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { cliBuilt, runCli } from '../pipelines/fixture.js';
+
+const SHARD = resolve('../shared/data/cifar10/train-00000-of-00005.parquet');
+if (!existsSync(SHARD)) console.log(`[skip] ${SHARD} not found: the CIFAR-10 inspect test is skipped`);
 
 describe.skipIf(!cliBuilt())('gssd command line', () => {
   it('lists every command in --help and has help for each', async () => {
@@ -19,6 +24,17 @@ describe.skipIf(!cliBuilt())('gssd command line', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
     }
+  });
+
+  it.skipIf(!existsSync(SHARD))('inspects a CIFAR-10 shard: rows, columns, labels, image formats', async () => {
+    const r = await runCli(['inspect', SHARD, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const { total } = JSON.parse(r.stdout);
+    expect(total.rows).toBe(10_000);
+    expect(total.columns.map((c: { name: string }) => c.name)).toEqual(['id', 'label', 'image']);
+    expect(Object.values(total.labels as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(10_000);
+    expect(total.imageFormats).toEqual({ jpeg: 256 });
+    expect(total.imageSizes).toEqual({ '32x32': 256 });
   });
 
   it('reports JSON lines with --log json', async () => {
