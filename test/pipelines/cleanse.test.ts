@@ -97,6 +97,14 @@ describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () =>
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('refuses to resume a run with other options, naming them', async () => {
+    const args = base().slice(0, -2); // without --log json
+    const r = await runCli(['cleanse', ...args, '--out', join(root, 'plain'), '--resume', '--flow-epochs', '5']);
+    expect(r.code).toBe(2);
+    expectOneErrorLine(r.stderr);
+    expect(r.stderr).toMatch(/started with other options \(flowEpochs: 4 then, 5 now\)/);
+  });
+
   it('refuses a non-empty --out without --resume or --force, in one line', async () => {
     const out = join(root, 'plain');
     const r = await runCli(['cleanse', data, '--encoder', encoder, '--out', out]);
