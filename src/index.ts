@@ -37,3 +37,5 @@ export { pretrainEncoder } from '../pipelines/pretrain.js';
 export { poison } from '../pipelines/poison.js';
 export { evaluate } from '../pipelines/evaluate.js';
 export { inspect } from '../pipelines/inspect.js';
+export { embedShard, mergeShardStats, fitClass, scoreShard, concatFiles, type EmbedShardManifest } from '../pipelines/jobs.js';
+export { saveClassFlow, loadClassFlows } from './models/save.js';

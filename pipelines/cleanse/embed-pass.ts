@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import type { RecordBatch } from 'apache-arrow';
 import { dirname } from 'node:path';
 import { readBatches } from '../../src/io/read.js';
 import { MatrixWriter } from '../../src/io/matrix-file.js';
@@ -49,27 +50,9 @@ export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise
   try {
     for await (const batch of batches) {
       const n = batch.numRows;
-      const { features, valid, reasons } = await embedBatch(batch, encoder);
-      const labels = batch.getChild(labelCol)!;
-      const rows = new Float32Array(n * cols);
-      const good = new Float32Array(n * d);
-      let nGood = 0;
-      for (let i = 0; i < n; i++) {
-        const label = Number(labels.get(i));
-        if (valid[i]) {
-          rows.set(features.subarray(i * d, (i + 1) * d), i * cols);
-          rows[i * cols + d] = label;
-          good.set(features.subarray(i * d, (i + 1) * d), nGood * d);
-          nGood++;
-          while (labelCounts.length <= label) labelCounts.push(0);
-          labelCounts[label]++;
-        } else {
-          rows[i * cols + d] = -1;
-          rejects.add(rowsDone + i, reasons[i] ?? 'rejected');
-          rejected++;
-        }
-      }
-      stats.addRows(good, nGood);
+      const { rows, rejects: bad } = await embedRows(batch, encoder, labelCol, stats, labelCounts);
+      for (const { row, reason } of bad) rejects.add(rowsDone + row, reason);
+      rejected += bad.length;
       await cache.append(rows);
       rowsDone += n;
       sinceCheckpoint += n;
@@ -82,6 +65,45 @@ export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise
     await rejects.close().catch(() => {});
   }
   progress.done({ rejected });
+}
+
+/**
+ * Embeds one decoded batch into cache rows (h, then the label; -1 for a rejected row),
+ * adding the good rows to `stats` and `labelCounts`; returns the rows and the rejected rows
+ * (index within the batch, reason). Shared by the embed pass and the per-shard embed job.
+ */
+export async function embedRows(
+  batch: RecordBatch,
+  encoder: ImageEncoder,
+  labelCol: string,
+  stats: RunningStats,
+  labelCounts: number[],
+): Promise<{ rows: Float32Array; rejects: { row: number; reason: string }[] }> {
+  const n = batch.numRows;
+  const d = encoder.featureDim;
+  const cols = cacheColumns(d);
+  const { features, valid, reasons } = await embedBatch(batch, encoder);
+  const labels = batch.getChild(labelCol)!;
+  const rows = new Float32Array(n * cols);
+  const good = new Float32Array(n * d);
+  const rejects: { row: number; reason: string }[] = [];
+  let nGood = 0;
+  for (let i = 0; i < n; i++) {
+    const label = Number(labels.get(i));
+    if (valid[i]) {
+      rows.set(features.subarray(i * d, (i + 1) * d), i * cols);
+      rows[i * cols + d] = label;
+      good.set(features.subarray(i * d, (i + 1) * d), nGood * d);
+      nGood++;
+      while (labelCounts.length <= label) labelCounts.push(0);
+      labelCounts[label]++;
+    } else {
+      rows[i * cols + d] = -1;
+      rejects.push({ row: i, reason: reasons[i] ?? 'rejected' });
+    }
+  }
+  stats.addRows(good, nGood);
+  return { rows, rejects };
 }
 
 /** The reader options of a run's source settings. */

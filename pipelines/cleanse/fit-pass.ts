@@ -2,10 +2,8 @@ import { rename, rm } from 'node:fs/promises';
 import { FlowBank } from '../../src/models/flow-bank.js';
 import { loadFlowBank, saveFlowBank } from '../../src/models/save.js';
 import { RunningStats } from '../../src/stages/standardize.js';
-import { shuffledEpoch } from '../../src/stages/shuffle.js';
-import { Rng } from '../../src/rng.js';
+import { flowEpoch } from './flow-epoch.js';
 import { Progress } from '../../src/progress.js';
-import { cacheColumns } from './embed-pass.js';
 import type { RunContext } from './context.js';
 
 /** Classes with fewer rows than this get no flow: their rows go to `uncertain`. */
@@ -31,9 +29,7 @@ export async function fitPass(ctx: RunContext): Promise<FlowBank> {
   const { options, state } = ctx;
   const d = state.featureDim!;
   const K = state.numClasses!;
-  const cols = cacheColumns(d);
   const stats = RunningStats.fromJSON(state.embed.stats!);
-  const std = stats.std();
   const trainable = trainableClasses(state.embed.labelCounts, K);
   const dirOf = (epochs: number) => flowsDir(ctx, epochs);
   const bank =
@@ -43,23 +39,8 @@ export async function fitPass(ctx: RunContext): Promise<FlowBank> {
   const progress = new Progress(ctx.log, 'fit', options.flowEpochs * state.totalRows);
   progress.add(state.fit.epochsDone * state.totalRows);
   for (let epoch = state.fit.epochsDone; epoch < options.flowEpochs; epoch++) {
-    const rng = new Rng(`${options.seed}:fit:${epoch}`);
-    for await (const chunk of shuffledEpoch(ctx.work('embeddings.f32'), cols, state.totalRows, rng)) {
-      const keep: number[] = [];
-      for (let k = 0; k < chunk.n; k++) {
-        const label = chunk.rows[k * cols + d];
-        if (label >= 0 && trainable[label]) keep.push(k);
-      }
-      const h = new Float32Array(keep.length * d);
-      const labels = new Int32Array(keep.length);
-      keep.forEach((k, j) => {
-        h.set(chunk.rows.subarray(k * cols, k * cols + d), j * d);
-        labels[j] = chunk.rows[k * cols + d];
-      });
-      bank.update(stats.standardize(h, keep.length, std), labels);
-      progress.add(chunk.n);
-    }
-    bank.endEpoch();
+    const accept = (label: number) => label >= 0 && trainable[label];
+    await flowEpoch(bank, ctx.work('embeddings.f32'), d, state.totalRows, stats, options.seed, epoch, accept, (n) => progress.add(n));
     // a new directory per epoch: the state names the last complete one, whatever the crash point
     await rm(`${dirOf(epoch + 1)}.tmp`, { recursive: true, force: true });
     await saveFlowBank(bank, `${dirOf(epoch + 1)}.tmp`);

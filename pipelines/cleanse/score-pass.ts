@@ -54,7 +54,8 @@ export async function scorePass(ctx: RunContext, bank: FlowBank): Promise<void> 
   progress.done();
 }
 
-function scoreChunk(
+/** The likelihood rows (L[i, 0..K), then the label) of one chunk of embedding-cache rows. */
+export function scoreChunk(
   chunk: MatrixChunk,
   d: number,
   K: number,

@@ -20,7 +20,7 @@ export const TENSORS = 'tensors.bin';
 const FORMAT = 'gssd-model';
 const VERSION = 1;
 
-export type ModelKind = 'flow-bank' | 'resnet' | 'simclr' | 'classifier';
+export type ModelKind = 'flow-bank' | 'flow' | 'resnet' | 'simclr' | 'classifier';
 
 interface ArrayEntry {
   name: string;
@@ -250,4 +250,35 @@ function swap32(bytes: Uint8Array): void {
     [bytes[i], bytes[i + 3]] = [bytes[i + 3], bytes[i]];
     [bytes[i + 1], bytes[i + 2]] = [bytes[i + 2], bytes[i + 1]];
   }
+}
+
+/**
+ * Saves one class's flow out of a bank (weights, Adam moments, ActNorm state) with the bank's
+ * config: what a per-class fit job hands back.
+ *
+ * @example
+ *   await saveClassFlow(bank, 3, 'jobs/flow-3');
+ */
+export async function saveClassFlow(bank: FlowBank, label: number, dir: string): Promise<void> {
+  const f = bank.flow(label).getState();
+  const arrays: NamedArray[] = [{ name: 'params', values: f.params }, { name: 'm', values: f.m }, { name: 'v', values: f.v }];
+  await writeModel(dir, 'flow', bank.config, { label, config: f.config, initialized: f.initialized, step: f.step }, arrays, null);
+}
+
+/**
+ * A flow bank assembled from per-class saves (`saveClassFlow`), one directory per class.
+ *
+ * @example
+ *   const bank = await loadClassFlows(['jobs/flow-0', 'jobs/flow-1', 'jobs/flow-2']);
+ */
+export async function loadClassFlows(dirs: string[]): Promise<FlowBank> {
+  let bank: FlowBank | null = null;
+  for (const dir of dirs) {
+    const { manifest, arrays } = await readModel(dir, 'flow');
+    const s = manifest.state as { label: number; config: FlowState['config']; initialized: boolean; step: number };
+    bank ??= new FlowBank(manifest.config as Required<FlowBankOptions>);
+    bank.flow(s.label).setState({ config: s.config, initialized: s.initialized, step: s.step, params: need(arrays, 'params').slice(), m: need(arrays, 'm').slice(), v: need(arrays, 'v').slice() });
+  }
+  if (!bank) throw new Error('loadClassFlows: no directories');
+  return bank;
 }

@@ -46,6 +46,27 @@ export class RunningStats {
     }
   }
 
+  /**
+   * Combines the statistics of another part of the data into these (Chan et al.'s parallel
+   * formula), as when per-shard embed jobs ran on several machines. Equal to one pass over
+   * both parts up to float64 rounding.
+   *
+   * @example
+   *   const all = new RunningStats(512); for (const s of shardStats) all.merge(s);
+   */
+  merge(other: RunningStats): this {
+    if (other.dim !== this.dim) throw new Error(`merge: dimension ${other.dim} is not ${this.dim}`);
+    const n = this.count + other.count;
+    if (other.count === 0) return this;
+    for (let j = 0; j < this.dim; j++) {
+      const delta = other.mean[j] - this.mean[j];
+      this.mean[j] += (delta * other.count) / n;
+      this.m2[j] += other.m2[j] + (delta * delta * this.count * other.count) / n;
+    }
+    this.count = n;
+    return this;
+  }
+
   /** Population standard deviation per dimension (as torch's std(unbiased=False)); 1 where it is 0. */
   std(): Float64Array {
     const out = new Float64Array(this.dim);

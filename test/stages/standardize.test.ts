@@ -41,3 +41,22 @@ describe('RunningStats', () => {
     expect(Array.from(s.standardize(new Float32Array([2]), 1))).toEqual([0]);
   });
 });
+
+describe('RunningStats.merge', () => {
+  it('combines parts into the statistics of the whole, up to float64 rounding', () => {
+    const rng = new Rng(9);
+    const x = new Float32Array(300 * 2).map(() => 5 + 2 * rng.normal());
+    const whole = new RunningStats(2);
+    whole.addRows(x, 300);
+    const a = new RunningStats(2);
+    a.addRows(x.subarray(0, 120 * 2), 120);
+    const b = new RunningStats(2);
+    b.addRows(x.subarray(120 * 2), 180);
+    a.merge(b).merge(new RunningStats(2));
+    expect(a.count).toBe(300);
+    for (let j = 0; j < 2; j++) {
+      expect(a.mean[j]).toBeCloseTo(whole.mean[j], 10);
+      expect(a.std()[j]).toBeCloseTo(whole.std()[j], 10);
+    }
+  });
+});
