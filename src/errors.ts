@@ -27,3 +27,16 @@ export class UsageError extends Error {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * Throws a `UsageError` unless `value` is an integer of at least `min`, in the one message
+ * pattern of option checks.
+ *
+ * @example
+ *   expectInteger('batchRows', opts.batchRows, 1);
+ */
+export function expectInteger(name: string, value: number, min: number): void {
+  if (!Number.isInteger(value) || value < min) {
+    throw new UsageError(`Expected \`${name}\` to be an integer from ${min} and up, got \`${value}\``);
+  }
+}

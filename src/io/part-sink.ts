@@ -3,7 +3,7 @@ import { crashPoint } from '../fault.js';
 import { join } from 'node:path';
 import { ByteWriter, ParquetWriter, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
 import { Type, type DataType, type Field, type Float, type Int, type RecordBatch, type Schema, type Struct, type Vector } from 'apache-arrow';
-import { UsageError } from '../errors.js';
+import { UsageError, expectInteger } from '../errors.js';
 
 /** Options of {@link PartSink.open}. */
 export interface PartSinkOptions {
@@ -339,8 +339,3 @@ function checkSameSchema(expected: Schema, got: Schema, dir: string): void {
   }
 }
 
-function expectInteger(name: string, value: number, min: number): void {
-  if (!Number.isInteger(value) || value < min) {
-    throw new UsageError(`Expected \`${name}\` to be an integer from ${min} and up, got \`${value}\``);
-  }
-}

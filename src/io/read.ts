@@ -2,7 +2,7 @@ import { parquetMetadataAsync, parquetRead, parquetSchema, toJson, type AsyncBuf
 import { Agent, interceptors, type Dispatcher } from 'undici';
 import PQueue from 'p-queue';
 import { Field, Int32, Int64, Type, Utf8, type Data, type RecordBatch } from 'apache-arrow';
-import { InputError, UsageError, errorMessage } from '../errors.js';
+import { InputError, UsageError, errorMessage, expectInteger } from '../errors.js';
 import { fileBuffer, rangeBuffer, type InputBuffer } from './async-buffer.js';
 import { buildData, makeBatch, type ColumnValues } from './arrow-data.js';
 import { DEFAULT_COLUMNS, type Columns } from './columns.js';
@@ -276,11 +276,6 @@ function settings(opts: ReadOptions): Settings {
   return s;
 }
 
-function expectInteger(name: string, value: number, min: number): void {
-  if (!Number.isInteger(value) || value < min) {
-    throw new UsageError(`Expected \`${name}\` to be an integer from ${min} and up, got \`${value}\``);
-  }
-}
 
 interface GroupRange {
   index: number;

@@ -9,6 +9,7 @@
  * thread (its own thread pool underneath): the event loop waits meanwhile.
  */
 import { existsSync } from 'node:fs';
+import { expectInteger } from '../errors.js';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
@@ -79,8 +80,8 @@ export class OnnxEncoder implements ImageEncoder {
     const bytes = typeof model === 'string' ? await readModelFile(model) : model;
     const intraOpThreads = options.intraOpThreads ?? availableParallelism();
     const batchSize = options.batchSize ?? 256;
-    expectInteger('intraOpThreads', intraOpThreads);
-    expectInteger('batchSize', batchSize);
+    expectInteger('intraOpThreads', intraOpThreads, 1);
+    expectInteger('batchSize', batchSize, 1);
     const request = options.provider ?? 'auto';
     if (!['auto', 'cuda', 'cpu'].includes(request)) throw new Error(`Expected \`provider\` to be auto, cuda or cpu, got \`${String(request)}\``);
     const { session, provider } = await openSession(bytes, request, intraOpThreads, where);
@@ -101,7 +102,7 @@ export class OnnxEncoder implements ImageEncoder {
       const fromShape = typeof side[0] === 'number' && side[0] > 0 && side[0] === side[1] ? side[0] : undefined;
       const imageSize = options.imageSize ?? meta.imageSize ?? fromShape;
       if (imageSize === undefined) throw new Error(`${where}: the input shape [${shape}] does not fix the image size; pass \`imageSize\``);
-      expectInteger('imageSize', imageSize);
+      expectInteger('imageSize', imageSize, 1);
       if (fromShape !== undefined && imageSize !== fromShape) throw new Error(`${where}: the model takes ${fromShape}-px images (input shape [${shape}]), not ${imageSize}`);
       const mean = [...(options.mean ?? meta.mean ?? CIFAR_MEAN)];
       const std = [...(options.std ?? meta.std ?? CIFAR_STD)];
@@ -253,6 +254,3 @@ function firstLine(err: unknown): string {
   return String(err instanceof Error ? err.message : err).split('\n')[0];
 }
 
-function expectInteger(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 1) throw new Error(`Expected \`${name}\` to be an integer from 1 and up, got \`${v}\``);
-}

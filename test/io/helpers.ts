@@ -155,3 +155,13 @@ export async function startServer(root: string, opts: { ranges: boolean; handler
     }),
   };
 }
+
+/** The error a promise rejects with (fails the test if it resolves). */
+export async function errorOf(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}

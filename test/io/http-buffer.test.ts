@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { InputError } from '../../src/errors.js';
 import { httpBuffer } from '../../src/io/http-buffer.js';
 import { readBatches, readChunks } from '../../src/io/read.js';
-import { RowHasher, startServer, tempDir, writeSmallDataset, type StaticServer } from './helpers.js';
+import { RowHasher, startServer, tempDir, writeSmallDataset, type StaticServer, errorOf } from './helpers.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -40,14 +40,6 @@ async function tempLeftovers(): Promise<string[]> {
   return (await readdir(tmpdir())).filter((n) => n.startsWith(`gssd-${process.pid}-`));
 }
 
-async function errorOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 const fast = { retryDelayMs: 10, timeoutMs: 2000 };
 

@@ -5,7 +5,7 @@ import { Type } from 'apache-arrow';
 import { InputError, UsageError } from '../../src/errors.js';
 import { countRows, readBatches, readChunks } from '../../src/io/read.js';
 import { imageBytesAt, DEFAULT_COLUMNS } from '../../src/io/columns.js';
-import { CIFAR_TRAIN, HAVE_CIFAR, RowHasher, makeJpeg, noteSkip, tempDir, writeParquet, writeSmallDataset } from './helpers.js';
+import { CIFAR_TRAIN, HAVE_CIFAR, RowHasher, makeJpeg, noteSkip, tempDir, writeParquet, writeSmallDataset, errorOf } from './helpers.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -18,14 +18,6 @@ async function collect(inputs: string[], opts = {}) {
   return out;
 }
 
-async function errorOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('readChunks', () => {
   it('yields row groups split into batches with global row starts', async () => {
