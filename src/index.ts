@@ -16,6 +16,7 @@ export { decode, decodeBatch, decodeImage, PIXELS_COLUMN, REASON_COLUMN } from '
 export { augment, normalize, CIFAR_MEAN, CIFAR_STD } from './stages/augment.js';
 export { embed, embedBatch, EMBEDDING_COLUMN, type ImageEncoder } from './stages/embed.js';
 export { RunningStats } from './stages/standardize.js';
+export { score, LIKELIHOOD_COLUMN, PREDICTION_COLUMN } from './stages/score.js';
 export { route, withVerdicts, splitBySplit, VERDICT_FIELDS, type RowVerdict, type RouteSplit, type BatchSink } from './stages/route.js';
 export { initBackend, type BackendName } from './models/backend.js';
 export { ResNet } from './models/resnet.js';
