@@ -131,21 +131,14 @@ describe.skipIf(!HAVE_CIFAR)('decode CIFAR-10 JPEGs', () => {
     expect(diff / n).toBeLessThan(3); // README: jpeg-js vs libjpeg-turbo differ by ~1.47 on average
   });
 
-  it('decodes > 5,000 rows/s', async () => {
-    const input = [CIFAR_TRAIN[0]];
-    // warm up
-    for await (const b of decode(readBatches(input, { batchRows: 1024 }))) { void b; break; }
-    const started = performance.now();
+  it('decodes every image of a whole CIFAR-10 shard (speed: npm run bench:perf)', async () => {
     let rows = 0;
     let failed = 0;
-    for await (const batch of decode(readBatches(input, { batchRows: 1024 }))) {
+    for await (const batch of decode(readBatches([CIFAR_TRAIN[0]], { batchRows: 1024 }))) {
       rows += batch.numRows;
       failed += batch.getChild(PIXELS_COLUMN)!.nullCount;
     }
-    const perSecond = rows / ((performance.now() - started) / 1000);
-    console.log(`[figure] decode 32-px CIFAR JPEG: ${Math.round(perSecond)} rows/s (${rows} rows, read included)`);
     expect(rows).toBe(10000);
     expect(failed).toBe(0);
-    expect(perSecond).toBeGreaterThan(3000); // target 5,000 on an idle machine; margin for a busy CI box
   });
 });
