@@ -15,8 +15,8 @@ removal recall and the clean loss.
   --data SOURCE            auto, cifar10 or synthetic (default auto)
   --attack NAME            badnets, blend, wanet, adap-patch, adap-blend (default badnets)
   --rate R                 poison rate (default: the attack's)
-  --width W                encoder width (default 8)
-  --pretrain-epochs N      SimCLR epochs (default 5)
+  --width W                encoder width (default 8 on CIFAR-10, 16 on the procedural images)
+  --pretrain-epochs N      SimCLR epochs (default 5 on CIFAR-10, 3 on the procedural images)
   --flow-epochs N          flow epochs (default 20)
   --seed S                 (default 0)
   --backend B              auto, tensorflow, wasm or cpu
@@ -41,8 +41,8 @@ removal recall and the clean loss.
         attack: v('attack') ?? D.attack,
         rate: v('rate') === undefined ? undefined : numberOption(v('rate'), '--rate', { min: 0, max: 1, open: true }),
         target: intOption(v('target'), '--target', { min: 0, max: 9, fallback: D.target }),
-        width: intOption(v('width'), '--width', { min: 1, max: 512, fallback: D.width }),
-        pretrainEpochs: intOption(v('pretrain-epochs'), '--pretrain-epochs', { min: 0, fallback: D.pretrainEpochs }),
+        width: v('width') === undefined ? undefined : intOption(v('width'), '--width', { min: 1, max: 512 }),
+        pretrainEpochs: v('pretrain-epochs') === undefined ? undefined : intOption(v('pretrain-epochs'), '--pretrain-epochs', { min: 0 }),
         flowEpochs: intOption(v('flow-epochs'), '--flow-epochs', { min: 1, fallback: D.flowEpochs }),
         seed: intOption(v('seed'), '--seed', { min: 0, fallback: D.seed }),
         backend: backendOption(v('backend')),
