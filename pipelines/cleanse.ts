@@ -1,3 +1,4 @@
+import { readOptions } from '../src/cli/source-options.js';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, InputError } from '../src/errors.js';
@@ -7,7 +8,7 @@ import { loadFlowBank } from '../src/models/save.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { VERSION } from '../src/version.js';
 import { RunContext } from './cleanse/context.js';
-import { embedPass, readOptions } from './cleanse/embed-pass.js';
+import { embedPass } from './cleanse/embed-pass.js';
 import { fitPass, flowsDir, trainableClasses } from './cleanse/fit-pass.js';
 import { scorePass } from './cleanse/score-pass.js';
 import { detectPass } from './cleanse/detect-pass.js';

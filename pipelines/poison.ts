@@ -13,7 +13,7 @@ import { Rng } from '../src/rng.js';
 import { Progress } from '../src/progress.js';
 import { VERSION } from '../src/version.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import type { SourceSettings } from '../src/cli/source-options.js';
+import { readOptions, type SourceSettings } from '../src/cli/source-options.js';
 
 /** Options of `gssd poison`. */
 export interface PoisonOptions {
@@ -62,7 +62,7 @@ export async function poison(o: PoisonOptions, log: Logger = silentLogger): Prom
   await prepareOut(o.out, o.force);
   const size = o.source.imageSize;
   const cols = o.source.columns;
-  const readOpts = { batchRows: o.source.batchRows, columns: cols, numClasses: o.source.numClasses, retries: o.source.retries, concurrency: o.source.concurrency, timeoutMs: o.source.timeoutMs };
+  const readOpts = readOptions(o.source);
   const nonTarget = o.split === 'train' ? await countNonTarget(o.inputs, readOpts, cols.label, o.target) : 0;
   const selector = o.split === 'train' ? new PoisonSelector(poisonPlan(nonTarget, rate, attack.coverRate ?? 0, o.target), new Rng(`${o.seed}:select`)) : null;
   const metadata = { gssd_version: VERSION, gssd_poison: JSON.stringify({ attack: o.attack, rate, target: o.target, seed: o.seed, split: o.split }) };

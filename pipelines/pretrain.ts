@@ -10,7 +10,7 @@ import { loadSimclr, saveResNet, saveSimclr } from '../src/models/save.js';
 import { Rng } from '../src/rng.js';
 import { Progress } from '../src/progress.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import type { SourceSettings } from '../src/cli/source-options.js';
+import { readOptions, type SourceSettings } from '../src/cli/source-options.js';
 
 /** Settings of SimCLR pretraining (METHOD.md step 1; reference: 100 epochs, batch 256, Adam 3e-4). */
 export interface PretrainSettings {
@@ -120,7 +120,7 @@ export async function pretrainEncoder(
 /** The decoded images of the inputs in order (undecodable rows are skipped here: pretraining only). */
 async function* pixelStream(inputs: string[], s: PretrainSettings): AsyncGenerator<Uint8Array> {
   const batches = decode(
-    readBatches(inputs, { batchRows: s.source.batchRows, columns: s.source.columns, retries: s.source.retries, concurrency: s.source.concurrency, timeoutMs: s.source.timeoutMs }),
+    readBatches(inputs, { ...readOptions(s.source), numClasses: undefined }),
     { columns: s.source.columns, imageSize: s.source.imageSize },
   );
   for await (const batch of batches) {

@@ -1,7 +1,7 @@
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordBatch, Vector } from 'apache-arrow';
-import { readBatches, type ReadOptions } from '../src/io/read.js';
+import { readBatches } from '../src/io/read.js';
 import { imageBytesOf } from '../src/io/columns.js';
 import { CheckpointStore } from '../src/io/checkpoint.js';
 import { decodeImage } from '../src/stages/decode.js';
@@ -9,11 +9,11 @@ import { cropFlip } from '../src/stages/crop-flip.js';
 import { shuffleBatches } from '../src/stages/shuffle-buffer.js';
 import { Classifier, loadClassifier, saveClassifier, stepLr } from '../src/models/classifier.js';
 import { initBackend, type BackendName } from '../src/models/backend.js';
-import { InputError, UsageError } from '../src/errors.js';
+import { InputError, UsageError, expectInteger } from '../src/errors.js';
 import { Rng } from '../src/rng.js';
 import { Progress } from '../src/progress.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import type { SourceSettings } from '../src/cli/source-options.js';
+import { readOptions, type SourceSettings } from '../src/cli/source-options.js';
 
 /** The label column `gssd cleanse` writes: the label to train with, null where none. */
 export const GSSD_LABEL = 'gssd_label';
@@ -171,9 +171,6 @@ export async function train(o: TrainOptions, log: Logger = silentLogger): Promis
 
 /** The options that decide the result (what a resume must repeat), defaults filled in. */
 function settingsOf(o: TrainOptions): Settings {
-  const positive = (name: string, v: number, min: number) => {
-    if (!Number.isInteger(v) || v < min) throw new UsageError(`Expected \`${name}\` to be an integer from ${min} and up, got \`${v}\``);
-  };
   const s: Settings = {
     inputs: o.inputs,
     finetune: o.finetune ?? [],
@@ -189,21 +186,17 @@ function settingsOf(o: TrainOptions): Settings {
     shuffleBuffer: o.shuffleBuffer ?? 4096,
     checkpointSteps: o.checkpointSteps ?? 50,
   };
-  positive('width', s.width, 1);
-  positive('epochs', s.epochs, 1);
-  positive('batch', s.batch, 2);
-  positive('finetuneEpochs', s.finetuneEpochs, 0);
-  positive('shuffleBuffer', s.shuffleBuffer, 2);
-  positive('checkpointSteps', s.checkpointSteps, 1);
+  expectInteger('width', s.width, 1);
+  expectInteger('epochs', s.epochs, 1);
+  expectInteger('batch', s.batch, 2);
+  expectInteger('finetuneEpochs', s.finetuneEpochs, 0);
+  expectInteger('shuffleBuffer', s.shuffleBuffer, 2);
+  expectInteger('checkpointSteps', s.checkpointSteps, 1);
   if (!(s.lr > 0) || !(s.finetuneLr > 0)) throw new UsageError(`Expected \`lr\` and \`finetuneLr\` to be numbers above 0, got \`${s.lr}\` and \`${s.finetuneLr}\``);
   if (s.inputs.length === 0) throw new UsageError('Expected at least one input to train on');
   return s;
 }
 
-function readOptions(s: Settings): ReadOptions {
-  const src = s.source;
-  return { batchRows: src.batchRows, columns: src.columns, numClasses: src.numClasses, retries: src.retries, concurrency: src.concurrency, timeoutMs: src.timeoutMs };
-}
 
 /** The column of `batch` holding the label to train with in `phase`. */
 function labelVector(batch: RecordBatch, phase: Phase, s: Settings, input: string): Vector {
@@ -233,7 +226,7 @@ async function scanRows(s: Settings): Promise<Scan> {
     let used = 0;
     let skipped = 0;
     if (inputs.length === 0) return [0, 0];
-    for await (const batch of readBatches(inputs, readOptions(s))) {
+    for await (const batch of readBatches(inputs, readOptions(s.source))) {
       const labels = labelVector(batch, phase, s, inputs[0]);
       for (let i = 0; i < batch.numRows; i++) {
         const k = labelAt(labels, i, s.source.numClasses, inputs[0]);
@@ -254,7 +247,7 @@ async function scanRows(s: Settings): Promise<Scan> {
 
 /** The labelled rows of the inputs in order, each with a copy of its encoded image. */
 async function* rowStream(inputs: string[], phase: Phase, s: Settings, numClasses: number): AsyncGenerator<Row> {
-  for await (const batch of readBatches(inputs, readOptions(s))) {
+  for await (const batch of readBatches(inputs, readOptions(s.source))) {
     const labels = labelVector(batch, phase, s, inputs[0]);
     const images = batch.getChild(s.source.columns.image)!;
     for (let i = 0; i < batch.numRows; i++) {

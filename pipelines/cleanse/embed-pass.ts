@@ -8,6 +8,7 @@ import { decode } from '../../src/stages/decode.js';
 import { embedBatch, type ImageEncoder } from '../../src/stages/embed.js';
 import { RunningStats } from '../../src/stages/standardize.js';
 import { Progress } from '../../src/progress.js';
+import { readOptions } from '../../src/cli/source-options.js';
 import type { RunContext } from './context.js';
 
 /** Columns of the embedding cache: h (featureDim values), then the label (-1: rejected row). */
@@ -104,16 +105,4 @@ export async function embedRows(
   }
   stats.addRows(good, nGood);
   return { rows, rejects };
-}
-
-/** The reader options of a run's source settings. */
-export function readOptions(s: RunContext['options']['source']) {
-  return {
-    batchRows: s.batchRows,
-    columns: s.columns,
-    numClasses: s.numClasses,
-    retries: s.retries,
-    concurrency: s.concurrency,
-    timeoutMs: s.timeoutMs,
-  };
 }

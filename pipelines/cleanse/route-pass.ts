@@ -1,3 +1,4 @@
+import { readOptions } from '../../src/cli/source-options.js';
 import { join } from 'node:path';
 import type { RecordBatch, Schema } from 'apache-arrow';
 import { readBatches } from '../../src/io/read.js';
@@ -8,7 +9,7 @@ import { splitRow } from '../../src/detect/split-row.js';
 import { splitBySplit, withVerdicts, type RowVerdict } from '../../src/stages/route.js';
 import { Progress } from '../../src/progress.js';
 import { VERSION } from '../../src/version.js';
-import { cacheColumns, readOptions } from './embed-pass.js';
+import { cacheColumns } from './embed-pass.js';
 import { baselineFlagged, baselineVerdict } from './baseline-pass.js';
 import { trainableClasses, MIN_CLASS_ROWS } from './fit-pass.js';
 import { likelihoodColumns } from './score-pass.js';

@@ -1,5 +1,6 @@
 import type { ParseArgsConfig } from 'node:util';
 import { intOption } from './options.js';
+import type { ReadOptions } from '../io/read.js';
 
 /** The options every command that reads inputs takes, as `parseArgs` config. */
 export const SOURCE_OPTIONS = {
@@ -47,4 +48,14 @@ export function sourceSettings(v: Record<string, unknown>): SourceSettings {
     concurrency: intOption(s('concurrency'), '--concurrency', { min: 1, max: 64, fallback: 2 }),
     timeoutMs: 1000 * intOption(s('timeout'), '--timeout', { min: 1, fallback: 30 }),
   };
+}
+
+/**
+ * The reader options of the input settings (the one place that maps them).
+ *
+ * @example
+ *   for await (const b of readBatches(inputs, { ...readOptions(settings), startRow: 5000 })) use(b);
+ */
+export function readOptions(s: SourceSettings): ReadOptions {
+  return { batchRows: s.batchRows, columns: s.columns, numClasses: s.numClasses, retries: s.retries, concurrency: s.concurrency, timeoutMs: s.timeoutMs };
 }
