@@ -1,5 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -126,14 +125,18 @@ async function saveBody(url: string, res: Dispatcher.ResponseData): Promise<stri
       done(null, chunk);
     },
   });
+  // The file is created before any byte arrives, so a failed download can always unlink it
+  // (a lazily opened stream could create it after the unlink below).
+  const file = await open(path, 'wx');
   try {
-    await pipeline(res.body, counter, createWriteStream(path));
+    await pipeline(res.body, counter, file.createWriteStream());
     if (Number.isFinite(expected) && received !== expected) {
       throw new RetryableError(`truncated body: ${received} of ${expected} bytes`);
     }
     return path;
   } catch (err) {
     res.body.destroy();
+    await file.close().catch(() => {});
     await unlink(path).catch(() => {});
     throw err;
   }

@@ -39,7 +39,8 @@ describe('PartSink', () => {
     const files = (await parts(out)).map((n) => join(out, n));
     const rowsPer = [];
     for (const f of files) {
-      const md = await parquetMetadataAsync(await fileBuffer(f));
+      const buf = await fileBuffer(f);
+      const md = await parquetMetadataAsync(buf).finally(() => buf.close());
       rowsPer.push(Number(md.num_rows));
       expect(md.row_groups.every((g) => Number(g.num_rows) <= 30)).toBe(true);
       expect(md.key_value_metadata).toContainEqual({ key: 'tool', value: 'gssd-test' });
