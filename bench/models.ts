@@ -21,6 +21,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendName } from '../src/models/backend.js';
 import { Flow } from '../src/models/flow.js';
 import { FlowBank } from '../src/models/flow-bank.js';
+import { FlowBankPool } from '../src/models/flow-bank-pool.js';
 import { EmbedPool } from '../src/models/embed-pool.js';
 import { ResNet } from '../src/models/resnet.js';
 import { SimclrTrainer } from '../src/models/simclr.js';
@@ -127,6 +128,23 @@ async function main(): Promise<void> {
     report(ours, 'flowbank_train_b16_vectors_per_s', rate(() => bank.update(rows, labels), n, seconds / 2));
     report(ours, 'flowbank_score_vectors_x_classes_per_s', rate(() => bank.logProb(rows, n), n * 10, seconds / 2));
     bank.dispose();
+    // the same on worker threads (FlowBankPool: classes spread over the cores, bit-identical)
+    for (const b of [16, 256]) {
+      const pool = await FlowBankPool.create(new FlowBank({ numClasses: 10, dim: 512, batchSize: b, seed: 0 }).getState(), { workers: Number(arg('workers', '0')) || undefined });
+      await pool.update(rows, labels);
+      await pool.getState();
+      let done = 0;
+      const t0 = performance.now();
+      do {
+        await pool.update(rows, labels);
+        done += n;
+      } while (performance.now() - t0 < (seconds / 2) * 1000);
+      await pool.getState(); // every queued update finished
+      const key = `flowbank_pool_train_b${b}_vectors_per_s`;
+      ours[key] = done / ((performance.now() - t0) / 1000);
+      console.log(`${key} ${ours[key].toFixed(1)}  (${pool.size} worker threads)`);
+      await pool.close();
+    }
   }
 
   const torchByWidth = new Map<number, Record<string, number>>();
@@ -187,6 +205,8 @@ async function main(): Promise<void> {
     ['flow train b256 (vectors/s)', 'flow_train_b256_vectors_per_s', 'flow_train_b256_vectors_per_s', 'flow_train_b256_vectors_per_s', 1],
     ['flow score (vectors/s)', 'flow_score_vectors_per_s', 'flow_score_vectors_per_s', 'flow_score_vectors_per_s', 1],
     ['flow bank train b16 (vectors/s)', 'flowbank_train_b16_vectors_per_s', 'flow_train_b16_vectors_per_s', 'flow_train_b16_vectors_per_s', 1],
+    ['flow bank train b16, FlowBankPool (vectors/s)', 'flowbank_pool_train_b16_vectors_per_s', 'flow_train_b16_vectors_per_s', 'flow_train_b16_vectors_per_s', 1],
+    ['flow bank train b256, FlowBankPool (vectors/s)', 'flowbank_pool_train_b256_vectors_per_s', 'flow_train_b256_vectors_per_s', 'flow_train_b256_vectors_per_s', 1],
   ];
   for (const w of widths) {
     rows.push([`encoder forward w${w} (images/s)`, `embed_w${w}_images_per_s`, 'embed_images_per_s', `embed_w${w}`, 0.5]);

@@ -1,7 +1,12 @@
-import type { FlowBank } from '../../src/models/flow-bank.js';
 import type { RunningStats } from '../../src/stages/standardize.js';
 import { shuffledEpoch } from '../../src/stages/shuffle.js';
 import { Rng } from '../../src/rng.js';
+
+/** What trains flows from a labelled stream: a `FlowBank` (this thread) or a `FlowBankPool` (workers). */
+export interface FlowTrainer {
+  update(features: Float32Array, labels: Int32Array): void | Promise<void>;
+  endEpoch(): void | Promise<void>;
+}
 
 /**
  * One epoch of flow training over an embedding cache (rows of h then the label): the rows in
@@ -14,7 +19,7 @@ import { Rng } from '../../src/rng.js';
  *   await flowEpoch(bank, 'work/embeddings.f32', 512, rows, stats, 7, 0, (label) => label >= 0);
  */
 export async function flowEpoch(
-  bank: FlowBank,
+  bank: FlowTrainer,
   cache: string,
   dim: number,
   totalRows: number,
@@ -35,8 +40,8 @@ export async function flowEpoch(
       h.set(chunk.rows.subarray(k * cols, k * cols + dim), j * dim);
       labels[j] = chunk.rows[k * cols + dim];
     });
-    bank.update(stats.standardize(h, keep.length, std), labels);
+    await bank.update(stats.standardize(h, keep.length, std), labels);
     onChunk(chunk.n);
   }
-  bank.endEpoch();
+  await bank.endEpoch();
 }

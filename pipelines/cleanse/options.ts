@@ -19,6 +19,8 @@ export interface CleanseOptions {
   flowEpochs: number;
   flowBatch: number;
   flowLr: number;
+  /** Worker threads training the flows (bit-identical for any count); default: the CPU count on the single-threaded wasm/cpu backends, 1 on tensorflow. */
+  flowWorkers?: number;
   alphaClean: number;
   alphaPoison: number;
   lambda: number;

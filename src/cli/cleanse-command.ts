@@ -26,6 +26,8 @@ gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason
   --flow-epochs N          epochs of the per-class flows (default ${CLEANSE_DEFAULTS.flowEpochs})
   --flow-batch N           rows per flow step (default ${CLEANSE_DEFAULTS.flowBatch})
   --flow-lr X              flow Adam learning rate (default ${CLEANSE_DEFAULTS.flowLr})
+  --flow-workers N         threads training the per-class flows; any count gives the same flows
+                           (default: the CPU count on the wasm and cpu backends, 1 on tensorflow)
   --target-detection M     paper (METHOD.md thresholds) or robust (outliers among classes) (default ${CLEANSE_DEFAULTS.targetDetection})
   --detector NAME          gssd, or a baseline on the same embeddings: spectral (Spectral Signatures,
                            Tran et al. 2018) or activation-clustering (Chen et al. 2018) (default gssd)
@@ -56,6 +58,7 @@ ${SOURCE_HELP}`,
     'flow-epochs': { type: 'string' },
     'flow-batch': { type: 'string' },
     'flow-lr': { type: 'string' },
+    'flow-workers': { type: 'string' },
     'target-detection': { type: 'string' },
     cut: { type: 'string' },
     detector: { type: 'string' },
@@ -99,6 +102,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     flowEpochs: intOption(v('flow-epochs'), '--flow-epochs', { min: 1, fallback: D.flowEpochs }),
     flowBatch: intOption(v('flow-batch'), '--flow-batch', { min: 2, fallback: D.flowBatch }),
     flowLr: numberOption(v('flow-lr'), '--flow-lr', { min: 0, max: 1, open: true, fallback: D.flowLr }),
+    flowWorkers: v('flow-workers') === undefined ? undefined : intOption(v('flow-workers'), '--flow-workers', { min: 1, max: 256, fallback: 1 }),
     targetDetection: enumOption(v('target-detection'), '--target-detection', ['paper', 'robust'] as const, D.targetDetection),
     detector: enumOption(v('detector'), '--detector', ['gssd', 'spectral', 'activation-clustering'] as const, D.detector),
     cut: enumOption(v('cut'), '--cut', ['fixed', 'adaptive'] as const, D.cut),

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import type { FlowState } from './flow.js';
-import { FlowBank, type FlowBankOptions } from './flow-bank.js';
+import { FlowBank, type FlowBankOptions, type FlowBankState } from './flow-bank.js';
 import { ResNet, type ResNetOptions } from './resnet.js';
 import { SimclrTrainer, type SimclrOptions } from './simclr.js';
 
@@ -124,7 +124,16 @@ export function need(arrays: Map<string, Float32Array>, name: string): Float32Ar
  *   await saveFlowBank(bank, 'out/flows', { mean, std });
  */
 export async function saveFlowBank(bank: FlowBank, dir: string, extra?: unknown): Promise<void> {
-  const state = bank.getState();
+  await saveFlowBankState(bank.getState(), dir, extra);
+}
+
+/**
+ * Saves a flow bank's state (from `FlowBank.getState` or `FlowBankPool.getState`), as `saveFlowBank`.
+ *
+ * @example
+ *   await saveFlowBankState(await pool.getState(), 'work/flows');
+ */
+export async function saveFlowBankState(state: FlowBankState, dir: string, extra?: unknown): Promise<void> {
   const arrays: NamedArray[] = [];
   state.flows.forEach((f, c) => {
     arrays.push({ name: `flow${c}/params`, values: f.params }, { name: `flow${c}/m`, values: f.m }, { name: `flow${c}/v`, values: f.v });
@@ -141,10 +150,20 @@ export async function saveFlowBank(bank: FlowBank, dir: string, extra?: unknown)
  *   const bank = await loadFlowBank('out/flows');
  */
 export async function loadFlowBank(dir: string): Promise<FlowBank> {
+  return FlowBank.fromState(await loadFlowBankState(dir));
+}
+
+/**
+ * The state of a flow bank saved by `saveFlowBank` (e.g. to start a `FlowBankPool` from it).
+ *
+ * @example
+ *   const pool = await FlowBankPool.create(await loadFlowBankState('work/flows'));
+ */
+export async function loadFlowBankState(dir: string): Promise<FlowBankState> {
   const { manifest, arrays } = await readModel(dir, 'flow-bank');
   const config = manifest.config as Required<FlowBankOptions>;
   const meta = (manifest.state as { flows: { config: FlowState['config']; initialized: boolean; step: number }[] }).flows;
-  return FlowBank.fromState({
+  return {
     config,
     flows: meta.map((f, c) => ({
       config: f.config,
@@ -155,7 +174,7 @@ export async function loadFlowBank(dir: string): Promise<FlowBank> {
       v: need(arrays, `flow${c}/v`).slice(),
     })),
     buffers: meta.map((_, c) => need(arrays, `buffer${c}`).slice()),
-  });
+  };
 }
 
 function resnetConfig(net: ResNet): Required<ResNetOptions> {
