@@ -7,10 +7,11 @@ import { demoCommand } from './demo-command.js';
 import { pretrainCommand } from './pretrain-command.js';
 import { trainCommand } from './train-command.js';
 import { testCommand } from './test-command.js';
+import { exportOnnxCommand } from './export-onnx-command.js';
 
 export type { Command } from './command.js';
 
 /** The subcommands, by name. Handlers import their pipeline lazily so `--help` stays fast. */
 export const COMMANDS: Record<string, Command> = Object.fromEntries(
-  [demoCommand, inspectCommand, cleanseCommand, pretrainCommand, poisonCommand, evaluateCommand, trainCommand, testCommand].map((c) => [c.name, c]),
+  [demoCommand, inspectCommand, cleanseCommand, pretrainCommand, poisonCommand, evaluateCommand, trainCommand, testCommand, exportOnnxCommand].map((c) => [c.name, c]),
 );

@@ -10,7 +10,7 @@ describe.skipIf(!cliBuilt())('gssd command line', () => {
   it('lists every command in --help and has help for each', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const c of ['demo', 'inspect', 'cleanse', 'pretrain', 'poison', 'evaluate', 'train', 'test']) {
+    for (const c of ['demo', 'inspect', 'cleanse', 'pretrain', 'poison', 'evaluate', 'train', 'test', 'export-onnx']) {
       expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
       const h = await runCli([c, '--help']);
       expect(h.code).toBe(0);

@@ -1,0 +1,47 @@
+import { backendOption, enumOption, stringOption } from './options.js';
+import { UsageError } from '../errors.js';
+import type { Command } from './command.js';
+
+export const exportOnnxCommand: Command = {
+  name: 'export-onnx',
+  summary: 'Write a gssd encoder as an ONNX model (BatchNorm folded) for ONNX Runtime',
+  usage: 'Usage: gssd export-onnx --encoder DIR --out FILE.onnx [--input-layout nhwc255|nchw] [--json]',
+  help: `Writes the encoder's inference graph (Conv with BatchNorm folded, ReLU, Add, pooling) with the
+gssd_* metadata (image size, normalisation, input layout), so that \`gssd cleanse --encoder FILE.onnx\`
+or any ONNX Runtime program can run it. The file is written atomically.
+
+  --encoder DIR            a saved gssd encoder: DIR/encoder of gssd pretrain, or that run directory
+  --out FILE               the .onnx file to write (required)
+  --input-layout L         nhwc255: float [N, S, S, 3] pixel values 0..255, normalised inside the graph
+                           (default); nchw: float [N, 3, S, S] already normalised (PyTorch's convention)
+  --backend B              auto, tensorflow, wasm or cpu (reads the weights)
+  --json                   print what was written as JSON`,
+  options: {
+    encoder: { type: 'string' },
+    out: { type: 'string' },
+    'input-layout': { type: 'string' },
+    backend: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(values, positionals, log) {
+    const { exportOnnx } = await import('../../pipelines/export-onnx.js');
+    const v = (k: string) => values[k] as string | undefined;
+    if (positionals.length) throw new UsageError(`Unexpected argument \`${positionals[0]}\`: give the encoder with --encoder`);
+    const out = stringOption(v('out'), '--out');
+    if (!out.endsWith('.onnx')) throw new UsageError(`Expected \`--out\` to end with .onnx, got \`${out}\``);
+    const result = await exportOnnx(
+      {
+        encoder: stringOption(v('encoder'), '--encoder'),
+        out,
+        inputLayout: enumOption(v('input-layout'), '--input-layout', ['nhwc255', 'nchw'] as const, 'nhwc255'),
+        backend: backendOption(v('backend')),
+      },
+      log,
+    );
+    process.stdout.write(
+      values.json
+        ? JSON.stringify(result) + '\n'
+        : `wrote ${result.out}: ${(result.bytes / 1e6).toFixed(1)} MB, ResNet-18 width ${result.width}, ${result.imageSize}-px ${result.inputLayout} input, ${result.featureDim}-d output\n`,
+    );
+  },
+};
