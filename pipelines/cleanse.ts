@@ -39,7 +39,7 @@ export async function cleanse(options: CleanseOptions, log: Logger = silentLogge
   const backend = await initBackend(options.backend);
   log.info('backend', { backend });
   const state = await openRun(options, backend);
-  const ctx = new RunContext(options, state, log);
+  const ctx = new RunContext(options, state, log, startedAt);
   if (state.pass !== 'pretrain' || state.embed.rowsDone > 0) log.info('resuming', { pass: state.pass, embedRows: state.embed.rowsDone, fitEpochs: state.fit.epochsDone });
 
   const at = (pass: PassName) => PASSES.indexOf(state.pass) <= PASSES.indexOf(pass);
@@ -92,7 +92,7 @@ export async function cleanse(options: CleanseOptions, log: Logger = silentLogge
     await ctx.measure('route', () => routePass(ctx), state.totalRows);
     await advance('done');
   }
-  const report = await writeReports(ctx, (Date.now() - startedAt) / 1000);
+  const report = await writeReports(ctx, ctx.elapsed());
   if (!options.keepWork) await rm(join(options.out, 'work'), { recursive: true, force: true });
   return report;
 }

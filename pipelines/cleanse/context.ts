@@ -7,13 +7,22 @@ import type { CleanseState, PassName } from './state.js';
 /** What every pass of a cleanse run gets: options, the checkpoint state, where files go. */
 export class RunContext {
   readonly store: CheckpointStore<CleanseState>;
+  private readonly elapsedBefore: number;
 
   constructor(
     readonly options: CleanseOptions,
     public state: CleanseState,
     readonly log: Logger,
+    /** When this segment of the run started (ms since the epoch). */
+    private readonly segmentStart = Date.now(),
   ) {
     this.store = new CheckpointStore<CleanseState>(options.out);
+    this.elapsedBefore = state.elapsedSeconds ?? 0;
+  }
+
+  /** Wall seconds of the run so far: earlier segments (up to their last commit) plus this one. */
+  elapsed(): number {
+    return this.elapsedBefore + (Date.now() - this.segmentStart) / 1000;
   }
 
   /** A path under DIR/work (caches that the run can rebuild). */
@@ -28,6 +37,7 @@ export class RunContext {
 
   /** Writes the state atomically: the run's new last committed point. */
   async commit(): Promise<void> {
+    this.state.elapsedSeconds = Math.round(this.elapsed() * 100) / 100;
     await this.store.save(this.state);
   }
 

@@ -51,6 +51,8 @@ export interface CleanseState {
   baseline: BaselineModel | null;
   route: { rowsDone: number; eligibleDone: number; parts: Record<SinkName, number>; counts: Record<SinkName, number> };
   costs: Partial<Record<PassName, PassCost>>;
+  /** Wall seconds of the earlier segments of a resumed run, up to their last commit (absent in older checkpoints). */
+  elapsedSeconds?: number;
 }
 
 export function initialState(fingerprint: Record<string, unknown>, backend: string, totalRows: number, gssdVersion: string): CleanseState {

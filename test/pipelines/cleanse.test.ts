@@ -125,13 +125,16 @@ describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () =>
     ];
     const passesHit = new Set<string>();
     let killed = 0;
+    let carried = 0;
     for (const crash of crashes) {
+      let before = 0;
       const out = join(root, `killed-${crash.name.replace(/\W+/g, '-')}`);
       const first = await runCli(['cleanse', ...base(), '--out', out], crash);
       if (first.signal === 'SIGKILL') {
         killed++;
         const state = JSON.parse(await readFile(join(out, 'checkpoint', 'state.json'), 'utf8').catch(() => '{"pass":"none"}'));
         passesHit.add(state.pass);
+        before = state.elapsedSeconds ?? 0;
       }
       let attempts = 0;
       let last = first;
@@ -141,12 +144,17 @@ describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () =>
         last = await runCli(['cleanse', ...base(), '--out', out, '--resume']);
       }
       expect(last.code, `${crash.name}: ${last.stderr}`).toBe(0);
+      // the report's wall time counts the killed segment (up to its last commit) too
+      const wall = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')).wallSeconds;
+      expect(wall).toBeGreaterThan(before);
+      if (before > 0) carried++;
       const rows = await readOutput(out);
       expectSameRows(rows, reference, crash.name);
       const parts = await readdir(join(out, 'clean'));
       expect(parts.filter((p) => p.endsWith('.tmp'))).toEqual([]);
     }
     expect(killed).toBeGreaterThanOrEqual(crashes.length - 2);
+    expect(carried, 'killed runs whose elapsed time was carried into the resumed report').toBeGreaterThan(0);
     for (const pass of ['embed', 'fit', 'route']) expect([...passesHit], 'passes the kills landed in').toContain(pass);
   }, 240_000);
 
