@@ -1,5 +1,5 @@
-import type { RecordBatch } from 'apache-arrow';
-import { countRows, readChunks, type ReadOptions } from '../src/io/read.js';
+import type { Field } from 'apache-arrow';
+import { countRows, readChunks, readFooters, type ReadOptions } from '../src/io/read.js';
 import { imageBytesAt, DEFAULT_COLUMNS } from '../src/io/columns.js';
 import { imageInfo } from '../src/io/image-info.js';
 import { Progress } from '../src/progress.js';
@@ -37,7 +37,7 @@ export async function inspect(
   const progress = new Progress(log, 'inspect', log.tty ? await countRows(inputs, options) : undefined);
   for await (const chunk of readChunks(inputs, options)) {
     const s = per[chunk.inputIndex];
-    if (s.columns.length === 0) s.columns = columnsOf(chunk.batch);
+    if (s.columns.length === 0) s.columns = columnsOf(chunk.batch.schema.fields);
     const labels = chunk.batch.getChild(columns.label)!;
     for (let i = 0; i < chunk.batch.numRows; i++) {
       const key = String(labels.get(i));
@@ -55,6 +55,10 @@ export async function inspect(
     progress.add(chunk.batch.numRows);
   }
   progress.done();
+  // an input without rows has its columns in its footer only
+  const bare = per.filter((s) => s.columns.length === 0);
+  const footers = bare.length ? await readFooters(bare.map((s) => s.input), options) : [];
+  bare.forEach((s, i) => (s.columns = columnsOf(footers[i].fields)));
   const total = empty('total');
   for (const s of per) {
     total.rows += s.rows;
@@ -72,8 +76,8 @@ function empty(input: string): InspectSummary {
   return { input, rows: 0, columns: [], labels: {}, imageFormats: {}, imageSizes: {}, sampledImages: 0 };
 }
 
-function columnsOf(batch: RecordBatch): { name: string; type: string }[] {
-  return batch.schema.fields.map((f) => ({ name: f.name, type: String(f.type) }));
+function columnsOf(fields: Field[]): { name: string; type: string }[] {
+  return fields.map((f) => ({ name: f.name, type: String(f.type) }));
 }
 
 function merge(into: Record<string, number>, from: Record<string, number>): void {

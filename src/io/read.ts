@@ -143,17 +143,35 @@ export async function* readBatches(inputs: string[], opts: ReadOptions = {}): As
  *   const total = await countRows(inputs);
  */
 export async function countRows(inputs: string[], opts: ReadOptions = {}): Promise<number> {
+  return (await readFooters(inputs, opts)).reduce((sum, f) => sum + f.rows, 0);
+}
+
+/** What an input's footer says: its rows, and the fields its batches have. */
+export interface InputFooter {
+  input: string;
+  rows: number;
+  fields: Field[];
+}
+
+/**
+ * Row count and batch fields of every input from its footer alone (no row group is read):
+ * the schema even of a file with no rows.
+ *
+ * @example
+ *   const [{ rows, fields }] = await readFooters(['part-00000.parquet']);
+ */
+export async function readFooters(inputs: string[], opts: ReadOptions = {}): Promise<InputFooter[]> {
   const s = settings(opts);
   const session = new Session(inputs, s, opts.signal);
   try {
-    let total = 0;
+    const out: InputFooter[] = [];
     for (let i = 0; i < inputs.length; i++) {
       session.prefetchOpens(i);
       const opened = await session.open(i);
-      total += Number(opened.metadata.num_rows);
+      out.push({ input: inputs[i], rows: Number(opened.metadata.num_rows), fields: fieldsOf(opened, s.columns) });
       await session.close(i);
     }
-    return total;
+    return out;
   } finally {
     await session.dispose();
   }
@@ -419,13 +437,13 @@ function buildBatch(
         }
         labels[i] = k;
       }
-      fields.push(new Field(plan.name, new Int32(), false));
+      fields.push(fieldOf(plan, columns));
       children.push(buildData(new Int32(), labels, 0, n));
       continue;
     }
     if (plan.name === columns.id) {
       for (let i = 0; i < n; i++) if (data[start + i] == null) throw new InputError(`${at(from + i)}: id is null`);
-      fields.push(new Field(plan.name, new Int64(), false));
+      fields.push(fieldOf(plan, columns));
       children.push(buildData(new Int64(), data, start, end));
       continue;
     }
@@ -436,12 +454,26 @@ function buildBatch(
         text[i] = v == null ? null : JSON.stringify(toJson(v));
       }
       data = text;
-      fields.push(new Field(plan.name, new Utf8(), true));
+      fields.push(fieldOf(plan, columns));
       children.push(buildData(new Utf8(), data, 0, n));
       continue;
     }
-    fields.push(new Field(plan.name, plan.type, plan.nullable));
+    fields.push(fieldOf(plan, columns));
     children.push(buildData(plan.type, data, start, end));
   }
   return makeBatch(fields, children);
+}
+
+/** The Arrow field a Parquet column becomes in the batches (label Int32, id Int64, nested as JSON text). */
+function fieldOf(plan: ColumnPlan, columns: Columns): Field {
+  if (plan.name === columns.label) return new Field(plan.name, new Int32(), false);
+  if (plan.name === columns.id) return new Field(plan.name, new Int64(), false);
+  if (plan.json) return new Field(plan.name, new Utf8(), true);
+  return new Field(plan.name, plan.type, plan.nullable);
+}
+
+/** Every field of the batches read from `opened`, in order (the synthetic id first when absent). */
+function fieldsOf(opened: OpenInput, columns: Columns): Field[] {
+  const fields = opened.plans.map((p) => fieldOf(p, columns));
+  return opened.plans.some((p) => p.name === columns.id) ? fields : [new Field(columns.id, new Int64(), false), ...fields];
 }
