@@ -56,12 +56,12 @@ async function main(): Promise<void> {
   const results: Record<string, unknown>[] = [];
   try {
     // the subsets: the first `rows` training rows, the first `testRows` test rows
-    const subset = async (input: string, rows: number, out: string) => {
+    const subset = async (inputs: string[], rows: number, out: string) => {
       const { readBatches } = await import('../src/io/read.js');
       const { PartSink } = await import('../src/io/part-sink.js');
       const sink = await PartSink.open(out);
       let left = rows;
-      for await (const b of readBatches([input])) {
+      for await (const b of readBatches(inputs)) {
         if (left <= 0) break;
         await sink.write(b.numRows <= left ? b : b.slice(0, left));
         left -= b.numRows;
@@ -69,8 +69,8 @@ async function main(): Promise<void> {
       await sink.close();
     };
     const trainShards = [0, 1, 2, 3, 4].map((k) => join(CIFAR, `train-0000${k}-of-00005.parquet`));
-    await subset(trainShards.length && budget.rows > 10000 ? trainShards[0] : trainShards[0], Math.min(budget.rows, 10000), join(root, 'train'));
-    await subset(join(CIFAR, 'test-00000-of-00001.parquet'), budget.testRows, join(root, 'test'));
+    await subset(trainShards, Math.min(budget.rows, 50_000), join(root, 'train'));
+    await subset([join(CIFAR, 'test-00000-of-00001.parquet')], budget.testRows, join(root, 'test'));
     for (const attack of budget.attacks) {
       const dir = join(root, attack);
       const row: Record<string, unknown> = { attack };
