@@ -23,6 +23,7 @@ import { readOptions, type SourceSettings } from '../src/cli/source-options.js';
 import { embedRows } from './cleanse/embed-pass.js';
 import { flowEpoch } from './cleanse/flow-epoch.js';
 import { scoreChunk } from './cleanse/score-pass.js';
+import type { FlowScorer } from '../src/models/flow-scorer.js';
 
 /** What an embed job produced for one shard. */
 export interface EmbedShardManifest {
@@ -121,14 +122,15 @@ export async function fitClass(o: FitClassOptions): Promise<void> {
  * (`trainable[c]` false) get the floor value.
  *
  * @example
- *   await scoreShard('jobs/shard-7.f32', 512, bank, stats, trainable, 'jobs/shard-7.loglik');
+ *   const scorer = await openFlowScorer(bank, 'auto');   // the runtime the cleanse used
+ *   await scoreShard('jobs/shard-7.f32', 512, scorer, stats, trainable, 'jobs/shard-7.loglik');
  */
-export async function scoreShard(cache: string, featureDim: number, bank: FlowBank, stats: RunningStats, trainable: boolean[], out: string): Promise<void> {
-  const writer = await MatrixWriter.open(`${out}.f32`, bank.numClasses + 1);
+export async function scoreShard(cache: string, featureDim: number, scorer: Pick<FlowScorer, 'logProb' | 'numClasses'>, stats: RunningStats, trainable: boolean[], out: string): Promise<void> {
+  const writer = await MatrixWriter.open(`${out}.f32`, scorer.numClasses + 1);
   const std = stats.std();
   try {
     for await (const chunk of readMatrix(cache, featureDim + 1, { chunkRows: 1024 })) {
-      await writer.append(scoreChunk(chunk, featureDim, bank.numClasses, bank, stats, std, trainable));
+      await writer.append(await scoreChunk(chunk, featureDim, scorer.numClasses, scorer, stats, std, trainable));
     }
   } finally {
     await writer.close();

@@ -2,6 +2,7 @@ import type { BackendName } from '../../src/models/backend.js';
 import type { TargetDetectionMode } from '../../src/detect/options.js';
 import type { DetectorName } from './baseline-pass.js';
 import type { EmbedRuntime } from './open-encoder.js';
+import type { ScoreRuntime } from '../../src/models/flow-scorer.js';
 import type { SourceSettings } from '../../src/cli/source-options.js';
 
 /** Everything a cleanse run is configured by. Defaults are METHOD.md's reference values. */
@@ -13,8 +14,12 @@ export interface CleanseOptions {
   encoder?: string;
   /** Runtime of the embed pass: ONNX Runtime (auto's choice for gssd encoders) or TF.js. */
   embedRuntime: EmbedRuntime;
+  /** Runtime of the score pass: ONNX Runtime (auto's choice) or TF.js. */
+  scoreRuntime: ScoreRuntime;
   pretrainEpochs: number;
   pretrainBatch: number;
+  /** Shards of each SimCLR batch on the wasm/cpu backends (see `PretrainSettings`). Default 2. */
+  simclrShards?: number;
   width: number;
   flowEpochs: number;
   flowBatch: number;
@@ -46,6 +51,7 @@ export interface CleanseOptions {
 export const CLEANSE_DEFAULTS = {
   pretrainEpochs: 10,
   pretrainBatch: 256,
+  simclrShards: 2,
   width: 16,
   flowEpochs: 50,
   flowBatch: 16,
@@ -59,6 +65,7 @@ export const CLEANSE_DEFAULTS = {
   cut: 'fixed' as 'fixed' | 'adaptive',
   detector: 'gssd' as DetectorName,
   embedRuntime: 'auto' as EmbedRuntime,
+  scoreRuntime: 'auto' as ScoreRuntime,
   seed: 0,
   backend: 'auto' as BackendName,
   partRows: 100_000,
@@ -79,6 +86,7 @@ export function outputFingerprint(o: CleanseOptions): Record<string, unknown> {
     encoder: o.encoder ?? null,
     pretrainEpochs: o.encoder ? null : o.pretrainEpochs,
     pretrainBatch: o.encoder ? null : o.pretrainBatch,
+    simclrShards: o.encoder ? null : (o.simclrShards ?? CLEANSE_DEFAULTS.simclrShards),
     width: o.encoder ? null : o.width,
     flowEpochs: o.flowEpochs,
     flowBatch: o.flowBatch,

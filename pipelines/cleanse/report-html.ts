@@ -32,7 +32,7 @@ table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #d
 .muted{color:#666}.bad{color:#c0392b;font-weight:600}
 </style></head><body>
 <h1>gssd cleanse report</h1>
-<p class="muted">gssd ${esc(r.gssdVersion)}, ${esc(r.createdAt)}, backend ${esc(r.backend)}, ${r.rows.toLocaleString('en-US')} rows, ${r.numClasses} classes, feature dimension ${r.featureDim}, ${mode}, wall time ${r.wallSeconds.toFixed(1)} s</p>
+<p class="muted">gssd ${esc(r.gssdVersion)}, ${esc(r.createdAt)}, backend ${esc(r.backend)} (embed ${esc(r.runtimes?.embed ?? 'n/a')}, score ${esc(r.runtimes?.score ?? 'n/a')}), ${r.rows.toLocaleString('en-US')} rows, ${r.numClasses} classes, feature dimension ${r.featureDim}, ${mode}, wall time ${r.wallSeconds.toFixed(1)} s</p>
 <h2>Flagged classes</h2><p class="${r.flagged.length ? 'bad' : ''}">${esc(flaggedText)}</p>
 ${d && d.notes.length ? `<ul>${d.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
 <h2>Splits</h2><table><tr><th>split</th><th>rows</th><th>share</th></tr>${splitRows}</table>

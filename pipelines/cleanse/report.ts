@@ -12,6 +12,8 @@ export interface CleanseReport {
   gssdVersion: string;
   createdAt: string;
   backend: string;
+  /** Who ran the encoder and the flow scoring (e.g. onnx-cpu, tfjs-wasm); null for a pass that did not run. */
+  runtimes: { embed: string | null; score: string | null };
   inputs: string[];
   rows: number;
   numClasses: number;
@@ -43,6 +45,7 @@ export async function writeReports(ctx: RunContext, wallSeconds: number): Promis
     gssdVersion: VERSION,
     createdAt: new Date().toISOString(),
     backend: state.backend,
+    runtimes: { embed: state.embedRuntime, score: state.scoreRuntime ?? null },
     inputs: options.inputs,
     rows: state.totalRows,
     numClasses: state.numClasses!,

@@ -1,4 +1,6 @@
 import type { FlowBank } from '../../src/models/flow-bank.js';
+import { openFlowScorer, type FlowScorer } from '../../src/models/flow-scorer.js';
+import { UsageError } from '../../src/errors.js';
 import { MatrixWriter, readMatrix, type MatrixChunk } from '../../src/io/matrix-file.js';
 import { RunningStats } from '../../src/stages/standardize.js';
 import { Progress } from '../../src/progress.js';
@@ -20,9 +22,24 @@ export function likelihoodColumns(numClasses: number): number {
 
 /**
  * Pass 4a (METHOD.md step 4): the likelihood matrix L[i, c] = l_c(z_i), row by row from the
- * embedding cache, to DIR/work/likelihood.f32. Checkpointed every `checkpointRows` rows.
+ * embedding cache, to DIR/work/likelihood.f32, on ONNX Runtime or TF.js (`--score-runtime`;
+ * a resumed run must use the runtime it started with). Checkpointed every `checkpointRows` rows.
  */
 export async function scorePass(ctx: RunContext, bank: FlowBank): Promise<void> {
+  const scorer = await openFlowScorer(bank, ctx.options.scoreRuntime);
+  try {
+    if (ctx.state.scoreRuntime && ctx.state.scoreRuntime !== scorer.runtime) {
+      throw new UsageError(`${ctx.options.out}: the run scored with ${ctx.state.scoreRuntime}, this one would use ${scorer.runtime}; resume with the same --score-runtime`);
+    }
+    ctx.state.scoreRuntime = scorer.runtime;
+    ctx.log.info('score', { runtime: scorer.runtime });
+    await scoreRows(ctx, scorer);
+  } finally {
+    await scorer.close();
+  }
+}
+
+async function scoreRows(ctx: RunContext, scorer: FlowScorer): Promise<void> {
   const { options, state } = ctx;
   const d = state.featureDim!;
   const K = state.numClasses!;
@@ -36,7 +53,7 @@ export async function scorePass(ctx: RunContext, bank: FlowBank): Promise<void> 
   let sinceCheckpoint = 0;
   try {
     for await (const chunk of readMatrix(ctx.work('embeddings.f32'), cacheColumns(d), { start: state.score.rowsDone, chunkRows: 1024 })) {
-      await out.append(scoreChunk(chunk, d, K, bank, stats, std, trainable));
+      await out.append(await scoreChunk(chunk, d, K, scorer, stats, std, trainable));
       state.score.rowsDone += chunk.n;
       sinceCheckpoint += chunk.n;
       progress.add(chunk.n);
@@ -55,20 +72,20 @@ export async function scorePass(ctx: RunContext, bank: FlowBank): Promise<void> 
 }
 
 /** The likelihood rows (L[i, 0..K), then the label) of one chunk of embedding-cache rows. */
-export function scoreChunk(
+export async function scoreChunk(
   chunk: MatrixChunk,
   d: number,
   K: number,
-  bank: FlowBank,
+  scorer: Pick<FlowScorer, 'logProb'>,
   stats: RunningStats,
   std: Float64Array,
   trainable: boolean[],
-): Float32Array {
+): Promise<Float32Array> {
   const cols = d + 1;
   const out = new Float32Array(chunk.n * (K + 1));
   const h = new Float32Array(chunk.n * d);
   for (let i = 0; i < chunk.n; i++) h.set(chunk.rows.subarray(i * cols, i * cols + d), i * d);
-  const L = bank.logProb(stats.standardize(h, chunk.n, std), chunk.n);
+  const L = await scorer.logProb(stats.standardize(h, chunk.n, std), chunk.n);
   for (let i = 0; i < chunk.n; i++) {
     const label = chunk.rows[i * cols + d];
     for (let c = 0; c < K; c++) out[i * (K + 1) + c] = label < 0 ? NaN : trainable[c] ? L[i * K + c] : NO_FLOW_LOGLIK;

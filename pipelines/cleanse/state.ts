@@ -34,6 +34,8 @@ export interface CleanseState {
   featureDim: number | null;
   /** The runtime the embed pass used (onnx-cpu, tfjs-wasm, ...): a resume must use the same. */
   embedRuntime: string | null;
+  /** The runtime the score pass used (onnx-cpu, tfjs, ...), once it started; absent in older checkpoints. */
+  scoreRuntime?: string | null;
   pretrain: PretrainProgress | null;
   embed: {
     rowsDone: number;

@@ -20,8 +20,11 @@ gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason
                            float input; size and normalisation from its gssd_* metadata or CIFAR's);
                            skips pretraining
   --embed-runtime R        auto, onnx or tfjs: who runs the encoder (default auto: ONNX Runtime)
+  --score-runtime R        auto, onnx or tfjs: who computes the flow likelihoods (default auto: ONNX Runtime)
   --pretrain-epochs N      SimCLR epochs when no --encoder is given (default ${CLEANSE_DEFAULTS.pretrainEpochs})
   --pretrain-batch N       SimCLR batch size (default ${CLEANSE_DEFAULTS.pretrainBatch})
+  --simclr-shards S        SimCLR on the wasm/cpu backends: shards per batch, on min(S, cores) threads,
+                           BatchNorm per shard (default ${CLEANSE_DEFAULTS.simclrShards})
   --width W                ResNet-18 width when pretraining: 64 is the paper's, 16/32 fit a CPU (default ${CLEANSE_DEFAULTS.width})
   --flow-epochs N          epochs of the per-class flows (default ${CLEANSE_DEFAULTS.flowEpochs})
   --flow-batch N           rows per flow step (default ${CLEANSE_DEFAULTS.flowBatch})
@@ -52,8 +55,10 @@ ${SOURCE_HELP}`,
     force: { type: 'boolean' },
     encoder: { type: 'string' },
     'embed-runtime': { type: 'string' },
+    'score-runtime': { type: 'string' },
     'pretrain-epochs': { type: 'string' },
     'pretrain-batch': { type: 'string' },
+    'simclr-shards': { type: 'string' },
     width: { type: 'string' },
     'flow-epochs': { type: 'string' },
     'flow-batch': { type: 'string' },
@@ -89,6 +94,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
   const D = CLEANSE_DEFAULTS;
   const alphaClean = numberOption(v('alpha-clean'), '--alpha-clean', { min: 0, max: 1, fallback: D.alphaClean });
   const alphaPoison = numberOption(v('alpha-poison'), '--alpha-poison', { min: 0, max: 1, fallback: D.alphaPoison });
+  const pretrainBatch = intOption(v('pretrain-batch'), '--pretrain-batch', { min: 2, fallback: D.pretrainBatch });
   if (alphaClean + alphaPoison > 1) throw new UsageError(`Expected \`--alpha-clean\` + \`--alpha-poison\` to be at most 1, got \`${alphaClean + alphaPoison}\``);
   return {
     inputs,
@@ -96,8 +102,10 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     source: sourceSettings(values),
     encoder: v('encoder'),
     embedRuntime: enumOption(v('embed-runtime'), '--embed-runtime', ['auto', 'onnx', 'tfjs'] as const, D.embedRuntime),
+    scoreRuntime: enumOption(v('score-runtime'), '--score-runtime', ['auto', 'onnx', 'tfjs'] as const, D.scoreRuntime),
     pretrainEpochs: intOption(v('pretrain-epochs'), '--pretrain-epochs', { min: 0, fallback: D.pretrainEpochs }),
-    pretrainBatch: intOption(v('pretrain-batch'), '--pretrain-batch', { min: 2, fallback: D.pretrainBatch }),
+    pretrainBatch,
+    simclrShards: intOption(v('simclr-shards'), '--simclr-shards', { min: 1, max: pretrainBatch, fallback: D.simclrShards }),
     width: intOption(v('width'), '--width', { min: 1, max: 512, fallback: D.width }),
     flowEpochs: intOption(v('flow-epochs'), '--flow-epochs', { min: 1, fallback: D.flowEpochs }),
     flowBatch: intOption(v('flow-batch'), '--flow-batch', { min: 2, fallback: D.flowBatch }),

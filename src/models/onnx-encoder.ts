@@ -8,20 +8,17 @@
  * one intra-op thread per core. onnxruntime-node runs a batch synchronously on the main
  * thread (its own thread pool underneath): the event loop waits meanwhile.
  */
-import { existsSync } from 'node:fs';
 import { expectInteger } from '../errors.js';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CIFAR_MEAN, CIFAR_STD } from '../stages/augment.js';
 import type { ImageEncoder } from '../stages/embed.js';
 import { readOnnxMetadata } from './onnx-model.js';
 import { checkChannels, INPUT_LAYOUTS, parseEncoderMetadata, type EncoderInputSpec, type OnnxInputLayout } from './onnx-metadata.js';
+import { firstLine, ONNX_PROVIDERS, openOnnxSession, type OnnxProviderRequest } from './onnx-session.js';
 
-/** Where the model runs: `auto` tries CUDA then falls back to the CPU silently. */
-export type OnnxProviderRequest = 'auto' | 'cuda' | 'cpu';
+export type { OnnxProviderRequest } from './onnx-session.js';
 
 export interface OnnxEncoderOptions {
   /** Side of the square input images. Default: metadata, else the model's static input shape. */
@@ -83,8 +80,8 @@ export class OnnxEncoder implements ImageEncoder {
     expectInteger('intraOpThreads', intraOpThreads, 1);
     expectInteger('batchSize', batchSize, 1);
     const request = options.provider ?? 'auto';
-    if (!['auto', 'cuda', 'cpu'].includes(request)) throw new Error(`Expected \`provider\` to be auto, cuda or cpu, got \`${String(request)}\``);
-    const { session, provider } = await openSession(bytes, request, intraOpThreads, where);
+    if (!ONNX_PROVIDERS.includes(request)) throw new Error(`Expected \`provider\` to be auto, cuda or cpu, got \`${String(request)}\``);
+    const { session, provider } = await openOnnxSession(bytes, request, intraOpThreads, where);
     try {
       const meta = parseEncoderMetadata(readOnnxMetadata(bytes));
       const inMeta = session.inputMetadata[0];
@@ -201,47 +198,6 @@ function fillInput(pixels: Uint8Array, m: number, S: number, layout: OnnxInputLa
   }
 }
 
-/** The session on CUDA when asked for and available, else on the CPU. */
-async function openSession(bytes: Uint8Array, request: OnnxProviderRequest, threads: number, where: string): Promise<{ session: ort.InferenceSession; provider: 'cuda' | 'cpu' }> {
-  const base: ort.InferenceSession.SessionOptions = {
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-  };
-  if (request !== 'cpu' && cudaInstalled()) {
-    try {
-      const session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cuda'], logSeverityLevel: 4 });
-      return { session, provider: 'cuda' };
-    } catch (err) {
-      if (request === 'cuda') throw new Error(`${where}: the CUDA execution provider is not available (${firstLine(err)})`, { cause: err });
-    }
-  } else if (request === 'cuda') {
-    throw new Error(`${where}: onnxruntime-node has no CUDA execution provider installed (its CUDA files were not downloaded)`);
-  }
-  try {
-    return { session: await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cpu'] }), provider: 'cpu' };
-  } catch (err) {
-    throw new Error(`${where}: onnxruntime cannot load the model (${firstLine(err)})`, { cause: err });
-  }
-}
-
-/**
- * Whether onnxruntime-node's CUDA provider library is on disk: its install script downloads
- * it separately (skipped on machines without that access). Without it, asking for CUDA
- * makes onnxruntime print an error before failing, so it is not asked.
- */
-function cudaInstalled(): boolean {
-  if (!ort.listSupportedBackends().some((b) => b.name === 'cuda')) return false;
-  try {
-    const pkg = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
-    const dir = join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
-    return existsSync(join(dir, 'libonnxruntime_providers_cuda.so')) || existsSync(join(dir, 'onnxruntime_providers_cuda.dll'));
-  } catch {
-    return false;
-  }
-}
-
 async function readModelFile(path: string): Promise<Uint8Array> {
   try {
     return new Uint8Array(await readFile(path));
@@ -249,8 +205,3 @@ async function readModelFile(path: string): Promise<Uint8Array> {
     throw new Error(`${path}: cannot read the ONNX model (${firstLine(err)})`, { cause: err });
   }
 }
-
-function firstLine(err: unknown): string {
-  return String(err instanceof Error ? err.message : err).split('\n')[0];
-}
-

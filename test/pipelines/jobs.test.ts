@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeSyntheticDataset } from '../../pipelines/synthetic-data.js';
 import { concatFiles, embedShard, fitClass, mergeShardStats, scoreShard } from '../../pipelines/jobs.js';
+import { openFlowScorer } from '../../src/models/flow-scorer.js';
 import { initBackend } from '../../src/models/backend.js';
 import { loadClassFlows, loadFlowBank, loadResNet } from '../../src/models/save.js';
 import { RunningStats } from '../../src/stages/standardize.js';
@@ -58,7 +59,11 @@ describe.skipIf(!cliBuilt())('cleanse as per-shard and per-class jobs', () => {
     for (let c = 0; c < K; c++) expect(Buffer.from(jobs.flow(c).getState().params.buffer).equals(Buffer.from(single.flow(c).getState().params.buffer)), `flow ${c}`).toBe(true);
 
     const trainable = new Array(K).fill(true);
-    for (const [k, m] of manifests.entries()) await scoreShard(m.cache, state.featureDim, jobs, stats, trainable, join(root, `shard-${k}.loglik`));
+    // the scoring runtime the cleanse recorded (ONNX Runtime unless it failed to load)
+    const scorer = await openFlowScorer(jobs, state.scoreRuntime === 'tfjs' ? 'tfjs' : 'onnx');
+    expect(scorer.runtime).toBe(state.scoreRuntime);
+    for (const [k, m] of manifests.entries()) await scoreShard(m.cache, state.featureDim, scorer, stats, trainable, join(root, `shard-${k}.loglik`));
+    await scorer.close();
     await concatFiles([0, 1].map((k) => join(root, `shard-${k}.loglik.f32`)), join(root, 'all.loglik.f32'));
     expect((await readFile(join(root, 'all.loglik.f32'))).equals(await readFile(join(run, 'work', 'likelihood.f32')))).toBe(true);
     jobs.dispose();

@@ -1,0 +1,89 @@
+/**
+ * Opening an onnxruntime-node session the way gssd runs its ONNX graphs: CUDA when its
+ * provider library loads at run time (and is asked for), else the CPU with `threads`
+ * intra-op threads, full graph optimisation, sequential execution.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+
+/** Where the model runs: `auto` tries CUDA then falls back to the CPU silently. */
+export type OnnxProviderRequest = 'auto' | 'cuda' | 'cpu';
+
+/** The provider names accepted in options. */
+export const ONNX_PROVIDERS: readonly OnnxProviderRequest[] = ['auto', 'cuda', 'cpu'];
+
+/** Less common session settings. */
+export interface OnnxSessionTuning {
+  /**
+   * Whether idle intra-op threads spin (onnxruntime's default, true): the lowest latency on
+   * an otherwise idle machine; false yields the cores at once, far better when other
+   * processes or threads compete for them.
+   */
+  spinning?: boolean;
+}
+
+/**
+ * The session on CUDA when asked for and available, else on the CPU. `where` names the
+ * model in error messages.
+ *
+ * @example
+ *   const { session, provider } = await openOnnxSession(bytes, 'auto', availableParallelism(), 'encoder.onnx');
+ */
+export async function openOnnxSession(
+  bytes: Uint8Array,
+  request: OnnxProviderRequest,
+  threads: number,
+  where: string,
+  tuning: OnnxSessionTuning = {},
+): Promise<{ session: ort.InferenceSession; provider: 'cuda' | 'cpu' }> {
+  const base: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+  };
+  if (tuning.spinning !== undefined) base.extra = { session: { intra_op: { allow_spinning: tuning.spinning ? '1' : '0' } } };
+  if (request !== 'cpu' && cudaInstalled()) {
+    try {
+      const session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cuda'], logSeverityLevel: 4 });
+      return { session, provider: 'cuda' };
+    } catch (err) {
+      if (request === 'cuda') throw new Error(`${where}: the CUDA execution provider is not available (${firstLine(err)})`, { cause: err });
+    }
+  } else if (request === 'cuda') {
+    throw new Error(`${where}: onnxruntime-node has no CUDA execution provider installed (its CUDA files were not downloaded)`);
+  }
+  try {
+    return { session: await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cpu'] }), provider: 'cpu' };
+  } catch (err) {
+    throw new Error(`${where}: onnxruntime cannot load the model (${firstLine(err)})`, { cause: err });
+  }
+}
+
+/**
+ * Whether onnxruntime-node's CUDA provider library is on disk: its install script downloads
+ * it separately (skipped on machines without that access). Without it, asking for CUDA
+ * makes onnxruntime print an error before failing, so it is not asked.
+ */
+function cudaInstalled(): boolean {
+  if (!ort.listSupportedBackends().some((b) => b.name === 'cuda')) return false;
+  try {
+    const pkg = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+    const dir = join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+    return existsSync(join(dir, 'libonnxruntime_providers_cuda.so')) || existsSync(join(dir, 'onnxruntime_providers_cuda.dll'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The first line of an error's message.
+ *
+ * @example
+ *   throw new Error(`cannot read (${firstLine(err)})`, { cause: err });
+ */
+export function firstLine(err: unknown): string {
+  return String(err instanceof Error ? err.message : err).split('\n')[0];
+}
