@@ -18,6 +18,8 @@ import * as ort from 'onnxruntime-node';
 import { initBackend } from '../src/models/backend.js';
 import { EmbedPool } from '../src/models/embed-pool.js';
 import { FlowBank } from '../src/models/flow-bank.js';
+import { FlowBankPool } from '../src/models/flow-bank-pool.js';
+import { openFlowScorer } from '../src/models/flow-scorer.js';
 import { exportResNetToOnnx } from '../src/models/onnx-export.js';
 import { OnnxEncoder } from '../src/models/onnx-encoder.js';
 import { ResNet } from '../src/models/resnet.js';
@@ -136,25 +138,36 @@ function randn(rng: Rng, n: number): Float32Array {
   return x;
 }
 
-/** Flow fit (a 10-class FlowBank fed a shuffled stream) and scoring, D = 512. */
+/**
+ * Flow fit (a 10-class FlowBank fed a shuffled stream; on worker threads as the cleanse runs
+ * it, and on one thread) and scoring (ONNX Runtime as the cleanse runs it, and TF.js), D = 512.
+ */
 async function flowStage(torch: Record<string, number> | undefined): Promise<void> {
   const rng = new Rng(0);
   for (const b of [16, 256]) {
-    const bank = new FlowBank({ numClasses: 10, dim: 512, batchSize: b, seed: 0 });
     const n = 40 * b; // about 4 steps per class per call
     const x = randn(rng, n * 512);
     const labels = Int32Array.from({ length: n }, () => rng.int(10));
+    const torchRate = torch?.[`flow_train_b${b}_vectors_per_s`];
+    const pool = await FlowBankPool.create(new FlowBank({ numClasses: 10, dim: 512, batchSize: b, seed: 0 }).getState());
+    const rp = await measure(() => pool.update(x, labels), n, seconds / 2, 1, () => pool.getState());
+    log({ stage: 'fit', what: `FlowBankPool fit (${pool.size} worker threads), 10 classes, batch ${b}`, unit: 'vectors/s', rate: rp, torch: torchRate, torchIdle: TORCH_IDLE[`flow_b${b}`], target: 1 });
+    await pool.close();
+    const bank = new FlowBank({ numClasses: 10, dim: 512, batchSize: b, seed: 0 });
     const r = await measure(() => bank.update(x, labels), n, seconds / 2);
-    log({ stage: 'fit', what: `FlowBank fit, 10 classes, batch ${b}`, unit: 'vectors/s', rate: r, torch: torch?.[`flow_train_b${b}_vectors_per_s`], torchIdle: TORCH_IDLE[`flow_b${b}`] });
+    log({ stage: 'fit', what: `FlowBank fit, one thread, 10 classes, batch ${b}`, unit: 'vectors/s', rate: r, torch: torchRate, torchIdle: TORCH_IDLE[`flow_b${b}`] });
     bank.dispose();
   }
   const bank = new FlowBank({ numClasses: 10, dim: 512, seed: 0 });
   const n = 4096;
   const x = randn(rng, n * 512);
+  const pairs = (r: Rate): Rate => ({ ...r, perSecond: r.perSecond * 10, perCpuSecond: r.perCpuSecond * 10 });
+  const scorer = await openFlowScorer(bank, 'onnx');
+  const ro = await measure(() => scorer.logProb(x, n), n, seconds / 2);
+  log({ stage: 'score', what: `flow scoring on ONNX Runtime (${scorer.runtime}), 10 classes (vector x class pairs)`, unit: 'vectors/s', rate: pairs(ro), torch: torch?.flow_score_vectors_per_s, torchIdle: TORCH_IDLE.flow_score, target: 1, note: 'torch: one flow' });
+  await scorer.close();
   const r = await measure(() => bank.logProb(x, n), n, seconds / 2);
-  log({ stage: 'score', what: 'FlowBank logProb, 10 classes (rows)', unit: 'vectors/s', rate: r });
-  const perFlow = { ...r, perSecond: r.perSecond * 10, perCpuSecond: r.perCpuSecond * 10 };
-  log({ stage: 'score', what: 'FlowBank logProb (vector x class pairs)', unit: 'vectors/s', rate: perFlow, torch: torch?.flow_score_vectors_per_s, torchIdle: TORCH_IDLE.flow_score, note: 'torch: one flow' });
+  log({ stage: 'score', what: 'FlowBank logProb on TF.js, 10 classes (vector x class pairs)', unit: 'vectors/s', rate: pairs(r), torch: torch?.flow_score_vectors_per_s, torchIdle: TORCH_IDLE.flow_score, note: 'torch: one flow' });
   bank.dispose();
   stageDone('flow');
 }

@@ -19,14 +19,16 @@ export interface Rate {
 
 /**
  * Calls `fn` (which handles `items` items per call) once to warm up, then until `seconds`
- * have passed (at least once), and returns the rates.
+ * have passed (at least once), then `drain` (work `fn` queued and has not finished, e.g. on
+ * worker threads, is timed too), and returns the rates.
  *
  * @example
  *   const r = await measure(() => enc.embed(pixels, 256), 256, 10);
  *   console.log(r.perSecond);
  */
-export async function measure(fn: () => unknown, items: number, seconds: number, warmup = 1): Promise<Rate> {
+export async function measure(fn: () => unknown, items: number, seconds: number, warmup = 1, drain?: () => Promise<unknown>): Promise<Rate> {
   for (let i = 0; i < warmup; i++) await fn();
+  await drain?.();
   let n = 0;
   const t0 = performance.now();
   const c0 = process.cpuUsage();
@@ -34,6 +36,7 @@ export async function measure(fn: () => unknown, items: number, seconds: number,
     await fn();
     n += items;
   } while (performance.now() - t0 < seconds * 1000);
+  await drain?.();
   return finish(n, t0, c0);
 }
 
