@@ -6,6 +6,7 @@ import { augment } from '../src/stages/augment.js';
 import { shuffleBatches } from '../src/stages/shuffle-buffer.js';
 import { ResNet } from '../src/models/resnet.js';
 import { SimclrTrainer } from '../src/models/simclr.js';
+import { ParallelSimclr } from '../src/models/simclr-parallel.js';
 import { loadSimclr, saveResNet, saveSimclr } from '../src/models/save.js';
 import { Rng } from '../src/rng.js';
 import { Progress } from '../src/progress.js';
@@ -25,6 +26,12 @@ export interface PretrainSettings {
   shuffleBuffer: number;
   /** Steps between checkpoints. */
   checkpointSteps: number;
+  /**
+   * Shards of every SimCLR batch on the single-threaded backends (wasm, cpu), computed on
+   * min(shards, cores) worker threads; BatchNorm statistics are per shard, so the result
+   * depends on it (not on the cores). Default 2. Unused on the `tensorflow` backend.
+   */
+  simclrShards?: number;
   /** Total rows of the inputs, for progress. */
   totalRows?: number;
 }
@@ -41,7 +48,9 @@ export interface PretrainProgress {
 /**
  * SimCLR pretraining streamed over the inputs: each epoch reads the shards in a seeded order
  * through a bounded shuffle buffer, makes two augmented views per image (seeded per step) and
- * takes an Adam step on NT-Xent. Every `checkpointSteps` steps and at each epoch end the
+ * takes an Adam step on NT-Xent, data-parallel on worker threads (`ParallelSimclr`, S =
+ * `simclrShards`) on the wasm and cpu backends, on the main thread on `tensorflow`. Every
+ * `checkpointSteps` steps and at each epoch end the
  * trainer is saved to a new directory from `checkpointDir(epoch, step)` and `commit(progress)`
  * is called; a resume replays the epoch's stream to the saved step without training, so it
  * continues exactly. The trained encoder is saved to `encoderDir`; every tensor is released.
@@ -64,6 +73,34 @@ export async function pretrainEncoder(
   const trainer = progressState.savedDir
     ? await loadSimclr(progressState.savedDir)
     : new SimclrTrainer(new ResNet({ width: s.width, imageSize: size, seed: s.seed }), { lr: s.lr, seed: s.seed + 1 });
+  const backend = tf.getBackend();
+  const shards = s.simclrShards ?? 2;
+  if ((backend === 'wasm' || backend === 'cpu') && s.batch < shards) throw new Error(`A SimCLR batch of ${s.batch} cannot be split into ${shards} shards`);
+  const parallel = backend === 'wasm' || backend === 'cpu' ? await ParallelSimclr.create(trainer, { shards, backend }) : null;
+  if (parallel) log.info('pretrain data-parallel', { shards, threads: parallel.threads });
+  try {
+    await train(s, trainer, parallel, progressState, io, log);
+  } finally {
+    await parallel?.close();
+  }
+  await rm(`${io.encoderDir}.tmp`, { recursive: true, force: true });
+  await saveResNet(trainer.encoder, `${io.encoderDir}.tmp`);
+  await rm(io.encoderDir, { recursive: true, force: true });
+  await rename(`${io.encoderDir}.tmp`, io.encoderDir);
+  trainer.dispose();
+  trainer.encoder.dispose();
+}
+
+/** The epochs of `pretrainEncoder`, with `parallel` taking the steps when given. */
+async function train(
+  s: PretrainSettings,
+  trainer: SimclrTrainer,
+  parallel: ParallelSimclr | null,
+  progressState: PretrainProgress,
+  io: { checkpointDir: (epoch: number, step: number) => string; commit: (p: PretrainProgress) => Promise<void> },
+  log: Logger,
+): Promise<void> {
+  const size = s.source.imageSize;
   const bar = new Progress(log, 'pretrain', s.totalRows ? s.totalRows * s.epochs : undefined);
   bar.add((s.totalRows ?? 0) * progressState.epochsDone);
   const save = async (epoch: number, step: number) => {
@@ -85,7 +122,8 @@ export async function pretrainEncoder(
     let step = 0;
     let losses = 0;
     let lossCount = 0;
-    for await (const images of shuffleBatches(pixelStream(order, s), s.batch, s.shuffleBuffer, rng, { minLast: 2 })) {
+    const minLast = Math.max(2, parallel?.shards ?? 1);
+    for await (const images of shuffleBatches(pixelStream(order, s), s.batch, s.shuffleBuffer, rng, { minLast })) {
       if (epoch === progressState.epochsDone && step < progressState.stepsDone) {
         step++;
         continue;
@@ -96,7 +134,7 @@ export async function pretrainEncoder(
       const aug = new Rng(`${s.seed}:augment:${epoch}:${step}`);
       const v1 = augment(packed, n, size, aug);
       const v2 = augment(packed, n, size, aug);
-      const loss = trainer.step(v1, v2);
+      const loss = parallel ? await parallel.step(v1, v2) : trainer.step(v1, v2);
       tf.dispose([v1, v2]);
       progressState.lastLoss = loss;
       losses += loss;
@@ -109,12 +147,6 @@ export async function pretrainEncoder(
     await save(epoch + 1, 0);
   }
   bar.done({ lastLoss: progressState.lastLoss });
-  await rm(`${io.encoderDir}.tmp`, { recursive: true, force: true });
-  await saveResNet(trainer.encoder, `${io.encoderDir}.tmp`);
-  await rm(io.encoderDir, { recursive: true, force: true });
-  await rename(`${io.encoderDir}.tmp`, io.encoderDir);
-  trainer.dispose();
-  trainer.encoder.dispose();
 }
 
 /** The decoded images of the inputs in order (undecodable rows are skipped here: pretraining only). */

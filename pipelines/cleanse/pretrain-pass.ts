@@ -1,5 +1,6 @@
 import { pretrainEncoder } from '../pretrain.js';
 import type { RunContext } from './context.js';
+import { CLEANSE_DEFAULTS } from './options.js';
 
 /**
  * Pass 1 (optional): SimCLR pretraining of an encoder on the run's own inputs, when no
@@ -17,6 +18,7 @@ export async function pretrainPass(ctx: RunContext): Promise<void> {
       width: options.width,
       epochs: options.pretrainEpochs,
       batch: options.pretrainBatch,
+      simclrShards: options.simclrShards ?? CLEANSE_DEFAULTS.simclrShards,
       lr: 3e-4,
       seed: options.seed,
       shuffleBuffer: 4096,

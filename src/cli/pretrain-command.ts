@@ -17,27 +17,32 @@ checkpoints to DIR/checkpoint every --checkpoint-steps steps.
   --seed S                 (default 0)
   --checkpoint-steps N     steps between checkpoints (default 50)
   --shuffle-buffer N       images in the shuffle buffer (default 4096)
+  --simclr-shards S        on the wasm/cpu backends, each batch is split into S shards trained on
+                           min(S, cores) threads, BatchNorm per shard (default 2; results depend on
+                           S, not on the cores)
   --resume                 continue the run in DIR
   --backend B              auto, tensorflow, wasm or cpu
 ${SOURCE_HELP}`,
   options: {
     ...SOURCE_OPTIONS, out: { type: 'string' }, epochs: { type: 'string' }, width: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
-    seed: { type: 'string' }, 'checkpoint-steps': { type: 'string' }, 'shuffle-buffer': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
+    seed: { type: 'string' }, 'checkpoint-steps': { type: 'string' }, 'shuffle-buffer': { type: 'string' }, 'simclr-shards': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
   },
   async run(values, positionals, log) {
     const { pretrainCommandRun } = await import('../../pipelines/pretrain-run.js');
     const v = (k: string) => values[k] as string | undefined;
+    const batch = intOption(v('batch'), '--batch', { min: 2, fallback: 256 });
     await pretrainCommandRun(
       {
         inputs: await inputsOf(positionals),
         source: sourceSettings(values),
         width: intOption(v('width'), '--width', { min: 1, max: 512, fallback: 16 }),
         epochs: intOption(v('epochs'), '--epochs', { min: 1, fallback: 10 }),
-        batch: intOption(v('batch'), '--batch', { min: 2, fallback: 256 }),
+        batch,
         lr: numberOption(v('lr'), '--lr', { min: 0, max: 1, open: true, fallback: 3e-4 }),
         seed: intOption(v('seed'), '--seed', { min: 0, fallback: 0 }),
         checkpointSteps: intOption(v('checkpoint-steps'), '--checkpoint-steps', { min: 1, fallback: 50 }),
         shuffleBuffer: intOption(v('shuffle-buffer'), '--shuffle-buffer', { min: 2, fallback: 4096 }),
+        simclrShards: intOption(v('simclr-shards'), '--simclr-shards', { min: 1, max: batch, fallback: 2 }),
       },
       {
         out: stringOption(v('out'), '--out'),
