@@ -21,9 +21,14 @@ export { route, withVerdicts, splitBySplit, VERDICT_FIELDS, type RowVerdict, typ
 export { initBackend, type BackendName } from './models/backend.js';
 export { ResNet } from './models/resnet.js';
 export { SimclrTrainer, ntXent } from './models/simclr.js';
+export { ParallelSimclr } from './models/simclr-parallel.js';
 export { Flow } from './models/flow.js';
 export { FlowBank } from './models/flow-bank.js';
-export { saveResNet, loadResNet, saveFlowBank, loadFlowBank } from './models/save.js';
+export { FlowBankPool } from './models/flow-bank-pool.js';
+export { openFlowScorer, type FlowScorer, type ScoreRuntime } from './models/flow-scorer.js';
+export { OnnxFlowScorer } from './models/onnx-flow-scorer.js';
+export { exportFlowBankToOnnx } from './models/onnx-flow.js';
+export { saveResNet, loadResNet, saveFlowBank, loadFlowBank, saveFlowBankState, loadFlowBankState } from './models/save.js';
 export { OnnxEncoder } from './models/onnx-encoder.js';
 export { exportResNetToOnnx } from './models/onnx-export.js';
 export { EmbedPool } from './models/embed-pool.js';
