@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { runPlan, type EvalPlan } from './eval-plan.js';
+import { startWorkers } from './worker-start.js';
 import { normalizeToArray } from '../stages/augment.js';
 import type { ResNet } from './resnet.js';
 
@@ -92,28 +93,15 @@ export class EmbedPool {
     const tfWasm = require.resolve('@tensorflow/tfjs-backend-wasm');
     const workerData = { tfCore: require.resolve('@tensorflow/tfjs-core'), tfWasm, wasmDir: join(dirname(tfWasm), '/'), plan };
     const source = WORKER_SOURCE(runPlan.toString());
-    const workers: Worker[] = [];
-    try {
-      await Promise.all(
-        Array.from({ length: count }, () => {
-          const w = new Worker(source, { eval: true, workerData });
-          workers.push(w);
-          return new Promise<void>((resolve, reject) => {
-            const onMessage = (m: { ready?: boolean; fatal?: string }) => {
-              if (m.ready) resolve();
-              else if (m.fatal) reject(new Error(`embed worker failed to start: ${m.fatal}`));
-              else return;
-              w.off('message', onMessage);
-            };
-            w.on('message', onMessage);
-            w.once('error', reject);
-          });
-        }),
-      );
-    } catch (err) {
-      await Promise.all(workers.map((w) => w.terminate()));
-      throw err;
-    }
+    const workers = await startWorkers(
+      count,
+      () => new Worker(source, { eval: true, workerData }),
+      (m) => {
+        const r = m as { ready?: boolean; fatal?: string };
+        return r.ready ? true : r.fatal;
+      },
+      'embed worker',
+    );
     const pool = new EmbedPool(net.featureDim, net.imageSize, workers, batch);
     for (const w of workers) pool.attach(w);
     pool.setRef(false);

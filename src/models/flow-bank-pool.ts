@@ -14,6 +14,7 @@ import type { FlowBankState } from './flow-bank.js';
 import type { BackendName } from './backend.js';
 import type { FlowWorkerData, FlowWorkerRequest } from './flow-worker.js';
 import { workerScript } from './worker-script.js';
+import { startWorkers } from './worker-start.js';
 
 export interface FlowBankPoolOptions {
   /** Worker threads. Default: the number of CPUs, at most the number of classes. */
@@ -79,10 +80,11 @@ export class FlowBankPool {
     if (!Number.isInteger(count) || count < 1) throw new Error(`Expected \`workers\` to be an integer from 1 and up, got \`${options.workers}\``);
     const backend = tf.getBackend() as BackendName;
     const script = workerScript(import.meta.url, 'flow-worker.js');
-    const lanes: Lane[] = [];
-    try {
-      for (let w = 0; w < count; w++) {
-        const classes = Array.from({ length: K }, (_, c) => c).filter((c) => c % count === w);
+    const owned = (w: number) => Array.from({ length: K }, (_, c) => c).filter((c) => c % count === w);
+    const workers = await startWorkers(
+      count,
+      (w) => {
+        const classes = owned(w);
         const data: FlowWorkerData = {
           backend,
           state: {
@@ -91,23 +93,12 @@ export class FlowBankPool {
             buffers: classes.map((c) => state.buffers[c]),
           },
         };
-        const worker = new Worker(script, { workerData: data });
-        lanes.push({ worker, classes, pending: new Map(), queued: [] });
-        await new Promise<void>((resolve, reject) => {
-          const onMessage = (m: { ready?: boolean }) => {
-            if (!m.ready) return;
-            worker.off('message', onMessage);
-            worker.off('error', reject);
-            resolve();
-          };
-          worker.on('message', onMessage);
-          worker.once('error', reject);
-        });
-      }
-    } catch (err) {
-      await Promise.all(lanes.map((l) => l.worker.terminate()));
-      throw new Error(`flow worker failed to start: ${(err as Error).message}`, { cause: err });
-    }
+        return new Worker(script, { workerData: data });
+      },
+      (m) => ((m as { ready?: boolean }).ready ? true : undefined),
+      'flow worker',
+    );
+    const lanes: Lane[] = workers.map((worker, w) => ({ worker, classes: owned(w), pending: new Map(), queued: [] }));
     const pool = new FlowBankPool(state, lanes, maxQueued);
     for (const lane of lanes) pool.attach(lane);
     return pool;

@@ -50,13 +50,35 @@ export interface FlowState {
 }
 
 /** Offsets of one step's parameters in the flat parameter vector. */
-interface StepLayout {
+export interface StepLayout {
   loc: number;
   logs: number;
   w1: number;
   b1: number;
   w2: number;
   b2: number;
+}
+
+/**
+ * Where each step's parameters sit in a flow's flat parameter vector: per step loc[D],
+ * logs[D], W1[D/2, hidden], b1[hidden], W2[hidden, D], b2[D]; and the vector's length.
+ *
+ * @example
+ *   const { steps, size } = flowLayout(512, 256, 2);   // steps[1].w1: offset of step 1's W1
+ */
+export function flowLayout(dim: number, hidden: number, steps: number): { steps: StepLayout[]; size: number } {
+  const h = dim / 2;
+  const out: StepLayout[] = [];
+  let off = 0;
+  for (let k = 0; k < steps; k++) {
+    const w1 = off + 2 * dim;
+    const b1 = w1 + h * hidden;
+    const w2 = b1 + hidden;
+    const b2 = w2 + hidden * dim;
+    out.push({ loc: off, logs: off + dim, w1, b1, w2, b2 });
+    off = b2 + dim;
+  }
+  return { steps: out, size: off };
 }
 
 /** The weights of one step as tensors, split into the conditioning (C) and transformed (X) halves. */
@@ -131,27 +153,17 @@ export class Flow {
       throw new Error(`Expected \`hidden\` to be an integer from 1 and up, got \`${config.hidden}\``);
     }
     this.config = config;
-    const { dim: d, hidden: hd } = config;
-    const h = d / 2;
-    this.layout = [];
-    let off = 0;
-    for (let k = 0; k < config.steps; k++) {
-      const l: StepLayout = { loc: off, logs: off + d, w1: off + 2 * d, b1: 0, w2: 0, b2: 0 };
-      l.b1 = l.w1 + h * hd;
-      l.w2 = l.b1 + hd;
-      l.b2 = l.w2 + hd * d;
-      off = l.b2 + d;
-      this.layout.push(l);
-    }
+    const { steps: layout, size: off } = flowLayout(config.dim, config.hidden, config.steps);
+    this.layout = layout;
     this.params = new Float32Array(off);
     this.m = new Float32Array(off);
     this.v = new Float32Array(off);
     // PyTorch Linear init for the first layer, U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the last
     // layer is zero so that every coupling starts as the identity.
     const rng = new Rng(config.seed);
-    const bound = 1 / Math.sqrt(h);
+    const bound = 1 / Math.sqrt(config.dim / 2);
     for (const l of this.layout) {
-      for (let i = l.w1; i < l.b1 + hd; i++) this.params[i] = rng.uniform(-bound, bound);
+      for (let i = l.w1; i < l.b1 + config.hidden; i++) this.params[i] = rng.uniform(-bound, bound);
     }
   }
 

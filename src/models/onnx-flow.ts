@@ -17,7 +17,7 @@
  */
 import { VERSION } from '../version.js';
 import type { FlowBank } from './flow-bank.js';
-import type { FlowState } from './flow.js';
+import { flowLayout, type FlowState, type StepLayout } from './flow.js';
 import { encodeOnnxModel, ONNX_FLOAT, type OnnxInitializer, type OnnxNode } from './onnx-model.js';
 
 /** Default-domain opset of the graph. */
@@ -41,35 +41,6 @@ export type FlowGraphLayout = 'batched' | 'per-flow';
 export interface FlowOnnxOptions {
   /** Graph layout. Default `per-flow`. */
   layout?: FlowGraphLayout;
-}
-
-/** Offsets of one step's parameters in a flow's flat parameter vector (as in flow.ts). */
-interface StepOffsets {
-  loc: number;
-  logs: number;
-  w1: number;
-  b1: number;
-  w2: number;
-  b2: number;
-}
-
-/**
- * The parameter layout of a flow, recomputed from its config exactly as the Flow
- * constructor lays it out: per step loc[D], logs[D], W1[h, hd], b1[hd], W2[hd, D], b2[D].
- */
-function stepOffsets(dim: number, hidden: number, steps: number): { steps: StepOffsets[]; size: number } {
-  const h = dim / 2;
-  const out: StepOffsets[] = [];
-  let off = 0;
-  for (let k = 0; k < steps; k++) {
-    const w1 = off + 2 * dim;
-    const b1 = w1 + h * hidden;
-    const w2 = b1 + hidden;
-    const b2 = w2 + hidden * dim;
-    out.push({ loc: off, logs: off + dim, w1, b1, w2, b2 });
-    off = b2 + dim;
-  }
-  return { steps: out, size: off };
 }
 
 /** One half of the features of a group of flows: value = base * alpha + beta (per flow). */
@@ -125,7 +96,7 @@ export function exportFlowBankToOnnx(bank: FlowBank, options: FlowOnnxOptions = 
     }
   }
   if (steps < 1) throw new Error(`Cannot export flows of ${steps} steps`);
-  const offsets = stepOffsets(D, hd, steps);
+  const offsets = flowLayout(D, hd, steps);
   for (const [c, s] of states.entries()) {
     if (s.params.length !== offsets.size) throw new Error(`Flow ${c}: ${s.params.length} parameters, its config lays out ${offsets.size}`);
   }
@@ -167,7 +138,7 @@ export function exportFlowBankToOnnx(bank: FlowBank, options: FlowOnnxOptions = 
  * Adds the nodes of a group of G flows and returns the name of their log-likelihoods:
  * [G, N, 1] when `stacked` (leading flow axis on every per-flow tensor), else (G = 1) [N, 1].
  */
-function groupLogLik(g: GraphBuilder, flows: FlowState[], stacked: boolean, prefix: string, offsets: StepOffsets[], D: number, hd: number): string {
+function groupLogLik(g: GraphBuilder, flows: FlowState[], stacked: boolean, prefix: string, offsets: StepLayout[], D: number, hd: number): string {
   const h = D / 2;
   const G = flows.length;
   /** The shape of a per-flow matrix constant: with the flow axis when stacked. */

@@ -23,6 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
 import { ntXent, simclrStepBytes, type SimclrTrainer } from './simclr.js';
 import { workerScript } from './worker-script.js';
+import { startWorkers } from './worker-start.js';
 import {
   ABORT,
   floatCount,
@@ -135,35 +136,24 @@ export class ParallelSimclr {
     readVariables(stats, weights, readVariables(trained, weights, 0));
     const net = trainer.encoder;
     const script = workerScript(import.meta.url, 'simclr-worker.js');
-    const workers: Worker[] = [];
-    try {
-      await Promise.all(
-        Array.from({ length: threads }, (_, t) => {
-          const workerData: WorkerInit = {
-            backend,
-            encoder: { width: net.width, imageSize: net.imageSize, stem: net.stem, seed: net.seed },
-            simclr: trainer.options,
-            weights: shared,
-            shards: threadShards(shards, threads, t),
-          };
-          const w = new Worker(script, { workerData });
-          workers.push(w);
-          return new Promise<void>((resolve, reject) => {
-            const onMessage = (m: WorkerReply) => {
-              if (m.type === 'ready') resolve();
-              else if (m.type === 'fatal') reject(new Error(`SimCLR worker failed to start: ${m.message}`));
-              else return;
-              w.off('message', onMessage);
-            };
-            w.on('message', onMessage);
-            w.once('error', reject);
-          });
-        }),
-      );
-    } catch (err) {
-      await Promise.all(workers.map((w) => w.terminate()));
-      throw err;
-    }
+    const workers = await startWorkers(
+      threads,
+      (t) => {
+        const workerData: WorkerInit = {
+          backend,
+          encoder: { width: net.width, imageSize: net.imageSize, stem: net.stem, seed: net.seed },
+          simclr: trainer.options,
+          weights: shared,
+          shards: threadShards(shards, threads, t),
+        };
+        return new Worker(script, { workerData });
+      },
+      (m) => {
+        const r = m as WorkerReply;
+        return r.type === 'ready' ? true : r.type === 'fatal' ? r.message : undefined;
+      },
+      'SimCLR worker',
+    );
     const par = new ParallelSimclr(trainer, shards, backend, workers, weights);
     workers.forEach((w, t) => par.attach(w, threadShards(shards, threads, t)));
     par.setRef(false);
