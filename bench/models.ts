@@ -13,6 +13,8 @@
  * Prints one `name value` line per figure (images/s or vectors/s), then a table of ratios.
  */
 import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +27,7 @@ import { FlowBankPool } from '../src/models/flow-bank-pool.js';
 import { EmbedPool } from '../src/models/embed-pool.js';
 import { ResNet } from '../src/models/resnet.js';
 import { SimclrTrainer } from '../src/models/simclr.js';
+import { ParallelSimclr } from '../src/models/simclr-parallel.js';
 import { Rng } from '../src/rng.js';
 
 function arg(name: string, fallback: string): string {
@@ -180,6 +183,26 @@ async function main(): Promise<void> {
       cpuRates[`simclr_w${w}_images_per_s`] = cpuRates[`simclr_w${w}_b${sb}_images_per_s`];
       v1.dispose();
       v2.dispose();
+      // data-parallel on worker threads, 2 shards (each shard's activations on its own wasm heap)
+      const pb = Math.min(batch, 2 * sb);
+      const p1 = tf.slice(x, 0, pb);
+      const p2 = tf.slice(x2, 0, pb);
+      const fresh = new SimclrTrainer(new ResNet({ width: w, imageSize: 32, seed: 0 }), { seed: 0 });
+      const par = await ParallelSimclr.create(fresh, { shards: 2 });
+      await par.step(p1, p2);
+      let images = 0;
+      const t1 = performance.now();
+      do {
+        await par.step(p1, p2);
+        images += pb;
+      } while (performance.now() - t1 < seconds * 1000);
+      const parKey = `simclr_parallel_w${w}_images_per_s`;
+      ours[parKey] = images / ((performance.now() - t1) / 1000);
+      console.log(`${parKey} ${ours[parKey].toFixed(1)}  (batch ${pb}, 2 shards on ${par.threads} worker threads)`);
+      await par.close();
+      fresh.dispose();
+      fresh.encoder.dispose();
+      tf.dispose([p1, p2]);
       trainer.dispose();
       net.dispose();
       x.dispose();
@@ -212,9 +235,9 @@ async function main(): Promise<void> {
     rows.push([`encoder forward w${w} (images/s)`, `embed_w${w}_images_per_s`, 'embed_images_per_s', `embed_w${w}`, 0.5]);
     rows.push([`encoder forward w${w}, EmbedPool (images/s)`, `embed_pool_w${w}_images_per_s`, 'embed_images_per_s', `embed_w${w}`, 0.5]);
     rows.push([`SimCLR step w${w} (images/s)`, `simclr_w${w}_images_per_s`, 'simclr_train_images_per_s', `simclr_w${w}`, 0.3]);
+    rows.push([`SimCLR step w${w}, ParallelSimclr (images/s)`, `simclr_parallel_w${w}_images_per_s`, 'simclr_train_images_per_s', `simclr_w${w}`, 0.3]);
   }
-  console.log('\n| work | ours (wall) | ours (CPU time) | PyTorch same run | ratio | PyTorch DESIGN.md | ratio (wall) | ratio (CPU time) | target |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  const table = ['| work | ours (wall) | ours (CPU time) | PyTorch same run | ratio | PyTorch DESIGN.md | ratio (wall) | ratio (CPU time) | target |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
   const f = (v: number | undefined, digits = 0) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
   for (const [name, key, torchKey, refKey, target] of rows) {
     const o = ours[key];
@@ -223,10 +246,27 @@ async function main(): Promise<void> {
     const same = w ? torchByWidth.get(Number(w))?.[torchKey!] : first?.[torchKey!];
     const ref = DESIGN_REFERENCE[refKey];
     const cpu = cpuRates[key];
-    console.log(
+    table.push(
       `| ${name} | ${f(o)} | ${f(cpu)} | ${f(same)} | ${same ? f(o / same, 2) + 'x' : '-'} | ${f(ref)} | ${ref ? f(o / ref, 2) + 'x' : '-'} | ${ref && cpu ? f(cpu / ref, 2) + 'x' : '-'} | ${target}x |`,
     );
   }
+  console.log(`\n${table.join('\n')}`);
+  const date = new Date().toISOString();
+  const load = loadavg()[0].toFixed(2);
+  await mkdir('bench/results', { recursive: true });
+  await writeFile('bench/results/models.json', JSON.stringify({ date, backend, batch, seconds, load, ours, oursByCpuTime: cpuRates, torch: Object.fromEntries(torchByWidth) }, null, 1));
+  await writeFile(
+    'bench/results/models.md',
+    [
+      `# Model kernels on TF.js (${backend}) vs PyTorch CPU (${date})`,
+      '',
+      `Command: \`npm run bench:models\` (${seconds} s per figure, batch ${batch}; PyTorch: \`${'/usr/bin/python3 ../shared/bench/torch_ref.py'} --width W --batch ${batch}\` in the same run, after ours). Load average at the end: ${load}.`,
+      '"CPU time" divides by this process\'s CPU time (all threads); the worker-thread figures (EmbedPool, FlowBankPool, ParallelSimclr) are wall clock only.',
+      '',
+      ...table,
+      '',
+    ].join('\n'),
+  );
 }
 
 await main();
