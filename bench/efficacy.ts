@@ -8,6 +8,7 @@
  *
  *   npm run bench:efficacy -- [--rows 10000] [--test-rows 2000] [--attacks badnets,blend,...]
  *       [--width 16] [--pretrain-epochs 10] [--flow-epochs 30] [--train-epochs 15] [--no-train]
+ *   npm run bench:efficacy -- --render    # rewrite efficacy.md from efficacy.json
  *
  * Everything runs through the built CLI, one command at a time, and writes
  * bench/results/efficacy.md and .json with the budget, backend and wall time of every step.
@@ -47,6 +48,13 @@ function gssd(args: string[]): { out: any; seconds: number } {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--render')) {
+    // rewrite efficacy.md from efficacy.json (e.g. after a change of the table layout)
+    const saved = JSON.parse(await readFile('bench/results/efficacy.json', 'utf8'));
+    Object.assign(budget, saved.budget);
+    await write(saved.results, saved.seconds, saved.date);
+    return;
+  }
   if (!existsSync(join(CIFAR, 'train-00000-of-00005.parquet'))) {
     console.log(`[skip] CIFAR-10 not found at ${CIFAR}`);
     return;
@@ -118,9 +126,9 @@ function fmt(x: number | null | undefined): string {
   return x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`;
 }
 
-async function write(results: Record<string, unknown>[], seconds: number): Promise<void> {
+async function write(results: Record<string, unknown>[], seconds: number, date = new Date().toISOString()): Promise<void> {
   await mkdir('bench/results', { recursive: true });
-  await writeFile('bench/results/efficacy.json', JSON.stringify({ date: new Date().toISOString(), budget, seconds, results }, null, 1));
+  await writeFile('bench/results/efficacy.json', JSON.stringify({ date, budget, seconds, results }, null, 1));
   const lines = [
     '# Efficacy on CIFAR-10 (gssd bench:efficacy)',
     '',
@@ -136,9 +144,16 @@ async function write(results: Record<string, unknown>[], seconds: number): Promi
     }
   }
   if (budget.train) {
-    lines.push('', '| attack | ACC no defence | ASR no defence | ACC GSSD | ASR GSSD |', '| --- | --- | --- | --- | --- |');
-    for (const r of results as any[]) if (r.noDefence) lines.push(`| ${r.attack} | ${fmt(r.noDefence.acc)} | ${fmt(r.noDefence.asr)} | ${fmt(r.gssd.acc)} | ${fmt(r.gssd.asr)} |`);
+    lines.push('', '| attack | ACC no defence | ASR no defence | ACC GSSD | ASR GSSD | minutes (whole attack) |', '| --- | --- | --- | --- | --- | --- |');
+    for (const r of results as any[]) if (r.noDefence) lines.push(`| ${r.attack} | ${fmt(r.noDefence.acc)} | ${fmt(r.noDefence.asr)} | ${fmt(r.gssd.acc)} | ${fmt(r.gssd.asr)} | ${(r.seconds / 60).toFixed(1)} |`);
   }
+  lines.push(
+    '',
+    'Reading the table:',
+    '- removal recall = share of the poisoned rows not in `clean` (what protects the retrained model); clean loss = share of the clean rows not in `clean`.',
+    '- Spectral Signatures removes 1.5 x eps (eps = 0.1) of every class and assumes the poison is a minority of its class. At 10% of the non-target rows the poison is about 47% of the target class: the top singular direction then splits the class in two halves and does not rank the poison first, so its recall is below chance here. Activation Clustering flags nearly every class at this encoder quality.',
+    '- The ACC figures are those of a width-' + budget.width + ' ResNet trained for ' + budget.trainEpochs + ' epochs on ' + budget.rows + ' rows: far from the paper\'s 92.6%, and an undertrained model also learns the trigger less, so ASR without defence is low too.',
+  );
   await writeFile('bench/results/efficacy.md', lines.join('\n') + '\n');
 }
 
@@ -146,4 +161,3 @@ main().catch((err) => {
   console.error(err instanceof Error ? err.message : err);
   process.exitCode = 1;
 });
-void readFile;
