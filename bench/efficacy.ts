@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     // rewrite efficacy.md from efficacy.json (e.g. after a change of the table layout)
     const saved = JSON.parse(await readFile('bench/results/efficacy.json', 'utf8'));
     Object.assign(budget, saved.budget);
-    await write(saved.results, saved.seconds, saved.date);
+    await write(saved.results, saved.seconds, saved.date, saved.commit ?? 'unknown');
     return;
   }
   if (!existsSync(join(CIFAR, 'train-00000-of-00005.parquet'))) {
@@ -126,11 +126,19 @@ function fmt(x: number | null | undefined): string {
   return x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`;
 }
 
-async function write(results: Record<string, unknown>[], seconds: number, date = new Date().toISOString()): Promise<void> {
+/** The commit the benchmark runs (results belong to the code that made them). */
+function headCommit(): string {
+  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : 'unknown';
+}
+
+async function write(results: Record<string, unknown>[], seconds: number, date = new Date().toISOString(), commit = headCommit()): Promise<void> {
   await mkdir('bench/results', { recursive: true });
-  await writeFile('bench/results/efficacy.json', JSON.stringify({ date, budget, seconds, results }, null, 1));
+  await writeFile('bench/results/efficacy.json', JSON.stringify({ date, commit, budget, seconds, results }, null, 1));
   const lines = [
     '# Efficacy on CIFAR-10 (gssd bench:efficacy)',
+    '',
+    `Code: commit ${commit}, ${date}.`,
     '',
     `Budget: ${budget.rows} training rows, ${budget.testRows} test rows, encoder width ${budget.width}, ${budget.pretrainEpochs} SimCLR epochs, ${budget.flowEpochs} flow epochs, classifier ${budget.train ? `${budget.trainEpochs} epochs` : 'not trained'}; wall time ${(seconds / 60).toFixed(1)} min. The paper: full CIFAR-10 (50k), width 64, 100 SimCLR epochs, 200 classifier epochs, on a GPU.`,
     '',
