@@ -33,11 +33,11 @@ export interface DemoOptions {
 export const DEMO_DEFAULTS = { out: 'gssd-demo', rows: 3000, data: 'auto', attack: 'badnets', target: 0, flowEpochs: 20, seed: 0, backend: 'auto' } as const;
 
 /**
- * The encoder budget per data source, measured on a 2-core CPU to find the BadNets target in
- * under 5 minutes: CIFAR-10 at width 8 x 5 epochs (2.5 min), the procedural images at width
- * 16 x 3 epochs (4 min; width 8 x 5 epochs missed the target there).
+ * The encoder budget per data source, measured on an idle 2-core CPU (SimCLR on 2 shards) to
+ * find the BadNets target in under 5 minutes: CIFAR-10 at width 8 x 5 epochs (1.5 min), the
+ * procedural images at width 16 x 5 epochs (3.6 min; 16 x 3 and 8 x 5 missed the target there).
  */
-export const DEMO_BUDGET = { cifar10: { width: 8, pretrainEpochs: 5 }, synthetic: { width: 16, pretrainEpochs: 3 } } as const;
+export const DEMO_BUDGET = { cifar10: { width: 8, pretrainEpochs: 5 }, synthetic: { width: 16, pretrainEpochs: 5 } } as const;
 
 /** Where the shared CIFAR-10 shards are, if anywhere: $GSSD_CIFAR10_DIR, ./../shared, or beside the package. */
 export function findCifar10(): string | null {

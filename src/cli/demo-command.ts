@@ -16,7 +16,7 @@ removal recall and the clean loss.
   --attack NAME            badnets, blend, wanet, adap-patch, adap-blend (default badnets)
   --rate R                 poison rate (default: the attack's)
   --width W                encoder width (default 8 on CIFAR-10, 16 on the procedural images)
-  --pretrain-epochs N      SimCLR epochs (default 5 on CIFAR-10, 3 on the procedural images)
+  --pretrain-epochs N      SimCLR epochs (default 5)
   --flow-epochs N          flow epochs (default 20)
   --seed S                 (default 0)
   --backend B              auto, tensorflow, wasm or cpu
