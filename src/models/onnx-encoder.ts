@@ -16,7 +16,7 @@ import { CIFAR_MEAN, CIFAR_STD } from '../stages/augment.js';
 import type { ImageEncoder } from '../stages/embed.js';
 import { readOnnxMetadata } from './onnx-model.js';
 import { checkChannels, INPUT_LAYOUTS, parseEncoderMetadata, type EncoderInputSpec, type OnnxInputLayout } from './onnx-metadata.js';
-import { firstLine, ONNX_PROVIDERS, openOnnxSession, type OnnxProviderRequest } from './onnx-session.js';
+import { firstLine, openOnnxSession, type OnnxProviderRequest } from './onnx-session.js';
 
 export type { OnnxProviderRequest } from './onnx-session.js';
 
@@ -80,7 +80,6 @@ export class OnnxEncoder implements ImageEncoder {
     expectInteger('intraOpThreads', intraOpThreads, 1);
     expectInteger('batchSize', batchSize, 1);
     const request = options.provider ?? 'auto';
-    if (!ONNX_PROVIDERS.includes(request)) throw new Error(`Expected \`provider\` to be auto, cuda or cpu, got \`${String(request)}\``);
     const { session, provider } = await openOnnxSession(bytes, request, intraOpThreads, where);
     try {
       const meta = parseEncoderMetadata(readOnnxMetadata(bytes));

@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { expectInteger } from '../errors.js';
 import type { FlowBank } from './flow-bank.js';
 import { exportFlowBankToOnnx, FLOW_INPUT, FLOW_OUTPUT, type FlowGraphLayout } from './onnx-flow.js';
-import { ONNX_PROVIDERS, openOnnxSession, type OnnxProviderRequest } from './onnx-session.js';
+import { openOnnxSession, type OnnxProviderRequest } from './onnx-session.js';
 
 export interface OnnxFlowScorerOptions {
   /** CPU intra-op threads. Default: `os.availableParallelism()`. */
@@ -68,7 +68,6 @@ export class OnnxFlowScorer {
     expectInteger('threads', threads, 1);
     expectInteger('chunk', chunk, 1);
     const request = options.provider ?? 'auto';
-    if (!ONNX_PROVIDERS.includes(request)) throw new Error(`Expected \`provider\` to be auto, cuda or cpu, got \`${String(request)}\``);
     const bytes = exportFlowBankToOnnx(bank, { layout: options.layout });
     const { session, provider } = await openOnnxSession(bytes, request, threads, 'flow bank', { spinning: options.spinning ?? false });
     return new OnnxFlowScorer(session, provider, threads, chunk, bank.dim, bank.numClasses);

@@ -38,6 +38,7 @@ export async function openOnnxSession(
   where: string,
   tuning: OnnxSessionTuning = {},
 ): Promise<{ session: ort.InferenceSession; provider: 'cuda' | 'cpu' }> {
+  if (!ONNX_PROVIDERS.includes(request)) throw new Error(`Expected \`provider\` to be auto, cuda or cpu, got \`${String(request)}\``);
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
