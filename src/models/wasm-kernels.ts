@@ -6,9 +6,13 @@
  *   transposed input (channels as batch, batch as channels) with the transposed output
  *   gradient as filter, dilated by the stride.
  * - `Conv2DBackpropInput` (the wasm one is a naive loop): a forward convolution of the output
- *   gradient (zero-inserted for stride > 1) with the spatially flipped, in/out-swapped filter.
+ *   gradient with the spatially flipped, in/out-swapped filter; for stride s > 1, one such
+ *   convolution per output phase with the taps of that phase (s x s phases interleaved), so
+ *   no product runs on inserted zeros. The flipped filters are cached per filter.
  * - `BatchMatMul` with transposeA/transposeB (the wasm one is ~15x slower than the plain
  *   product): an explicit transpose, then the plain product.
+ * - `Identity` (the wasm one copies): shares the data, so the tensors the gradient tape saves
+ *   are not copied and keep their identity (the derived filters below are found again).
  *
  * Each is built from the wasm backend's own kernels (XNNPACK convolution and GEMM), called
  * directly on tensor infos, intermediates freed.
@@ -23,6 +27,40 @@ type Backend = {
 type KernelFn = (args: { inputs: Record<string, TensorInfo>; backend: Backend; attrs?: NamedAttrMap }) => TensorInfo;
 
 let registered = false;
+
+/**
+ * Tensors derived from a filter (flipped, cut into phase sub-filters) kept for the filter's
+ * next uses: both SimCLR views backpropagate through the same weights within a step, and
+ * XNNPACK then reuses its packed copy of the derived filter instead of packing it again.
+ * Tensors are immutable, so a dataId always names the same values; beyond `limit` filters
+ * the least recently used entry is freed.
+ */
+class DerivedFilters {
+  private readonly entries = new Map<object, { backend: Backend; byKey: Map<string, TensorInfo[]> }>();
+
+  constructor(private readonly limit: number) {}
+
+  get(backend: Backend, filter: TensorInfo, key: string, make: () => TensorInfo[]): TensorInfo[] {
+    let entry = this.entries.get(filter.dataId);
+    if (entry) this.entries.delete(filter.dataId);
+    else entry = { backend, byKey: new Map() };
+    this.entries.set(filter.dataId, entry);
+    let derived = entry.byKey.get(key);
+    if (!derived) {
+      derived = make();
+      entry.byKey.set(key, derived);
+    }
+    while (this.entries.size > this.limit) {
+      const [oldest, old] = this.entries.entries().next().value as [object, { backend: Backend; byKey: Map<string, TensorInfo[]> }];
+      this.entries.delete(oldest);
+      for (const ts of old.byKey.values()) for (const t of ts) old.backend.disposeData(t.dataId);
+    }
+    return derived;
+  }
+}
+
+/** A ResNet-18 has 20 convolutions: room for one step's filters and the next step's. */
+const derivedFilters = new DerivedFilters(48);
 
 /**
  * Registers the kernels above for the 'wasm' backend (once; later calls do nothing). Called
@@ -44,9 +82,12 @@ export function registerWasmTrainingKernels(): void {
   const reshape = get('Reshape');
   const pad = get('PadV2');
   const slice = get('Slice');
-  const reverse = get('Reverse');
   const matMul = get('BatchMatMul');
   const inputGradNative = get('Conv2DBackpropInput');
+  const stridedSlice = get('StridedSlice');
+  const concat = get('Concat');
+  const fill = get('Fill');
+  const identityCopy = get('Identity');
 
   const ops = (backend: Backend) => {
     const temps: TensorInfo[] = [];
@@ -60,7 +101,8 @@ export function registerWasmTrainingKernels(): void {
       pad: (x: TensorInfo, paddings: [number, number][]) =>
         keep(pad({ inputs: { x }, backend, attrs: { paddings, constantValue: 0 } as unknown as NamedAttrMap })),
       slice: (x: TensorInfo, begin: number[], size: number[]) => keep(slice({ inputs: { x }, backend, attrs: { begin, size } })),
-      reverse: (x: TensorInfo, dims: number[]) => keep(reverse({ inputs: { x }, backend, attrs: { dims } })),
+      concat: (xs: TensorInfo[], axis: number) => keep(concat({ inputs: xs as unknown as Record<string, TensorInfo>, backend, attrs: { axis } })),
+      zeros: (shape: number[]) => keep(fill({ backend, attrs: { shape, value: 0, dtype: 'float32' } as unknown as NamedAttrMap } as Parameters<KernelFn>[0])),
       conv: (x: TensorInfo, filter: TensorInfo, pads: [number, number, number, number], dilation: number) =>
         keep(
           conv2d({
@@ -81,6 +123,84 @@ export function registerWasmTrainingKernels(): void {
         return result;
       },
     };
+  };
+
+  const stridedSliceInfo = (backend: Backend, x: TensorInfo, begin: number[], end: number[], strides: number[]): TensorInfo =>
+    stridedSlice({
+      inputs: { x },
+      backend,
+      attrs: { begin, end, strides, beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0 },
+    });
+
+  /**
+   * The filter flipped spatially with in/out swapped ([kh, kw, co, ci]), cached. Flipping both
+   * spatial axes reverses the order of the kh x kw taps, each a contiguous [ci, co] block:
+   * block copies, where the wasm `Reverse` kernel takes ~10x longer element by element.
+   */
+  const flipped = (backend: Backend, filter: TensorInfo): TensorInfo =>
+    derivedFilters.get(backend, filter, 'flip', () => {
+      const [kh, kw, ci, co] = filter.shape;
+      const o = ops(backend);
+      const taps = o.reshape(filter, [kh * kw, ci * co]);
+      const blocks = Array.from({ length: kh * kw }, (_, t) => o.slice(taps, [kh * kw - 1 - t, 0], [1, ci * co]));
+      const reversed = o.reshape(o.concat(blocks, 0), [kh, kw, ci, co]);
+      return [o.done(o.transpose(reversed, [0, 1, 3, 2]))];
+    })[0];
+
+  /**
+   * Input gradient of a stride-s convolution without zero insertion: the rows (columns) of dx
+   * with index = phase (mod s) only meet the filter taps of one residue, so each of the s x s
+   * phases is a stride-1 convolution of dy with its sub-filter (s x s fewer products than the
+   * zero-inserted form), and the phases interleave into dx. Undefined when a phase would need
+   * a negative padding (the caller falls back).
+   */
+  const phaseInputGrad = (
+    backend: Backend,
+    o: ReturnType<typeof ops>,
+    dy: TensorInfo,
+    filter: TensorInfo,
+    g: { s: number; kh: number; kw: number; top: number; left: number; H: number; W: number },
+  ): TensorInfo | undefined => {
+    const [n, oh, ow, co] = dy.shape;
+    const ci = filter.shape[2];
+    const { s } = g;
+    /** Per phase along one axis: the taps' window in the flipped filter and the pads. */
+    const axis = (size: number, k: number, pad: number, out: number) => {
+      const m = size / s;
+      return Array.from({ length: s }, (_, p) => {
+        const taps = Array.from({ length: k }, (_, t) => t).filter((t) => (t - p - pad) % s === 0);
+        if (taps.length === 0) return { empty: true as const };
+        const kmin = taps[0];
+        const kmax = taps[taps.length - 1];
+        const before = -((p + pad - kmax) / s);
+        const after = m - out - before + taps.length - 1;
+        return { empty: false as const, begin: k - 1 - kmax, end: k - kmin, before, after };
+      });
+    };
+    const rows = axis(g.H, g.kh, g.top, oh);
+    const cols = axis(g.W, g.kw, g.left, ow);
+    if ([...rows, ...cols].some((a) => !a.empty && (a.before < 0 || a.after < 0))) return undefined;
+    const f = flipped(backend, filter);
+    const subs = derivedFilters.get(backend, filter, `phases ${s} ${g.top} ${g.left}`, () =>
+      rows.flatMap((r) =>
+        cols.flatMap((c) => (r.empty || c.empty ? [] : [stridedSliceInfo(backend, f, [r.begin, c.begin, 0, 0], [r.end, c.end, co, ci], [s, s, 1, 1])])),
+      ),
+    );
+    const m = g.H / s;
+    const mw = g.W / s;
+    const phases: TensorInfo[] = [];
+    let next = 0;
+    for (const r of rows) {
+      for (const c of cols) {
+        if (r.empty || c.empty) phases.push(o.zeros([n, m, mw, ci]));
+        else phases.push(o.conv(dy, subs[next++], [r.before, r.after, c.before, c.after], 1));
+      }
+    }
+    // [s(row phase), s(col phase), n*m, mw, ci] -> [n*m, s, mw, s, ci] = dx, as two transposes
+    // that move whole channel rows (the wasm 5-D transpose is element-wise and ~100x slower)
+    const stacked = o.reshape(o.concat(phases, 0), [s, s, n * m * mw, ci]);
+    const interleaved = o.reshape(o.transpose(stacked, [0, 2, 1, 3]), [s, n * m, mw * s * ci]);
+    return o.reshape(o.transpose(interleaved, [1, 0, 2]), [n, g.H, g.W, ci]);
   };
 
   const filterGrad: KernelConfig = {
@@ -141,6 +261,10 @@ export function registerWasmTrainingKernels(): void {
       const pr = W + left - ow * s;
       if (dataFormat === 'NCHW' || sh !== sw || pt < 0 || pl < 0 || pb < 0 || pr < 0) return inputGradNative(args);
       const o = ops(backend as Backend);
+      if (s > 1 && H % s === 0 && W % s === 0) {
+        const phased = phaseInputGrad(backend as Backend, o, dy, filter, { s, kh, kw, top, left, H, W });
+        if (phased) return o.done(phased);
+      }
       let g = dy;
       if (s > 1) {
         // zero insertion: [n*oh, ow, 1, co] -> pad -> [n, oh, ow*s, co] -> [n, oh, 1, ow*s*co] -> pad -> [n, oh*s, ow*s, co]
@@ -150,9 +274,7 @@ export function registerWasmTrainingKernels(): void {
         g = o.pad(g, [[0, 0], [0, 0], [0, s - 1], [0, 0]]);
         g = o.reshape(g, [n, oh * s, ow * s, co]);
       }
-      // flipped filter with in/out swapped: [kh, kw, co, ci]
-      const f = o.transpose(o.reverse(filter, [0, 1]), [0, 1, 3, 2]);
-      return o.done(o.conv(g, f, [pt, pb, pl, pr], 1));
+      return o.done(o.conv(g, flipped(backend as Backend, filter), [pt, pb, pl, pr], 1));
     }) as unknown as KernelConfig['kernelFunc'],
   };
 
@@ -177,7 +299,20 @@ export function registerWasmTrainingKernels(): void {
     }) as unknown as KernelConfig['kernelFunc'],
   };
 
-  for (const k of [filterGrad, inputGrad, batchMatMul]) {
+  // `tf.clone`, and so every tensor the gradient tape saves, copied the whole tensor; tensors
+  // are immutable, so share the data as the cpu backend does (one more reference)
+  const identity: KernelConfig = {
+    kernelName: 'Identity',
+    backendName: 'wasm',
+    kernelFunc: (({ inputs, backend }: Parameters<KernelFn>[0]) => {
+      const { x } = inputs;
+      if (x.dtype === 'string') return identityCopy({ inputs, backend });
+      (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    }) as unknown as KernelConfig['kernelFunc'],
+  };
+
+  for (const k of [filterGrad, inputGrad, batchMatMul, identity]) {
     const original = tf.getKernel(k.kernelName, 'wasm');
     if (original) tf.unregisterKernel(k.kernelName, 'wasm');
     // keep the original's setup (it binds the wasm function the wrapper falls back to), in

@@ -44,6 +44,9 @@ describe('wasm training kernels', () => {
     ['3x3 stride 1 pad 1 (ResNet)', 3, 1, 7, 'torch'],
     ['1x1 stride 2 valid (shortcut)', 1, 2, 8, 'valid'],
     ['7x7 stride 2 pad 3 (ImageNet stem)', 7, 2, 12, 'torch'],
+    ['3x3 stride 2 pad 1, odd size (zero insertion)', 3, 2, 7, 'torch'],
+    ['1x1 stride 2, odd size (zero insertion)', 1, 2, 7, 'valid'],
+    ['3x3 stride 3 pad 1 (phases)', 3, 3, 9, 'torch'],
   ];
   for (const [name, k, s, size, padding] of cases) {
     it(`conv ${name}: wasm gradients equal cpu`, async () => {
