@@ -8,10 +8,12 @@
  *
  *   npm run bench:efficacy -- [--rows 10000] [--test-rows 2000] [--attacks badnets,blend,...]
  *       [--width 16] [--pretrain-epochs 10] [--flow-epochs 30] [--train-epochs 15] [--no-train]
- *   npm run bench:efficacy -- --render    # rewrite efficacy.md from efficacy.json
+ *       [--name efficacy]
+ *   npm run bench:efficacy -- --render [--name efficacy]   # rewrite NAME.md from NAME.json
  *
  * Everything runs through the built CLI, one command at a time, and writes
- * bench/results/efficacy.md and .json with the budget, backend and wall time of every step.
+ * bench/results/NAME.md and .json (NAME defaults to `efficacy`; give another to keep the
+ * results of an earlier budget) with the budget, backend and wall time of every step.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -37,6 +39,8 @@ const budget = {
   trainEpochs: Number(arg('train-epochs', '15')),
   train: !process.argv.includes('--no-train'),
 };
+/** Base name of the result files in bench/results. */
+const NAME = arg('name', 'efficacy');
 
 /** Runs `gssd <args>`, returns stdout parsed as JSON (commands get --json) and the seconds. */
 function gssd(args: string[]): { out: any; seconds: number } {
@@ -50,7 +54,7 @@ function gssd(args: string[]): { out: any; seconds: number } {
 async function main(): Promise<void> {
   if (process.argv.includes('--render')) {
     // rewrite efficacy.md from efficacy.json (e.g. after a change of the table layout)
-    const saved = JSON.parse(await readFile('bench/results/efficacy.json', 'utf8'));
+    const saved = JSON.parse(await readFile(`bench/results/${NAME}.json`, 'utf8'));
     Object.assign(budget, saved.budget);
     await write(saved.results, saved.seconds, saved.date, saved.commit ?? 'unknown');
     return;
@@ -91,6 +95,7 @@ async function main(): Promise<void> {
         ['gssd-robust', ['--detector', 'gssd', '--target-detection', 'robust']],
         ['gssd-robust-adaptive', ['--detector', 'gssd', '--target-detection', 'robust', '--cut', 'adaptive']],
         ['gssd-paper', ['--detector', 'gssd', '--target-detection', 'paper']],
+        ['gssd-paper-adaptive', ['--detector', 'gssd', '--target-detection', 'paper', '--cut', 'adaptive']],
         ['spectral', ['--detector', 'spectral']],
         ['activation-clustering', ['--detector', 'activation-clustering']],
       ];
@@ -134,7 +139,7 @@ function headCommit(): string {
 
 async function write(results: Record<string, unknown>[], seconds: number, date = new Date().toISOString(), commit = headCommit()): Promise<void> {
   await mkdir('bench/results', { recursive: true });
-  await writeFile('bench/results/efficacy.json', JSON.stringify({ date, commit, budget, seconds, results }, null, 1));
+  await writeFile(`bench/results/${NAME}.json`, JSON.stringify({ date, commit, budget, seconds, results }, null, 1));
   const lines = [
     '# Efficacy on CIFAR-10 (gssd bench:efficacy)',
     '',
@@ -162,7 +167,7 @@ async function write(results: Record<string, unknown>[], seconds: number, date =
     '- Spectral Signatures removes 1.5 x eps (eps = 0.1) of every class and assumes the poison is a minority of its class. At 10% of the non-target rows the poison is about 47% of the target class: the top singular direction then splits the class in two halves and does not rank the poison first, so its recall is below chance here. Activation Clustering flags nearly every class at this encoder quality.',
     '- The ACC figures are those of a width-' + budget.width + ' ResNet trained for ' + budget.trainEpochs + ' epochs on ' + budget.rows + ' rows: far from the paper\'s 92.6%, and an undertrained model also learns the trigger less, so ASR without defence is low too.',
   );
-  await writeFile('bench/results/efficacy.md', lines.join('\n') + '\n');
+  await writeFile(`bench/results/${NAME}.md`, lines.join('\n') + '\n');
 }
 
 main().catch((err) => {

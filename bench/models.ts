@@ -28,6 +28,9 @@ import { EmbedPool } from '../src/models/embed-pool.js';
 import { ResNet } from '../src/models/resnet.js';
 import { SimclrTrainer } from '../src/models/simclr.js';
 import { ParallelSimclr } from '../src/models/simclr-parallel.js';
+import { openFlowScorer } from '../src/models/flow-scorer.js';
+import { OnnxEncoder } from '../src/models/onnx-encoder.js';
+import { exportResNetToOnnx } from '../src/models/onnx-export.js';
 import { Rng } from '../src/rng.js';
 
 function arg(name: string, fallback: string): string {
@@ -55,6 +58,19 @@ function rate(fn: () => void, items: number, seconds: number): number {
   } while (performance.now() - t0 < seconds * 1000);
   const cpu = process.cpuUsage(c0);
   lastCpuRate = n / ((cpu.user + cpu.system) / 1e6);
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/** Items per second of an async `fn` by the wall clock (one warm-up call; worker threads or
+ *  ONNX Runtime's own threads do the work, so no CPU-time figure). */
+async function rateAsync(fn: () => Promise<unknown>, items: number, seconds: number): Promise<number> {
+  await fn();
+  let n = 0;
+  const t0 = performance.now();
+  do {
+    await fn();
+    n += items;
+  } while (performance.now() - t0 < seconds * 1000);
   return n / ((performance.now() - t0) / 1000);
 }
 
@@ -123,6 +139,13 @@ async function main(): Promise<void> {
     const v = randn(rng, 4096 * 512);
     report(ours, 'flow_score_vectors_per_s', rate(() => flow.logProb(v, 4096), 4096, seconds / 2));
     flow.dispose();
+    // the runtime `gssd cleanse` scores with (--score-runtime auto): the flow exported to ONNX
+    const one = new FlowBank({ numClasses: 1, dim: 512, seed: 0 });
+    const scorer = await openFlowScorer(one, 'auto');
+    ours.flow_score_runtime_vectors_per_s = await rateAsync(() => scorer.logProb(v, 4096), 4096, seconds / 2);
+    console.log(`flow_score_runtime_vectors_per_s ${ours.flow_score_runtime_vectors_per_s.toFixed(1)}  (${scorer.runtime})`);
+    await scorer.close();
+    one.dispose();
     // the real workload: a 10-class bank fed a shuffled stream, batch 16 per class
     const bank = new FlowBank({ numClasses: 10, dim: 512, batchSize: 16, seed: 0 });
     const n = 1600;
@@ -163,6 +186,11 @@ async function main(): Promise<void> {
       );
       // every core: worker threads, each with its own wasm backend (wall clock only)
       const pixels = Uint8Array.from({ length: batch * 32 * 32 * 3 }, () => rng.int(256));
+      // the runtime `gssd cleanse` embeds with (ONNX Runtime, the encoder exported)
+      const onnx = await OnnxEncoder.load(exportResNetToOnnx(net), { batchSize: batch });
+      ours[`embed_runtime_w${w}_images_per_s`] = await rateAsync(() => onnx.embed(pixels, batch), batch, seconds);
+      console.log(`embed_runtime_w${w}_images_per_s ${ours[`embed_runtime_w${w}_images_per_s`].toFixed(1)}  (onnx-${onnx.provider})`);
+      await onnx.close();
       const pool = await EmbedPool.create(net, { workers: Number(arg('workers', '0')) || undefined });
       await pool.embed(pixels, batch);
       let done = 0;
@@ -227,6 +255,7 @@ async function main(): Promise<void> {
     ['flow train b16 (vectors/s)', 'flow_train_b16_vectors_per_s', 'flow_train_b16_vectors_per_s', 'flow_train_b16_vectors_per_s', 1],
     ['flow train b256 (vectors/s)', 'flow_train_b256_vectors_per_s', 'flow_train_b256_vectors_per_s', 'flow_train_b256_vectors_per_s', 1],
     ['flow score (vectors/s)', 'flow_score_vectors_per_s', 'flow_score_vectors_per_s', 'flow_score_vectors_per_s', 1],
+    ['flow score, ONNX Runtime as `gssd cleanse` scores (vectors/s)', 'flow_score_runtime_vectors_per_s', 'flow_score_vectors_per_s', 'flow_score_vectors_per_s', 1],
     ['flow bank train b16 (vectors/s)', 'flowbank_train_b16_vectors_per_s', 'flow_train_b16_vectors_per_s', 'flow_train_b16_vectors_per_s', 1],
     ['flow bank train b16, FlowBankPool (vectors/s)', 'flowbank_pool_train_b16_vectors_per_s', 'flow_train_b16_vectors_per_s', 'flow_train_b16_vectors_per_s', 1],
     ['flow bank train b256, FlowBankPool (vectors/s)', 'flowbank_pool_train_b256_vectors_per_s', 'flow_train_b256_vectors_per_s', 'flow_train_b256_vectors_per_s', 1],
@@ -234,6 +263,7 @@ async function main(): Promise<void> {
   for (const w of widths) {
     rows.push([`encoder forward w${w} (images/s)`, `embed_w${w}_images_per_s`, 'embed_images_per_s', `embed_w${w}`, 0.5]);
     rows.push([`encoder forward w${w}, EmbedPool (images/s)`, `embed_pool_w${w}_images_per_s`, 'embed_images_per_s', `embed_w${w}`, 0.5]);
+    rows.push([`encoder forward w${w}, ONNX Runtime as \`gssd cleanse\` embeds (images/s)`, `embed_runtime_w${w}_images_per_s`, 'embed_images_per_s', `embed_w${w}`, 0.5]);
     rows.push([`SimCLR step w${w} (images/s)`, `simclr_w${w}_images_per_s`, 'simclr_train_images_per_s', `simclr_w${w}`, 0.3]);
     rows.push([`SimCLR step w${w}, ParallelSimclr (images/s)`, `simclr_parallel_w${w}_images_per_s`, 'simclr_train_images_per_s', `simclr_w${w}`, 0.3]);
   }
@@ -261,7 +291,7 @@ async function main(): Promise<void> {
       `# Model kernels on TF.js (${backend}) vs PyTorch CPU (${date})`,
       '',
       `Command: \`npm run bench:models\` (${seconds} s per figure, batch ${batch}; PyTorch: \`${'/usr/bin/python3 ../shared/bench/torch_ref.py'} --width W --batch ${batch}\` in the same run, after ours). Load average at the end: ${load}.`,
-      '"CPU time" divides by this process\'s CPU time (all threads); the worker-thread figures (EmbedPool, FlowBankPool, ParallelSimclr) are wall clock only.',
+      '"CPU time" divides by this process\'s CPU time (all threads); the worker-thread figures (EmbedPool, FlowBankPool, ParallelSimclr) and the ONNX Runtime ones are wall clock only.',
       '',
       ...table,
       '',
