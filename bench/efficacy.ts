@@ -104,7 +104,7 @@ async function main(): Promise<void> {
         const run = join(dir, `run-${name}`);
         const c = gssd(['cleanse', join(dir, 'poisoned', 'data'), '--encoder', join(dir, 'enc', 'encoder'), '--flow-epochs', String(budget.flowEpochs), '--out', run, '--json', ...flags]);
         const e = gssd(['evaluate', '--cleansed', run, '--truth', join(dir, 'poisoned', 'truth'), '--json']);
-        detection[name] = { seconds: c.seconds, backend: c.out.backend, flagged: c.out.flagged, splits: c.out.splits, detection: e.out.detection, metrics: e.out.split };
+        detection[name] = { seconds: c.seconds, backend: c.out.backend, flagged: c.out.flagged, splits: c.out.splits, detection: e.out.detection, metrics: e.out.split, targetTests: await targetTests(run) };
         console.log(`${attack} ${name}: flagged ${JSON.stringify(c.out.flagged.map((f: { label: number }) => f.label))}, removal recall ${fmt(e.out.split.removalRecall)}, clean loss ${fmt(e.out.split.cleanLoss)}`);
       }
       row.detection = detection;
@@ -125,6 +125,26 @@ async function main(): Promise<void> {
   } finally {
     await rm(root, { recursive: true, force: true });
   }
+}
+
+/** The target class's (label 0) D and ND statistics and outlier indices from a GSSD report. */
+async function targetTests(run: string): Promise<Record<string, number | null> | null> {
+  const file = join(run, 'report.json');
+  if (!existsSync(file)) return null;
+  const report = JSON.parse(await readFile(file, 'utf8'));
+  const target = report.detection?.classes?.find((c: { label: number }) => c.label === 0);
+  if (!target) return null;
+  return {
+    ndStatistic: target.ndTest?.statistic ?? null,
+    ndIndex: target.ndTest?.index ?? null,
+    dLowStatistic: target.dRobust?.statistic ?? null,
+    dIndex: target.dRobust?.index ?? null,
+    critical: target.ndTest?.critical ?? target.dRobust?.critical ?? null,
+  };
+}
+
+function num(x: number | null | undefined): string {
+  return x === null || x === undefined ? 'n/a' : x.toFixed(3);
 }
 
 function fmt(x: number | null | undefined): string {
@@ -159,6 +179,13 @@ async function write(results: Record<string, unknown>[], seconds: number, date =
   if (budget.train) {
     lines.push('', '| attack | ACC no defence | ASR no defence | ACC GSSD | ASR GSSD | minutes (whole attack) |', '| --- | --- | --- | --- | --- | --- |');
     for (const r of results as any[]) if (r.noDefence) lines.push(`| ${r.attack} | ${fmt(r.noDefence.acc)} | ${fmt(r.noDefence.asr)} | ${fmt(r.gssd.acc)} | ${fmt(r.gssd.asr)} | ${(r.seconds / 60).toFixed(1)} |`);
+  }
+  const tests = results.flatMap((r) => {
+    const t = (r.detection as Record<string, any>)['gssd-robust']?.targetTests;
+    return t ? [`| ${r.attack} | ${num(t.ndStatistic)} | ${num(t.ndIndex)} | ${num(t.dLowStatistic)} | ${num(t.dIndex)} | ${num(t.critical)} |`] : [];
+  });
+  if (tests.length > 0) {
+    lines.push('', 'The target class (0) in robust detection: flagged when an index exceeds the critical value.', '', '| attack | ND statistic | ND index | D low-tail share | D index | critical |', '| --- | --- | --- | --- | --- | --- |', ...tests);
   }
   lines.push(
     '',

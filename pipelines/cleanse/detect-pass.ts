@@ -4,6 +4,7 @@ import { computeAdaptiveThresholds } from '../../src/detect/adaptive-thresholds.
 import { eligibleReader } from './score-pass.js';
 import { trainableClasses } from './fit-pass.js';
 import type { RunContext } from './context.js';
+import { CLEANSE_DEFAULTS } from './options.js';
 
 /**
  * Pass 4b (METHOD.md steps 5 and 6): target-class detection (D-test, ND-test) over the
@@ -19,6 +20,7 @@ export async function detectPass(ctx: RunContext): Promise<void> {
     lambda: options.lambda,
     betaD: options.betaD,
     betaND: options.betaND,
+    robustAlpha: options.robustAlpha ?? CLEANSE_DEFAULTS.robustAlpha,
   });
   const { passes, ...thresholds } =
     options.cut === 'adaptive'

@@ -32,6 +32,8 @@ export interface CleanseOptions {
   betaD: number;
   betaND: number;
   targetDetection: TargetDetectionMode;
+  /** False-alarm level of robust detection per dataset (Bonferroni over the classes); default 0.1. */
+  robustAlpha?: number;
   /** GSSD, or a baseline detector on the same embeddings (for comparison). */
   detector: DetectorName;
   /** How a flagged class is split: the paper's fixed alpha fractions, or a 2-component mixture fit of its scores. */
@@ -62,6 +64,7 @@ export const CLEANSE_DEFAULTS = {
   betaD: 0.05,
   betaND: 0.6,
   targetDetection: 'paper' as TargetDetectionMode,
+  robustAlpha: 0.1,
   cut: 'fixed' as 'fixed' | 'adaptive',
   detector: 'gssd' as DetectorName,
   embedRuntime: 'auto' as EmbedRuntime,
@@ -97,6 +100,8 @@ export function outputFingerprint(o: CleanseOptions): Record<string, unknown> {
     betaD: o.betaD,
     betaND: o.betaND,
     targetDetection: o.targetDetection,
+    // only when not the default, so that runs checkpointed before the option existed resume
+    ...(o.robustAlpha !== undefined && o.robustAlpha !== CLEANSE_DEFAULTS.robustAlpha ? { robustAlpha: o.robustAlpha } : {}),
     cut: o.cut,
     detector: o.detector,
     seed: o.seed,

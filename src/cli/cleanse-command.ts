@@ -32,6 +32,8 @@ gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason
   --flow-workers N         threads training the per-class flows; any count gives the same flows
                            (default: the CPU count on the wasm and cpu backends, 1 on tensorflow)
   --target-detection M     paper (METHOD.md thresholds) or robust (outliers among classes) (default ${CLEANSE_DEFAULTS.targetDetection})
+  --robust-alpha A         robust mode: chance of flagging a class of a clean dataset, under normal
+                           class statistics (default ${CLEANSE_DEFAULTS.robustAlpha})
   --detector NAME          gssd, or a baseline on the same embeddings: spectral (Spectral Signatures,
                            Tran et al. 2018) or activation-clustering (Chen et al. 2018) (default gssd)
   --cut fixed|adaptive     split of a flagged class: the alpha fractions, or a 2-component mixture fit
@@ -65,6 +67,7 @@ ${SOURCE_HELP}`,
     'flow-lr': { type: 'string' },
     'flow-workers': { type: 'string' },
     'target-detection': { type: 'string' },
+    'robust-alpha': { type: 'string' },
     cut: { type: 'string' },
     detector: { type: 'string' },
     lambda: { type: 'string' },
@@ -112,6 +115,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     flowLr: numberOption(v('flow-lr'), '--flow-lr', { min: 0, max: 1, open: true, fallback: D.flowLr }),
     flowWorkers: v('flow-workers') === undefined ? undefined : intOption(v('flow-workers'), '--flow-workers', { min: 1, max: 256, fallback: 1 }),
     targetDetection: enumOption(v('target-detection'), '--target-detection', ['paper', 'robust'] as const, D.targetDetection),
+    robustAlpha: numberOption(v('robust-alpha'), '--robust-alpha', { min: 0, max: 1, open: true, fallback: D.robustAlpha }),
     detector: enumOption(v('detector'), '--detector', ['gssd', 'spectral', 'activation-clustering'] as const, D.detector),
     cut: enumOption(v('cut'), '--cut', ['fixed', 'adaptive'] as const, D.cut),
     lambda: numberOption(v('lambda'), '--lambda', { min: 0, max: 1, open: true, fallback: D.lambda }),

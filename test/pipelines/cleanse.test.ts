@@ -67,6 +67,26 @@ describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () =>
     }
   });
 
+  it('applies --robust-alpha in robust detection and refuses to resume with another', async () => {
+    const out = join(root, 'robust');
+    const r = await runCli(['cleanse', data, '--encoder', encoder, '--flow-epochs', '2', '--target-detection', 'robust', '--robust-alpha', '0.3', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.detection.mode).toBe('robust');
+    expect(report.detection.options.robustAlpha).toBe(0.3);
+    // the ND critical value is the 1 - alpha / m quantile of Student's t(m - 2), m classes tested
+    const { studentTQuantile } = await import('../../src/detect/student-t.js');
+    const tested = report.detection.classes.filter((c: { ndTest: { index: number | null } }) => c.ndTest.index !== null);
+    expect(tested.length).toBeGreaterThanOrEqual(3);
+    expect(tested[0].ndTest.critical).toBeCloseTo(studentTQuantile(1 - 0.3 / tested.length, tested.length - 2), 9);
+    const again = await runCli(['cleanse', data, '--encoder', encoder, '--flow-epochs', '2', '--target-detection', 'robust', '--robust-alpha', '0.1', '--out', out, '--resume']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/robustAlpha: 0.3 then/);
+    const bad = await runCli(['cleanse', data, '--encoder', encoder, '--robust-alpha', '1', '--out', join(root, 'robust-bad')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--robust-alpha/);
+  });
+
   it('takes a bring-your-own ONNX encoder and embeds with either runtime', async () => {
     const { loadResNet } = await import('../../src/models/save.js');
     const { exportResNetToOnnx } = await import('../../src/models/onnx-export.js');
