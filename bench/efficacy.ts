@@ -8,12 +8,16 @@
  *
  *   npm run bench:efficacy -- [--rows 10000] [--test-rows 2000] [--attacks badnets,blend,...]
  *       [--width 16] [--pretrain-epochs 10] [--flow-epochs 30] [--train-epochs 15] [--no-train]
- *       [--name efficacy]
+ *       [--name efficacy] [--robust-alphas 0.1,0.3] [--work DIR]
  *   npm run bench:efficacy -- --render [--name efficacy]   # rewrite NAME.md from NAME.json
  *
  * Everything runs through the built CLI, one command at a time, and writes
  * bench/results/NAME.md and .json (NAME defaults to `efficacy`; give another to keep the
  * results of an earlier budget) with the budget, backend and wall time of every step.
+ * `--robust-alphas` runs robust detection at each level (rows named gssd-robust-aA beyond the
+ * default 0.1). `--work DIR` keeps each attack's poisoned data and encoder in DIR/ATTACK and
+ * reuses them when present (poison and pretrain skipped: pass the same budget), so that other
+ * detector settings can be compared on the same encoders.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -41,6 +45,8 @@ const budget = {
 };
 /** Base name of the result files in bench/results. */
 const NAME = arg('name', 'efficacy');
+const ROBUST_ALPHAS = arg('robust-alphas', '0.1').split(',').map(Number);
+const WORK = process.argv.includes('--work') ? resolve(arg('work', '')) : undefined;
 
 /** Runs `gssd <args>`, returns stdout parsed as JSON (commands get --json) and the seconds. */
 function gssd(args: string[]): { out: any; seconds: number } {
@@ -84,16 +90,30 @@ async function main(): Promise<void> {
     await subset(trainShards, Math.min(budget.rows, 50_000), join(root, 'train'));
     await subset([join(CIFAR, 'test-00000-of-00001.parquet')], budget.testRows, join(root, 'test'));
     for (const attack of budget.attacks) {
-      const dir = join(root, attack);
+      const dir = join(WORK ?? root, attack);
       const row: Record<string, unknown> = { attack };
       const t0 = Date.now();
-      row.poison = gssd(['poison', join(root, 'train'), '--attack', attack, '--target', '0', '--seed', '1', '--out', join(dir, 'poisoned'), '--json']).out;
-      gssd(['poison', join(root, 'test'), '--attack', attack, '--target', '0', '--seed', '1', '--split', 'test', '--out', join(dir, 'poisoned-test'), '--json']);
-      const pre = gssd(['pretrain', join(dir, 'poisoned', 'data'), '--out', join(dir, 'enc'), '--width', String(budget.width), '--epochs', String(budget.pretrainEpochs), '--batch', '128']);
-      row.pretrainSeconds = pre.seconds;
+      const reuse = WORK !== undefined && existsSync(join(dir, 'enc', 'encoder', 'manifest.json')) && existsSync(join(dir, 'poisoned', 'truth'));
+      if (reuse) {
+        row.reused = dir;
+      } else {
+        await rm(dir, { recursive: true, force: true });
+        row.poison = gssd(['poison', join(root, 'train'), '--attack', attack, '--target', '0', '--seed', '1', '--out', join(dir, 'poisoned'), '--json']).out;
+        const pre = gssd(['pretrain', join(dir, 'poisoned', 'data'), '--out', join(dir, 'enc'), '--width', String(budget.width), '--epochs', String(budget.pretrainEpochs), '--batch', '128']);
+        row.pretrainSeconds = pre.seconds;
+      }
+      if (budget.train && !existsSync(join(dir, 'poisoned-test', 'data'))) {
+        gssd(['poison', join(root, 'test'), '--attack', attack, '--target', '0', '--seed', '1', '--split', 'test', '--out', join(dir, 'poisoned-test'), '--json']);
+      }
       const detectors: [string, string[]][] = [
-        ['gssd-robust', ['--detector', 'gssd', '--target-detection', 'robust']],
-        ['gssd-robust-adaptive', ['--detector', 'gssd', '--target-detection', 'robust', '--cut', 'adaptive']],
+        ...ROBUST_ALPHAS.flatMap((a): [string, string[]][] => {
+          const name = a === 0.1 ? 'gssd-robust' : `gssd-robust-a${a}`;
+          const flags = ['--detector', 'gssd', '--target-detection', 'robust', '--robust-alpha', String(a)];
+          return [
+            [name, flags],
+            [`${name}-adaptive`, [...flags, '--cut', 'adaptive']],
+          ];
+        }),
         ['gssd-paper', ['--detector', 'gssd', '--target-detection', 'paper']],
         ['gssd-paper-adaptive', ['--detector', 'gssd', '--target-detection', 'paper', '--cut', 'adaptive']],
         ['spectral', ['--detector', 'spectral']],
@@ -102,6 +122,7 @@ async function main(): Promise<void> {
       const detection: Record<string, unknown> = {};
       for (const [name, flags] of detectors) {
         const run = join(dir, `run-${name}`);
+        await rm(run, { recursive: true, force: true });
         const c = gssd(['cleanse', join(dir, 'poisoned', 'data'), '--encoder', join(dir, 'enc', 'encoder'), '--flow-epochs', String(budget.flowEpochs), '--out', run, '--json', ...flags]);
         const e = gssd(['evaluate', '--cleansed', run, '--truth', join(dir, 'poisoned', 'truth'), '--json']);
         detection[name] = { seconds: c.seconds, backend: c.out.backend, flagged: c.out.flagged, splits: c.out.splits, detection: e.out.detection, metrics: e.out.split, targetTests: await targetTests(run) };
@@ -110,6 +131,7 @@ async function main(): Promise<void> {
       row.detection = detection;
       if (budget.train) {
         const common = ['--width', String(budget.width), '--epochs', String(budget.trainEpochs)];
+        for (const m of ['model-none', 'model-gssd']) await rm(join(dir, m), { recursive: true, force: true });
         const none = gssd(['train', join(dir, 'poisoned', 'data'), '--out', join(dir, 'model-none'), '--finetune-epochs', '0', ...common]);
         const withGssd = gssd(['train', join(dir, 'run-gssd-paper', 'clean'), '--finetune', join(dir, 'run-gssd-paper', 'poisoned'), '--out', join(dir, 'model-gssd'), ...common]);
         const test = (model: string) => gssd(['test', '--model', model, '--clean', join(root, 'test'), '--triggered', join(dir, 'poisoned-test', 'data'), '--json']).out;
@@ -120,7 +142,8 @@ async function main(): Promise<void> {
       row.seconds = (Date.now() - t0) / 1000;
       results.push(row);
       await write(results, (Date.now() - started) / 1000);
-      await rm(dir, { recursive: true, force: true });
+      if (!WORK) await rm(dir, { recursive: true, force: true });
+      else for (const name of detectors.map(([n]) => n)) await rm(join(dir, `run-${name}`), { recursive: true, force: true });
     }
   } finally {
     await rm(root, { recursive: true, force: true });
@@ -159,7 +182,7 @@ function headCommit(): string {
 
 async function write(results: Record<string, unknown>[], seconds: number, date = new Date().toISOString(), commit = headCommit()): Promise<void> {
   await mkdir('bench/results', { recursive: true });
-  await writeFile(`bench/results/${NAME}.json`, JSON.stringify({ date, commit, budget, seconds, results }, null, 1));
+  await writeFile(`bench/results/${NAME}.json`, JSON.stringify({ date, commit, budget, robustAlphas: ROBUST_ALPHAS, seconds, results }, null, 1));
   const lines = [
     '# Efficacy on CIFAR-10 (gssd bench:efficacy)',
     '',
@@ -167,6 +190,9 @@ async function write(results: Record<string, unknown>[], seconds: number, date =
     '',
     `Budget: ${budget.rows} training rows, ${budget.testRows} test rows, encoder width ${budget.width}, ${budget.pretrainEpochs} SimCLR epochs, ${budget.flowEpochs} flow epochs, classifier ${budget.train ? `${budget.trainEpochs} epochs` : 'not trained'}; wall time ${(seconds / 60).toFixed(1)} min. The paper: full CIFAR-10 (50k), width 64, 100 SimCLR epochs, 200 classifier epochs, on a GPU.`,
     '',
+    ...(results.some((r) => r.reused)
+      ? ['Poisoned data and SimCLR encoders reused from an earlier run of this budget (`--work`): the wall time leaves out poisoning and pretraining.', '']
+      : []),
     '| attack | detector | target found | wrongly flagged | removal recall | clean loss | poisoned precision | poisoned recall | relabel acc. |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
