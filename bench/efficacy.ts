@@ -45,7 +45,7 @@ const budget = {
 };
 /** Base name of the result files in bench/results. */
 const NAME = arg('name', 'efficacy');
-const ROBUST_ALPHAS = arg('robust-alphas', '0.1').split(',').map(Number);
+let ROBUST_ALPHAS = arg('robust-alphas', '0.1').split(',').map(Number);
 const WORK = process.argv.includes('--work') ? resolve(arg('work', '')) : undefined;
 
 /** Runs `gssd <args>`, returns stdout parsed as JSON (commands get --json) and the seconds. */
@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     // rewrite efficacy.md from efficacy.json (e.g. after a change of the table layout)
     const saved = JSON.parse(await readFile(`bench/results/${NAME}.json`, 'utf8'));
     Object.assign(budget, saved.budget);
+    ROBUST_ALPHAS = saved.robustAlphas ?? [0.1];
     await write(saved.results, saved.seconds, saved.date, saved.commit ?? 'unknown');
     return;
   }
@@ -167,7 +168,7 @@ async function targetTests(run: string): Promise<Record<string, number | null> |
 }
 
 function num(x: number | null | undefined): string {
-  return x === null || x === undefined ? 'n/a' : x.toFixed(3);
+  return x === null || x === undefined ? 'n/a' : x.toFixed(4);
 }
 
 function fmt(x: number | null | undefined): string {
@@ -217,7 +218,7 @@ async function write(results: Record<string, unknown>[], seconds: number, date =
     '',
     'Reading the table:',
     '- removal recall = share of the poisoned rows not in `clean` (what protects the retrained model); clean loss = share of the clean rows not in `clean`.',
-    '- Spectral Signatures removes 1.5 x eps (eps = 0.1) of every class and assumes the poison is a minority of its class. At 10% of the non-target rows the poison is about 47% of the target class: the top singular direction then splits the class in two halves and does not rank the poison first, so its recall is below chance here. Activation Clustering flags nearly every class at this encoder quality.',
+    '- Spectral Signatures removes 1.5 x eps (eps = 0.1) of every class and assumes the poison is a minority of its class. At 10% of the non-target rows the poison is about 47% of the target class: the top singular direction then splits the class in two halves and does not rank the poison first, so its recall is below chance here. Activation Clustering (2-means per class) flags mostly clean classes at these encoder qualities.',
     '- The ACC figures are those of a width-' + budget.width + ' ResNet trained for ' + budget.trainEpochs + ' epochs on ' + budget.rows + ' rows: far from the paper\'s 92.6%, and an undertrained model also learns the trigger less, so ASR without defence is low too.',
   );
   await writeFile(`bench/results/${NAME}.md`, lines.join('\n') + '\n');
