@@ -25,7 +25,8 @@ let lastStats: [tf.Tensor1D, tf.Tensor1D] | undefined;
 /**
  * x * scale + bias per channel of an NHWC tensor (then ReLU when `relu`). On wasm, a 1x1
  * depthwise convolution: XNNPACK runs it in one SIMD pass, ~8x faster than the wasm backend's
- * broadcasting multiply and add (same products and sums, so the same numbers).
+ * broadcasting multiply and add (same products and sums, so the same numbers: training is
+ * bit-identical to the broadcasting version).
  */
 function channelAffine(x: tf.Tensor4D, scale: tf.Tensor, bias: tf.Tensor | undefined, relu = false): tf.Tensor4D {
   if (tf.getBackend() !== 'wasm') {
@@ -78,8 +79,9 @@ function makeOp(relu: boolean, eps: number): Op {
           const dgamma = tf.mul(channelSums(tf.mul(g, sxc) as tf.Tensor4D), sinv);
           // dx = scale * (dy - dbeta / m) - xc * scale * inv * dgamma / m
           const k = tf.div(tf.mul(tf.mul(sscale, sinv), dgamma), m);
-          const shifted = channelAffine(g, sscale, tf.neg(tf.mul(tf.div(dbeta, m), sscale)));
-          const dx = tf.sub(shifted, channelAffine(sxc as tf.Tensor4D, k, undefined));
+          // in the order of the formula, so that every rounding is the textbook one
+          const centred = channelAffine(g, tf.onesLike(dbeta), tf.neg(tf.div(dbeta, m)));
+          const dx = tf.sub(channelAffine(centred, sscale, undefined), channelAffine(sxc as tf.Tensor4D, k, undefined));
           return [dx, dgamma, dbeta];
         });
       },
