@@ -34,7 +34,7 @@ export const DEMO_DEFAULTS = { out: 'gssd-demo', rows: 3000, data: 'auto', attac
 
 /**
  * The encoder budget per data source, measured on an idle 2-core CPU (SimCLR on 2 shards) to
- * find the BadNets target in under 5 minutes: CIFAR-10 at width 8 x 5 epochs (1.3 min), the
+ * find the BadNets target in under 5 minutes: CIFAR-10 at width 8 x 5 epochs (1.4 min), the
  * procedural images at width 16 x 5 epochs (3.4 min; 16 x 3 and 8 x 5 missed the target there).
  */
 export const DEMO_BUDGET = { cifar10: { width: 8, pretrainEpochs: 5 }, synthetic: { width: 16, pretrainEpochs: 5 } } as const;
