@@ -192,15 +192,8 @@ async function main(): Promise<void> {
       console.log(`embed_runtime_w${w}_images_per_s ${ours[`embed_runtime_w${w}_images_per_s`].toFixed(1)}  (onnx-${onnx.provider})`);
       await onnx.close();
       const pool = await EmbedPool.create(net, { workers: Number(arg('workers', '0')) || undefined });
-      await pool.embed(pixels, batch);
-      let done = 0;
-      const t0 = performance.now();
-      do {
-        await pool.embed(pixels, batch);
-        done += batch;
-      } while (performance.now() - t0 < seconds * 1000);
+      ours[`embed_pool_w${w}_images_per_s`] = await rateAsync(() => pool.embed(pixels, batch), batch, seconds);
       await pool.close();
-      ours[`embed_pool_w${w}_images_per_s`] = done / ((performance.now() - t0) / 1000);
       console.log(`embed_pool_w${w}_images_per_s ${ours[`embed_pool_w${w}_images_per_s`].toFixed(1)}  (${pool.size} worker threads, uint8 pixels in)`);
       const sb = Number(arg('simclr-batch', String(Math.min(batch, Math.floor(2048 / w)))));
       const v1 = tf.slice(x, 0, sb);
@@ -217,15 +210,8 @@ async function main(): Promise<void> {
       const p2 = tf.slice(x2, 0, pb);
       const fresh = new SimclrTrainer(new ResNet({ width: w, imageSize: 32, seed: 0 }), { seed: 0 });
       const par = await ParallelSimclr.create(fresh, { shards: 2 });
-      await par.step(p1, p2);
-      let images = 0;
-      const t1 = performance.now();
-      do {
-        await par.step(p1, p2);
-        images += pb;
-      } while (performance.now() - t1 < seconds * 1000);
       const parKey = `simclr_parallel_w${w}_images_per_s`;
-      ours[parKey] = images / ((performance.now() - t1) / 1000);
+      ours[parKey] = await rateAsync(() => par.step(p1, p2), pb, seconds);
       console.log(`${parKey} ${ours[parKey].toFixed(1)}  (batch ${pb}, 2 shards on ${par.threads} worker threads)`);
       await par.close();
       fresh.dispose();
