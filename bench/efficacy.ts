@@ -46,7 +46,13 @@ const budget = {
 /** Base name of the result files in bench/results. */
 const NAME = arg('name', 'efficacy');
 let ROBUST_ALPHAS = arg('robust-alphas', '0.1').split(',').map(Number);
-const WORK = process.argv.includes('--work') ? resolve(arg('work', '')) : undefined;
+if (ROBUST_ALPHAS.some((a) => !(a > 0 && a < 1))) usage(`--robust-alphas takes levels in (0, 1), got ${arg('robust-alphas', '')}`);
+const WORK = process.argv.includes('--work') ? resolve(arg('work', '') || usage('--work needs a directory')) : undefined;
+
+function usage(message: string): never {
+  console.error(`bench:efficacy: ${message}`);
+  process.exit(2);
+}
 
 /** Runs `gssd <args>`, returns stdout parsed as JSON (commands get --json) and the seconds. */
 function gssd(args: string[]): { out: any; seconds: number } {
