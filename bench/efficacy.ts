@@ -8,7 +8,8 @@
  *
  *   npm run bench:efficacy -- [--rows 10000] [--test-rows 2000] [--attacks badnets,blend,...]
  *       [--width 16] [--pretrain-epochs 10] [--flow-epochs 30] [--train-epochs 15] [--no-train]
- *       [--name efficacy] [--robust-alphas 0.1,0.3] [--work DIR]
+ *       [--name efficacy] [--robust-alphas 0.1,0.3] [--work DIR] [--train-on gssd-paper]
+ *       [--train-attacks badnets,blend]
  *   npm run bench:efficacy -- --render [--name efficacy]   # rewrite NAME.md from NAME.json
  *
  * Everything runs through the built CLI, one command at a time, and writes
@@ -17,9 +18,12 @@
  * `--robust-alphas` runs robust detection at each level (rows named gssd-robust-aA beyond the
  * default 0.1). `--work DIR` keeps each attack's poisoned data and encoder in DIR/ATTACK and
  * reuses them when present (poison and pretrain skipped: pass the same budget), so that other
- * detector settings can be compared on the same encoders.
+ * detector settings can be compared on the same encoders. `--train-on` names the detection row
+ * whose splits the defended classifier trains on (default gssd-paper, the cleanse defaults);
+ * `--train-attacks` limits classifier training to some attacks (default all). The undefended
+ * and the defended classifier train at the same time, one thread each.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -42,11 +46,16 @@ const budget = {
   flowEpochs: Number(arg('flow-epochs', '30')),
   trainEpochs: Number(arg('train-epochs', '15')),
   train: !process.argv.includes('--no-train'),
+  trainOn: arg('train-on', 'gssd-paper'),
+  trainAttacks: arg('train-attacks', '').split(',').filter(Boolean),
 };
 /** Base name of the result files in bench/results. */
 const NAME = arg('name', 'efficacy');
 let ROBUST_ALPHAS = arg('robust-alphas', '0.1').split(',').map(Number);
 if (ROBUST_ALPHAS.some((a) => !(a > 0 && a < 1))) usage(`--robust-alphas takes levels in (0, 1), got ${arg('robust-alphas', '')}`);
+if (budget.train && !detectorRows().some(([name]) => name === budget.trainOn)) {
+  usage(`--train-on takes a detection row: ${detectorRows().map(([name]) => name).join(', ')}; got ${budget.trainOn}`);
+}
 const WORK = process.argv.includes('--work') ? resolve(arg('work', '') || usage('--work needs a directory')) : undefined;
 
 function usage(message: string): never {
@@ -58,8 +67,32 @@ function usage(message: string): never {
 function gssd(args: string[]): { out: any; seconds: number } {
   const started = Date.now();
   const r = spawnSync(process.execPath, [CLI, ...args, '--log', 'silent'], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`gssd ${args.slice(0, 3).join(' ')} failed: ${r.stderr.trim().split('\n').at(-1)}`);
-  const text = r.stdout.trim();
+  return outcome(args, r.status, r.stdout, r.stderr, started);
+}
+
+/** `gssd` without blocking, so that two one-thread commands can share the two cores. */
+function gssdAsync(args: string[]): Promise<{ out: any; seconds: number }> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [CLI, ...args, '--log', 'silent']);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((done, fail) => {
+    child.on('error', fail);
+    child.on('close', (status) => {
+      try {
+        done(outcome(args, status, stdout, stderr, started));
+      } catch (err) {
+        fail(err);
+      }
+    });
+  });
+}
+
+function outcome(args: string[], status: number | null, stdout: string, stderr: string, started: number): { out: any; seconds: number } {
+  if (status !== 0) throw new Error(`gssd ${args.slice(0, 3).join(' ')} failed: ${stderr.trim().split('\n').at(-1)}`);
+  const text = stdout.trim();
   return { out: text.startsWith('{') ? JSON.parse(text) : text, seconds: (Date.now() - started) / 1000 };
 }
 
@@ -109,23 +142,11 @@ async function main(): Promise<void> {
         const pre = gssd(['pretrain', join(dir, 'poisoned', 'data'), '--out', join(dir, 'enc'), '--width', String(budget.width), '--epochs', String(budget.pretrainEpochs), '--batch', '128']);
         row.pretrainSeconds = pre.seconds;
       }
-      if (budget.train && !existsSync(join(dir, 'poisoned-test', 'data'))) {
+      const train = budget.train && (budget.trainAttacks.length === 0 || budget.trainAttacks.includes(attack));
+      if (train && !existsSync(join(dir, 'poisoned-test', 'data'))) {
         gssd(['poison', join(root, 'test'), '--attack', attack, '--target', '0', '--seed', '1', '--split', 'test', '--out', join(dir, 'poisoned-test'), '--json']);
       }
-      const detectors: [string, string[]][] = [
-        ...ROBUST_ALPHAS.flatMap((a): [string, string[]][] => {
-          const name = a === 0.1 ? 'gssd-robust' : `gssd-robust-a${a}`;
-          const flags = ['--detector', 'gssd', '--target-detection', 'robust', '--robust-alpha', String(a)];
-          return [
-            [name, flags],
-            [`${name}-adaptive`, [...flags, '--cut', 'adaptive']],
-          ];
-        }),
-        ['gssd-paper', ['--detector', 'gssd', '--target-detection', 'paper']],
-        ['gssd-paper-adaptive', ['--detector', 'gssd', '--target-detection', 'paper', '--cut', 'adaptive']],
-        ['spectral', ['--detector', 'spectral']],
-        ['activation-clustering', ['--detector', 'activation-clustering']],
-      ];
+      const detectors = detectorRows();
       const detection: Record<string, unknown> = {};
       for (const [name, flags] of detectors) {
         const run = join(dir, `run-${name}`);
@@ -136,14 +157,17 @@ async function main(): Promise<void> {
         console.log(`${attack} ${name}: flagged ${JSON.stringify(c.out.flagged.map((f: { label: number }) => f.label))}, removal recall ${fmt(e.out.split.removalRecall)}, clean loss ${fmt(e.out.split.cleanLoss)}`);
       }
       row.detection = detection;
-      if (budget.train) {
+      if (train) {
         const common = ['--width', String(budget.width), '--epochs', String(budget.trainEpochs)];
         for (const m of ['model-none', 'model-gssd']) await rm(join(dir, m), { recursive: true, force: true });
-        const none = gssd(['train', join(dir, 'poisoned', 'data'), '--out', join(dir, 'model-none'), '--finetune-epochs', '0', ...common]);
-        const withGssd = gssd(['train', join(dir, 'run-gssd-paper', 'clean'), '--finetune', join(dir, 'run-gssd-paper', 'poisoned'), '--out', join(dir, 'model-gssd'), ...common]);
+        const splits = join(dir, `run-${budget.trainOn}`);
+        const [none, withGssd] = await Promise.all([
+          gssdAsync(['train', join(dir, 'poisoned', 'data'), '--out', join(dir, 'model-none'), '--finetune-epochs', '0', ...common]),
+          gssdAsync(['train', join(splits, 'clean'), '--finetune', join(splits, 'poisoned'), '--out', join(dir, 'model-gssd'), ...common]),
+        ]);
         const test = (model: string) => gssd(['test', '--model', model, '--clean', join(root, 'test'), '--triggered', join(dir, 'poisoned-test', 'data'), '--json']).out;
         row.noDefence = { ...test(join(dir, 'model-none')), trainSeconds: none.seconds };
-        row.gssd = { ...test(join(dir, 'model-gssd')), trainSeconds: withGssd.seconds };
+        row.gssd = { ...test(join(dir, 'model-gssd')), trainSeconds: withGssd.seconds, trainedOn: budget.trainOn };
         console.log(`${attack}: no defence ACC ${fmt((row.noDefence as { acc: number }).acc)} ASR ${fmt((row.noDefence as { asr: number }).asr)}; GSSD ACC ${fmt((row.gssd as { acc: number }).acc)} ASR ${fmt((row.gssd as { asr: number }).asr)}`);
       }
       row.seconds = (Date.now() - t0) / 1000;
@@ -155,6 +179,24 @@ async function main(): Promise<void> {
   } finally {
     await rm(root, { recursive: true, force: true });
   }
+}
+
+/** The cleanse settings compared per attack: [row name, cleanse flags]. */
+function detectorRows(): [string, string[]][] {
+  return [
+    ...ROBUST_ALPHAS.flatMap((a): [string, string[]][] => {
+      const name = a === 0.1 ? 'gssd-robust' : `gssd-robust-a${a}`;
+      const flags = ['--detector', 'gssd', '--target-detection', 'robust', '--robust-alpha', String(a)];
+      return [
+        [name, flags],
+        [`${name}-adaptive`, [...flags, '--cut', 'adaptive']],
+      ];
+    }),
+    ['gssd-paper', ['--detector', 'gssd', '--target-detection', 'paper']],
+    ['gssd-paper-adaptive', ['--detector', 'gssd', '--target-detection', 'paper', '--cut', 'adaptive']],
+    ['spectral', ['--detector', 'spectral']],
+    ['activation-clustering', ['--detector', 'activation-clustering']],
+  ];
 }
 
 /** The target class's (label 0) D and ND statistics and outlier indices from a GSSD report. */
@@ -210,6 +252,7 @@ async function write(results: Record<string, unknown>[], seconds: number, date =
     }
   }
   if (budget.train) {
+    lines.push('', `The GSSD classifier trains on the \`clean\` split of \`${budget.trainOn}\` and fine-tunes on its relabelled rows; the two classifiers of an attack train at the same time, one thread each.`);
     lines.push('', '| attack | ACC no defence | ASR no defence | ACC GSSD | ASR GSSD | minutes (whole attack) |', '| --- | --- | --- | --- | --- | --- |');
     for (const r of results as any[]) if (r.noDefence) lines.push(`| ${r.attack} | ${fmt(r.noDefence.acc)} | ${fmt(r.noDefence.asr)} | ${fmt(r.gssd.acc)} | ${fmt(r.gssd.asr)} | ${(r.seconds / 60).toFixed(1)} |`);
   }
