@@ -32,7 +32,7 @@ export interface CleanseOptions {
   betaD: number;
   betaND: number;
   targetDetection: TargetDetectionMode;
-  /** False-alarm level of robust detection per dataset (Bonferroni over the classes); default 0.1. */
+  /** False-alarm level of robust detection per dataset (Bonferroni over the classes); default 0.2. */
   robustAlpha?: number;
   /** GSSD, or a baseline detector on the same embeddings (for comparison). */
   detector: DetectorName;
@@ -63,9 +63,9 @@ export const CLEANSE_DEFAULTS = {
   lambda: 0.75,
   betaD: 0.05,
   betaND: 0.6,
-  targetDetection: 'paper' as TargetDetectionMode,
-  robustAlpha: 0.1,
-  cut: 'fixed' as 'fixed' | 'adaptive',
+  targetDetection: 'robust' as TargetDetectionMode,
+  robustAlpha: 0.2,
+  cut: 'adaptive' as 'fixed' | 'adaptive',
   detector: 'gssd' as DetectorName,
   embedRuntime: 'auto' as EmbedRuntime,
   scoreRuntime: 'auto' as ScoreRuntime,
@@ -100,8 +100,8 @@ export function outputFingerprint(o: CleanseOptions): Record<string, unknown> {
     betaD: o.betaD,
     betaND: o.betaND,
     targetDetection: o.targetDetection,
-    // only when not the default, so that runs checkpointed before the option existed resume
-    ...(o.robustAlpha !== undefined && o.robustAlpha !== CLEANSE_DEFAULTS.robustAlpha ? { robustAlpha: o.robustAlpha } : {}),
+    // robust mode only: paper-mode runs checkpointed before the option existed still resume
+    ...(o.targetDetection === 'robust' ? { robustAlpha: o.robustAlpha ?? CLEANSE_DEFAULTS.robustAlpha } : {}),
     cut: o.cut,
     detector: o.detector,
     seed: o.seed,

@@ -18,16 +18,19 @@ removal recall and the clean loss.
   --width W                encoder width (default 8 on CIFAR-10, 16 on the procedural images)
   --pretrain-epochs N      SimCLR epochs (default 5)
   --flow-epochs N          flow epochs (default 20)
+  --target-detection M     paper or robust (default paper: robust needs a larger budget than the
+                           demo's, see README)
+  --cut fixed|adaptive     split of a flagged class (default adaptive)
   --seed S                 (default 0)
   --backend B              auto, tensorflow, wasm or cpu
   --json                   print JSON`,
   options: {
     out: { type: 'string' }, rows: { type: 'string' }, data: { type: 'string' }, attack: { type: 'string' }, rate: { type: 'string' },
     width: { type: 'string' }, 'pretrain-epochs': { type: 'string' }, 'flow-epochs': { type: 'string' }, seed: { type: 'string' },
-    backend: { type: 'string' }, target: { type: 'string' }, json: { type: 'boolean' },
+    backend: { type: 'string' }, target: { type: 'string' }, 'target-detection': { type: 'string' }, cut: { type: 'string' }, json: { type: 'boolean' },
   },
   async run(values, _positionals, log) {
-    const { demo, DEMO_DEFAULTS } = await import('../../pipelines/demo.js');
+    const { demo, DEMO_DEFAULTS, DEMO_DETECTION } = await import('../../pipelines/demo.js');
     const { formatEvaluation } = await import('../../pipelines/evaluate.js');
     const { formatCleanseSummary } = await import('../../pipelines/cleanse/summary.js');
     const v = (k: string) => values[k] as string | undefined;
@@ -44,6 +47,8 @@ removal recall and the clean loss.
         width: v('width') === undefined ? undefined : intOption(v('width'), '--width', { min: 1, max: 512 }),
         pretrainEpochs: v('pretrain-epochs') === undefined ? undefined : intOption(v('pretrain-epochs'), '--pretrain-epochs', { min: 0 }),
         flowEpochs: intOption(v('flow-epochs'), '--flow-epochs', { min: 1, fallback: D.flowEpochs }),
+        targetDetection: enumOption(v('target-detection'), '--target-detection', ['paper', 'robust'] as const, DEMO_DETECTION.targetDetection),
+        cut: enumOption(v('cut'), '--cut', ['fixed', 'adaptive'] as const, DEMO_DETECTION.cut),
         seed: intOption(v('seed'), '--seed', { min: 0, fallback: D.seed }),
         backend: backendOption(v('backend')),
       },

@@ -5,7 +5,7 @@ export type TargetDetectionMode = 'paper' | 'robust';
 
 /** Options of target-class detection (METHOD.md step 5). */
 export interface DetectionOptions {
-  /** `paper` (absolute thresholds) or `robust` (outlier against the other classes). Default `paper`. */
+  /** `paper` (absolute thresholds) or `robust` (outlier against the other classes). Default `robust` (measured: bench/results/efficacy-10k-w16*.md). */
   mode: TargetDetectionMode;
   /** D-test: bins of the histogram of u. Default 30. */
   bins: number;
@@ -15,7 +15,7 @@ export interface DetectionOptions {
   betaD: number;
   /** ND-test: flag when -mean of L[i,c] over other-class rows is below beta_ND. Default 0.6. */
   betaND: number;
-  /** Robust mode: family-wise false-alarm level of the outlier test across classes. Default 0.1. */
+  /** Robust mode: family-wise false-alarm level of the outlier test across classes. Default 0.2. */
   robustAlpha: number;
   /** Robust mode: a row is "low" when its u is below this quantile of the reference rows (see `DTestAccumulator.lowTails`). Default 0.01. */
   robustLowQuantile: number;
@@ -25,14 +25,14 @@ export interface DetectionOptions {
   robustMinScaleD: number;
 }
 
-/** The defaults of METHOD.md (lambda 0.75, beta_D 0.05, beta_ND 0.6, 30 bins). */
+/** Robust detection at alpha 0.2, with METHOD.md's thresholds (lambda 0.75, beta_D 0.05, beta_ND 0.6, 30 bins) for paper mode. */
 export const DEFAULT_DETECTION_OPTIONS: Readonly<DetectionOptions> = Object.freeze({
-  mode: 'paper',
+  mode: 'robust',
   bins: 30,
   lambda: 0.75,
   betaD: 0.05,
   betaND: 0.6,
-  robustAlpha: 0.1,
+  robustAlpha: 0.2,
   robustLowQuantile: 0.01,
   robustMinScaleND: 0.01,
   robustMinScaleD: 0.02,

@@ -12,7 +12,7 @@ const quiet = (K: number) => tails(Array.from({ length: K }, (_, c) => 0.01 + 0.
 describe('detectTargets (paper mode)', () => {
   it('flags the D-test class of the hand case and no other', async () => {
     const { labels, rows } = handCase();
-    const r = await detectTargets(chunkReader(labels, rows, 23), 3);
+    const r = await detectTargets(chunkReader(labels, rows, 23), 3, { mode: 'paper' });
     expect(r.mode).toBe('paper');
     expect(r.nRows).toBe(200);
     expect(r.flagged).toEqual([{ label: 0, test: 'D' }]);
@@ -26,7 +26,7 @@ describe('detectTargets (paper mode)', () => {
 
   it('ND-test flags a class with statistic below beta_ND', async () => {
     const { labels, rows } = handCase();
-    const r = await detectTargets(chunkReader(labels, rows, 23), 3, { betaND: 1.5, betaD: 0.5 });
+    const r = await detectTargets(chunkReader(labels, rows, 23), 3, { mode: 'paper', betaND: 1.5, betaD: 0.5 });
     // D no longer flags class 0 (20 <= 50), so the ND-test runs on all three: 0.108 and 1.376 < 1.5
     expect(r.flagged).toEqual([
       { label: 0, test: 'ND' },
@@ -35,7 +35,7 @@ describe('detectTargets (paper mode)', () => {
   });
 
   it('declares clean data clean', () => {
-    const r = decideDetection([unimodal(0), unimodal(1), unimodal(2)], nd([0.9, 1, 1.1]), detectionOptions());
+    const r = decideDetection([unimodal(0), unimodal(1), unimodal(2)], nd([0.9, 1, 1.1]), detectionOptions({ mode: 'paper' }));
     expect(r.flagged).toEqual([]);
     expect(r.clean).toBe(true);
     expect(r.notes).toContain('no class flagged: the data is declared clean');
@@ -55,7 +55,7 @@ describe('decideDetection (robust mode)', () => {
 
   it('flags the clear ND outlier only, though the paper thresholds flag most classes', () => {
     const stats = [0.29, 0.45, 0.5, 0.52, 0.55, 0.58, 0.6, 0.65, 0.7, 0.72];
-    const paper = decideDetection(hists, nd(stats), detectionOptions());
+    const paper = decideDetection(hists, nd(stats), detectionOptions({ mode: 'paper' }));
     expect(paper.flagged.length).toBe(6); // 0.29 .. 0.58 are below 0.6
     const r = decideDetection(hists, nd(stats), opts, quiet(10));
     expect(r.mode).toBe('robust');

@@ -68,7 +68,7 @@ describe('detect -> split -> metrics on a synthetic ND attack', () => {
     expect(data.labels.filter((y) => y === 0).length).toBe(1400);
     // every u is below lambda here, so the paper's valley search runs over all 30 bins and
     // finds right-tail gaps: 4 classes flagged by the D-test, the target with the wrong direction
-    const paper = await detectTargets(read, data.K);
+    const paper = await detectTargets(read, data.K, { mode: 'paper' });
     expect(paper.flagged).toEqual([
       { label: 0, test: 'D' },
       { label: 2, test: 'D' },

@@ -41,6 +41,8 @@ describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () =>
     }
     for (const x of rows.filter((x) => x.split === 'clean')) expect(x.label).not.toBeNull();
     expect(JSON.parse(await readFile(join(out, 'report.json'), 'utf8')).rows).toBe(800);
+    // the defaults chosen by the efficacy benchmark: robust detection at alpha 0.2, adaptive cut
+    expect([report.parameters.targetDetection, report.parameters.robustAlpha, report.parameters.cut]).toEqual(['robust', 0.2, 'adaptive']);
     const html = await readFile(join(out, 'report.html'), 'utf8');
     expect(html).toContain('<svg');
     expect(html).not.toMatch(/<script|https?:\/\//);

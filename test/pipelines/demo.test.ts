@@ -14,6 +14,8 @@ describe.skipIf(!cliBuilt())('gssd demo', () => {
     expect(result.evaluation.rows).toBe(300);
     expect(Object.values(result.report.splits as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(300);
     expect(result.evaluation.split.removalRecall).toBeGreaterThanOrEqual(0);
+    // the demo's budget is too small for robust detection: paper thresholds, adaptive cut
+    expect([result.report.parameters.targetDetection, result.report.parameters.cut]).toEqual(['paper', 'adaptive']);
     expect(existsSync(join(out, 'run', 'report.html'))).toBe(true);
     // a second demo replaces its own directory
     expect((await runCli(args)).code).toBe(0);
