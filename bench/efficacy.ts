@@ -8,7 +8,7 @@
  *
  *   npm run bench:efficacy -- [--rows 10000] [--test-rows 2000] [--attacks badnets,blend,...]
  *       [--width 16] [--pretrain-epochs 10] [--flow-epochs 30] [--train-epochs 15] [--no-train]
- *       [--name efficacy] [--robust-alphas 0.1,0.3] [--work DIR] [--train-on gssd-paper]
+ *       [--name efficacy] [--robust-alphas 0.1,0.2] [--work DIR] [--train-on gssd-robust-a0.2-adaptive]
  *       [--train-attacks badnets,blend]
  *   npm run bench:efficacy -- --render [--name efficacy]   # rewrite NAME.md from NAME.json
  *
@@ -19,7 +19,7 @@
  * default 0.1). `--work DIR` keeps each attack's poisoned data and encoder in DIR/ATTACK and
  * reuses them when present (poison and pretrain skipped: pass the same budget), so that other
  * detector settings can be compared on the same encoders. `--train-on` names the detection row
- * whose splits the defended classifier trains on (default gssd-paper, the cleanse defaults);
+ * whose splits the defended classifier trains on (default: the row of the cleanse defaults);
  * `--train-attacks` limits classifier training to some attacks (default all). The undefended
  * and the defended classifier train at the same time, one thread each.
  */
@@ -28,6 +28,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { CLEANSE_DEFAULTS } from '../pipelines/cleanse/options.js';
 
 const CLI = resolve('dist/src/bin.js');
 const CIFAR = resolve(process.env.GSSD_CIFAR10_DIR ?? '../shared/data/cifar10');
@@ -46,12 +47,12 @@ const budget = {
   flowEpochs: Number(arg('flow-epochs', '30')),
   trainEpochs: Number(arg('train-epochs', '15')),
   train: !process.argv.includes('--no-train'),
-  trainOn: arg('train-on', 'gssd-paper'),
+  trainOn: arg('train-on', robustRowName(CLEANSE_DEFAULTS.robustAlpha) + (CLEANSE_DEFAULTS.cut === 'adaptive' ? '-adaptive' : '')),
   trainAttacks: arg('train-attacks', '').split(',').filter(Boolean),
 };
 /** Base name of the result files in bench/results. */
 const NAME = arg('name', 'efficacy');
-let ROBUST_ALPHAS = arg('robust-alphas', '0.1').split(',').map(Number);
+let ROBUST_ALPHAS = arg('robust-alphas', `0.1,${CLEANSE_DEFAULTS.robustAlpha}`).split(',').map(Number);
 if (ROBUST_ALPHAS.some((a) => !(a > 0 && a < 1))) usage(`--robust-alphas takes levels in (0, 1), got ${arg('robust-alphas', '')}`);
 if (budget.train && !detectorRows().some(([name]) => name === budget.trainOn)) {
   usage(`--train-on takes a detection row: ${detectorRows().map(([name]) => name).join(', ')}; got ${budget.trainOn}`);
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
   if (process.argv.includes('--render')) {
     // rewrite efficacy.md from efficacy.json (e.g. after a change of the table layout)
     const saved = JSON.parse(await readFile(`bench/results/${NAME}.json`, 'utf8'));
-    Object.assign(budget, saved.budget);
+    Object.assign(budget, { trainOn: 'gssd-paper' }, saved.budget); // results from before --train-on trained on gssd-paper
     ROBUST_ALPHAS = saved.robustAlphas ?? [0.1];
     await write(saved.results, saved.seconds, saved.date, saved.commit ?? 'unknown');
     return;
@@ -181,11 +182,16 @@ async function main(): Promise<void> {
   }
 }
 
+/** The name of the robust-detection row at level `a` (`gssd-robust` is alpha 0.1, the first default). */
+function robustRowName(a: number): string {
+  return a === 0.1 ? 'gssd-robust' : `gssd-robust-a${a}`;
+}
+
 /** The cleanse settings compared per attack: [row name, cleanse flags]. */
 function detectorRows(): [string, string[]][] {
   return [
     ...ROBUST_ALPHAS.flatMap((a): [string, string[]][] => {
-      const name = a === 0.1 ? 'gssd-robust' : `gssd-robust-a${a}`;
+      const name = robustRowName(a);
       const flags = ['--detector', 'gssd', '--target-detection', 'robust', '--robust-alpha', String(a)];
       return [
         [name, flags],
