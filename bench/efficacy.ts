@@ -246,7 +246,7 @@ async function write(results: Record<string, unknown>[], seconds: number, date =
     `Budget: ${budget.rows} training rows, ${budget.testRows} test rows, encoder width ${budget.width}, ${budget.pretrainEpochs} SimCLR epochs, ${budget.flowEpochs} flow epochs, classifier ${budget.train ? `${budget.trainEpochs} epochs` : 'not trained'}; wall time ${(seconds / 60).toFixed(1)} min. The paper: full CIFAR-10 (50k), width 64, 100 SimCLR epochs, 200 classifier epochs, on a GPU.`,
     '',
     ...(results.some((r) => r.reused)
-      ? ['Poisoned data and SimCLR encoders reused from an earlier run of this budget (`--work`): the wall time leaves out poisoning and pretraining.', '']
+      ? [`Poisoned data and SimCLR encoders of ${results.filter((r) => r.reused).map((r) => r.attack).join(', ')} reused from an earlier run of this budget (\`--work\`): the wall time leaves out their poisoning and pretraining.`, '']
       : []),
     '| attack | detector | target found | wrongly flagged | removal recall | clean loss | poisoned precision | poisoned recall | relabel acc. |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
