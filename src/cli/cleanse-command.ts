@@ -41,8 +41,8 @@ gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason
   --lambda X               D-test lambda (default ${CLEANSE_DEFAULTS.lambda})
   --beta-d X               D-test beta_D (default ${CLEANSE_DEFAULTS.betaD})
   --beta-nd X              ND-test beta_ND (default ${CLEANSE_DEFAULTS.betaND})
-  --alpha-clean X          share of a flagged class kept as clean (default ${CLEANSE_DEFAULTS.alphaClean})
-  --alpha-poison X         share of a flagged class called poisoned (default ${CLEANSE_DEFAULTS.alphaPoison})
+  --alpha-clean X          --cut fixed: share of a flagged class kept as clean (default ${CLEANSE_DEFAULTS.alphaClean})
+  --alpha-poison X         --cut fixed: share of a flagged class called poisoned (default ${CLEANSE_DEFAULTS.alphaPoison})
   --seed N                 seed of everything random (default ${CLEANSE_DEFAULTS.seed})
   --backend B              auto, tensorflow, wasm or cpu (default auto)
   --part-rows N            rows per output part file (default ${CLEANSE_DEFAULTS.partRows})
@@ -99,6 +99,10 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
   const alphaPoison = numberOption(v('alpha-poison'), '--alpha-poison', { min: 0, max: 1, fallback: D.alphaPoison });
   const pretrainBatch = intOption(v('pretrain-batch'), '--pretrain-batch', { min: 2, fallback: D.pretrainBatch });
   if (alphaClean + alphaPoison > 1) throw new UsageError(`Expected \`--alpha-clean\` + \`--alpha-poison\` to be at most 1, got \`${alphaClean + alphaPoison}\``);
+  const cut = enumOption(v('cut'), '--cut', ['fixed', 'adaptive'] as const, D.cut);
+  if (cut !== 'fixed' && (v('alpha-clean') !== undefined || v('alpha-poison') !== undefined)) {
+    throw new UsageError('--alpha-clean and --alpha-poison size the fixed cut; add --cut fixed (the default cut is adaptive)');
+  }
   return {
     inputs,
     out: stringOption(v('out'), '--out'),
@@ -117,7 +121,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     targetDetection: enumOption(v('target-detection'), '--target-detection', ['paper', 'robust'] as const, D.targetDetection),
     robustAlpha: numberOption(v('robust-alpha'), '--robust-alpha', { min: 0, max: 1, open: true, fallback: D.robustAlpha }),
     detector: enumOption(v('detector'), '--detector', ['gssd', 'spectral', 'activation-clustering'] as const, D.detector),
-    cut: enumOption(v('cut'), '--cut', ['fixed', 'adaptive'] as const, D.cut),
+    cut,
     lambda: numberOption(v('lambda'), '--lambda', { min: 0, max: 1, open: true, fallback: D.lambda }),
     betaD: numberOption(v('beta-d'), '--beta-d', { min: 0, max: 1, fallback: D.betaD }),
     betaND: numberOption(v('beta-nd'), '--beta-nd', { fallback: D.betaND }),

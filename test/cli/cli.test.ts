@@ -24,6 +24,10 @@ describe.skipIf(!cliBuilt())('gssd command line', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
     }
+    // the alpha fractions only size the fixed cut: with the default (adaptive) cut they would be ignored
+    const r = await runCli(['cleanse', resolve('package.json'), '--out', 'o', '--alpha-clean', '0.5']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/--alpha-clean and --alpha-poison size the fixed cut; add --cut fixed/);
   });
 
   it.skipIf(!existsSync(SHARD))('inspects a CIFAR-10 shard: rows, columns, labels, image formats', async () => {
