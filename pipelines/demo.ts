@@ -14,6 +14,7 @@ import { cleanse, CLEANSE_DEFAULTS } from './cleanse.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import type { CleanseReport } from './cleanse/report.js';
 import type { TargetDetectionMode } from '../src/detect/options.js';
+import type { CutMode } from '../src/detect/split-thresholds.js';
 
 /** Options of `gssd demo`. */
 export interface DemoOptions {
@@ -29,7 +30,7 @@ export interface DemoOptions {
   flowEpochs: number;
   /** Target detection and cut of the cleanse; default DEMO_DETECTION. */
   targetDetection?: TargetDetectionMode;
-  cut?: 'fixed' | 'adaptive';
+  cut?: CutMode;
   seed: number;
   backend: BackendName;
 }

@@ -1,11 +1,16 @@
 import type { BackendName } from '../../src/models/backend.js';
-import type { TargetDetectionMode } from '../../src/detect/options.js';
+import { DEFAULT_DETECTION_OPTIONS, type TargetDetectionMode } from '../../src/detect/options.js';
+import type { CutMode } from '../../src/detect/split-thresholds.js';
 import type { DetectorName } from './baseline-pass.js';
 import type { EmbedRuntime } from './open-encoder.js';
 import type { ScoreRuntime } from '../../src/models/flow-scorer.js';
 import type { SourceSettings } from '../../src/cli/source-options.js';
 
-/** Everything a cleanse run is configured by. Defaults are METHOD.md's reference values. */
+/**
+ * Everything a cleanse run is configured by. Defaults are METHOD.md's reference values, except
+ * target detection (robust, from `DEFAULT_DETECTION_OPTIONS`) and the cut (adaptive), which
+ * bench:efficacy chose (README, "Target detection").
+ */
 export interface CleanseOptions {
   inputs: string[];
   out: string;
@@ -37,7 +42,7 @@ export interface CleanseOptions {
   /** GSSD, or a baseline detector on the same embeddings (for comparison). */
   detector: DetectorName;
   /** How a flagged class is split: the paper's fixed alpha fractions, or a 2-component mixture fit of its scores. */
-  cut: 'fixed' | 'adaptive';
+  cut: CutMode;
   seed: number;
   backend: BackendName;
   resume: boolean;
@@ -60,12 +65,12 @@ export const CLEANSE_DEFAULTS = {
   flowLr: 1e-3,
   alphaClean: 0.3,
   alphaPoison: 0.15,
-  lambda: 0.75,
-  betaD: 0.05,
-  betaND: 0.6,
-  targetDetection: 'robust' as TargetDetectionMode,
-  robustAlpha: 0.2,
-  cut: 'adaptive' as 'fixed' | 'adaptive',
+  lambda: DEFAULT_DETECTION_OPTIONS.lambda,
+  betaD: DEFAULT_DETECTION_OPTIONS.betaD,
+  betaND: DEFAULT_DETECTION_OPTIONS.betaND,
+  targetDetection: DEFAULT_DETECTION_OPTIONS.mode,
+  robustAlpha: DEFAULT_DETECTION_OPTIONS.robustAlpha,
+  cut: 'adaptive' as CutMode,
   detector: 'gssd' as DetectorName,
   embedRuntime: 'auto' as EmbedRuntime,
   scoreRuntime: 'auto' as ScoreRuntime,
