@@ -103,6 +103,10 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
   if (cut !== 'fixed' && (v('alpha-clean') !== undefined || v('alpha-poison') !== undefined)) {
     throw new UsageError('--alpha-clean and --alpha-poison size the fixed cut; add --cut fixed (the default cut is adaptive)');
   }
+  const targetDetection = enumOption(v('target-detection'), '--target-detection', ['paper', 'robust'] as const, D.targetDetection);
+  if (targetDetection !== 'robust' && v('robust-alpha') !== undefined) {
+    throw new UsageError('--robust-alpha sets the level of robust detection; it does nothing with --target-detection paper');
+  }
   return {
     inputs,
     out: stringOption(v('out'), '--out'),
@@ -118,7 +122,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     flowBatch: intOption(v('flow-batch'), '--flow-batch', { min: 2, fallback: D.flowBatch }),
     flowLr: numberOption(v('flow-lr'), '--flow-lr', { min: 0, max: 1, open: true, fallback: D.flowLr }),
     flowWorkers: v('flow-workers') === undefined ? undefined : intOption(v('flow-workers'), '--flow-workers', { min: 1, max: 256, fallback: 1 }),
-    targetDetection: enumOption(v('target-detection'), '--target-detection', ['paper', 'robust'] as const, D.targetDetection),
+    targetDetection,
     robustAlpha: numberOption(v('robust-alpha'), '--robust-alpha', { min: 0, max: 1, open: true, fallback: D.robustAlpha }),
     detector: enumOption(v('detector'), '--detector', ['gssd', 'spectral', 'activation-clustering'] as const, D.detector),
     cut,

@@ -28,6 +28,9 @@ describe.skipIf(!cliBuilt())('gssd command line', () => {
     const r = await runCli(['cleanse', resolve('package.json'), '--out', 'o', '--alpha-clean', '0.5']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toMatch(/--alpha-clean and --alpha-poison size the fixed cut; add --cut fixed/);
+    const paper = await runCli(['cleanse', resolve('package.json'), '--out', 'o', '--target-detection', 'paper', '--robust-alpha', '0.3']);
+    expect(paper.code).toBe(2);
+    expect(paper.stderr.trim()).toMatch(/--robust-alpha sets the level of robust detection; it does nothing with --target-detection paper/);
   });
 
   it.skipIf(!existsSync(SHARD))('inspects a CIFAR-10 shard: rows, columns, labels, image formats', async () => {
