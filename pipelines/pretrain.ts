@@ -102,7 +102,7 @@ async function train(
 ): Promise<void> {
   const size = s.source.imageSize;
   const bar = new Progress(log, 'pretrain', s.totalRows ? s.totalRows * s.epochs : undefined);
-  bar.add((s.totalRows ?? 0) * progressState.epochsDone);
+  bar.skip((s.totalRows ?? 0) * progressState.epochsDone);
   const save = async (epoch: number, step: number) => {
     const dir = io.checkpointDir(epoch, step);
     await rm(`${dir}.tmp`, { recursive: true, force: true });
@@ -125,6 +125,7 @@ async function train(
     const minLast = Math.max(2, parallel?.shards ?? 1);
     for await (const images of shuffleBatches(pixelStream(order, s), s.batch, s.shuffleBuffer, rng, { minLast })) {
       if (epoch === progressState.epochsDone && step < progressState.stepsDone) {
+        bar.skip(images.length);
         step++;
         continue;
       }

@@ -281,7 +281,7 @@ async function runTraining(s: Settings, scan: Scan, resumeFrom: TrainProgress | 
   const total = scan.trainRows * s.epochs + scan.finetuneRows * finetuneEpochs;
   const done = (progress.phase === 'train' ? 0 : scan.trainRows * s.epochs) + (progress.phase === 'train' ? scan.trainRows : scan.finetuneRows) * progress.epochsDone;
   const bar = new Progress(io.log, 'train', total);
-  bar.add(done);
+  bar.skip(done);
   let steps = 0;
   let trained = 0;
   let seconds = 0;
@@ -327,6 +327,7 @@ async function runTraining(s: Settings, scan: Scan, resumeFrom: TrainProgress | 
         let correct = 0;
         for await (const rows of shuffleBatches(rowStream(order, phase, s, scan.numClasses), s.batch, s.shuffleBuffer, rng, { minLast: 2 })) {
           if (step < skipTo) {
+            bar.skip(rows.length);
             step++;
             continue;
           }

@@ -11,6 +11,8 @@ import type { Logger } from './log.js';
  */
 export class Progress {
   private rows = 0;
+  /** Rows done before this process started (a resumed run): counted in the position, not the rate. */
+  private skipped = 0;
   private readonly start = Date.now();
   private lastEmit = 0;
 
@@ -23,6 +25,19 @@ export class Progress {
 
   get count(): number {
     return this.rows;
+  }
+
+  /**
+   * Rows a resumed run had already done: they move the position (and shorten the ETA) but
+   * do not count as rows/s of this process.
+   *
+   * @example
+   *   const p = new Progress(log, 'fit', epochs * rows);
+   *   p.skip(state.fit.epochsDone * rows);
+   */
+  skip(rows: number): void {
+    this.rows += rows;
+    this.skipped += rows;
   }
 
   add(rows: number): void {
@@ -43,14 +58,14 @@ export class Progress {
   /** Ends the pass; returns its summary (also logged as event `<pass> done`). */
   done(extra: Record<string, unknown> = {}): { pass: string; rows: number; seconds: number; rowsPerSec: number } {
     const seconds = (Date.now() - this.start) / 1000;
-    const summary = { pass: this.pass, rows: this.rows, seconds: round(seconds), rowsPerSec: Math.round(this.rows / Math.max(seconds, 1e-3)) };
+    const summary = { pass: this.pass, rows: this.rows, seconds: round(seconds), rowsPerSec: Math.round((this.rows - this.skipped) / Math.max(seconds, 1e-3)) };
     this.log.info(`${this.pass} done`, { ...summary, ...extra });
     return summary;
   }
 
   private fields(now: number): { pass: string; rows: number; total?: number; rowsPerSec: number; etaSec?: number } {
     const seconds = Math.max((now - this.start) / 1000, 1e-3);
-    const rate = this.rows / seconds;
+    const rate = (this.rows - this.skipped) / seconds;
     const out: { pass: string; rows: number; total?: number; rowsPerSec: number; etaSec?: number } = {
       pass: this.pass,
       rows: this.rows,

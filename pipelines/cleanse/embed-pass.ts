@@ -36,7 +36,7 @@ export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise
   let rejected = state.embed.rejected;
   let sinceCheckpoint = 0;
   const progress = new Progress(ctx.log, 'embed', state.totalRows);
-  progress.add(rowsDone);
+  progress.skip(rowsDone);
   const checkpoint = async () => {
     await cache.flush();
     await rejects.flush();

@@ -53,7 +53,7 @@ export async function fitPass(ctx: RunContext): Promise<FlowBank> {
   const trainer = workers > 1 ? await FlowBankPool.create(bankState, { workers }) : FlowBank.fromState(bankState);
   ctx.log.info('fit', { flowWorkers: workers });
   const progress = new Progress(ctx.log, 'fit', options.flowEpochs * state.totalRows);
-  progress.add(state.fit.epochsDone * state.totalRows);
+  progress.skip(state.fit.epochsDone * state.totalRows);
   try {
     for (let epoch = state.fit.epochsDone; epoch < options.flowEpochs; epoch++) {
       const accept = (label: number) => label >= 0 && trainable[label];

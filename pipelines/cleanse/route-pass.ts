@@ -46,7 +46,7 @@ export async function routePass(ctx: RunContext): Promise<void> {
   const cursor = new MatrixCursor(ctx.work(baseline ? 'embeddings.f32' : 'likelihood.f32'), cols, state.route.rowsDone);
   const rejects = rejectLookup(ctx.work('rejected.jsonl'), state.route.rowsDone);
   const progress = new Progress(ctx.log, 'route', state.totalRows);
-  progress.add(state.route.rowsDone);
+  progress.skip(state.route.rowsDone);
   let row = state.route.rowsDone;
   let eligible = state.route.eligibleDone;
   let sinceCheckpoint = 0;

@@ -49,7 +49,7 @@ async function scoreRows(ctx: RunContext, scorer: FlowScorer): Promise<void> {
   const trainable = trainableClasses(state.embed.labelCounts, K);
   const out = await MatrixWriter.open(ctx.work('likelihood.f32'), cols, { keepRows: state.score.rowsDone });
   const progress = new Progress(ctx.log, 'score', state.totalRows);
-  progress.add(state.score.rowsDone);
+  progress.skip(state.score.rowsDone);
   let sinceCheckpoint = 0;
   try {
     for await (const chunk of readMatrix(ctx.work('embeddings.f32'), cacheColumns(d), { start: state.score.rowsDone, chunkRows: 1024 })) {
