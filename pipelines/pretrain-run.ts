@@ -16,7 +16,10 @@ interface PretrainRunState {
 
 /**
  * `gssd pretrain`: SimCLR pretraining into `out`, with its checkpoint in `out/checkpoint` and
- * the encoder in `out/encoder`; `resume` continues exactly where a killed run stopped.
+ * the encoder in `out/encoder`; `resume` continues exactly where a killed run stopped, and
+ * with a larger `epochs` it extends a run (finished or not) to that many epochs: the learning
+ * rate is constant and every epoch's order is seeded by its number, so 5 epochs extended to 20
+ * give the encoder a 20-epoch run gives.
  *
  * @example
  *   await pretrainCommandRun(settings, { out: 'enc', resume: false, backend: 'auto' }, log);
@@ -30,9 +33,7 @@ export async function pretrainCommandRun(
   log.info('backend', { backend });
   const store = new CheckpointStore<PretrainRunState>(run.out);
   let state = run.resume ? await store.load() : null;
-  if (state && JSON.stringify(state.settings) !== JSON.stringify(settings)) {
-    throw new UsageError(`${run.out}: the run there was started with other options; resume with the same options`);
-  }
+  if (state) await continueWith(state, settings, run.out, store, log);
   if (!state) {
     await mkdir(run.out, { recursive: true });
     if ((await readdir(run.out)).length > 0) throw new UsageError(`${run.out} is not empty; use --resume to continue the run there, or another --out`);
@@ -60,4 +61,36 @@ export async function pretrainCommandRun(
   s.done = true;
   await store.save(s);
   log.info('encoder saved', { encoder: join(run.out, 'encoder') });
+}
+
+/**
+ * Checks that a resumed run has the settings it started with, except `epochs`, which may grow
+ * (or shrink down to the epochs already done); saves the new epoch count.
+ */
+async function continueWith(
+  state: PretrainRunState,
+  settings: Omit<PretrainSettings, 'totalRows'>,
+  out: string,
+  store: CheckpointStore<PretrainRunState>,
+  log: Logger,
+): Promise<void> {
+  const keys = Object.keys(settings) as (keyof typeof settings)[];
+  const differing = keys.filter((k) => k !== 'epochs' && JSON.stringify(state.settings[k]) !== JSON.stringify(settings[k]));
+  if (differing.length > 0) {
+    throw new UsageError(`${out}: the run there was started with other ${differing.map(optionName).join(', ')}; resume with the same options (only --epochs may change)`);
+  }
+  if (settings.epochs === state.settings.epochs) return;
+  const done = state.progress?.epochsDone ?? 0;
+  if (settings.epochs < done) throw new UsageError(`${out}: ${done} epochs are done there; --epochs must be at least ${done}`);
+  log.info('pretrain epochs changed', { from: state.settings.epochs, to: settings.epochs, done });
+  state.settings = settings;
+  state.done = false;
+  await store.save(state);
+}
+
+/** The option behind a pretrain setting, for messages. */
+function optionName(key: string): string {
+  if (key === 'inputs') return 'inputs';
+  if (key === 'source') return 'input options';
+  return `--${key.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}`;
 }

@@ -20,7 +20,8 @@ checkpoints to DIR/checkpoint every --checkpoint-steps steps.
   --simclr-shards S        on the wasm/cpu backends, each batch is split into S shards trained on
                            min(S, cores) threads, BatchNorm per shard (default 2; results depend on
                            S, not on the cores)
-  --resume                 continue the run in DIR
+  --resume                 continue the run in DIR; with a larger --epochs, extend it (the same
+                           encoder as a run started with that many epochs)
   --backend B              auto, tensorflow, wasm or cpu
 ${SOURCE_HELP}`,
   options: {

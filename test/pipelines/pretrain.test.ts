@@ -1,0 +1,64 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeSyntheticDataset } from '../../pipelines/synthetic-data.js';
+import { cliBuilt, runCli, tempDir } from './fixture.js';
+
+/**
+ * `gssd pretrain` through the CLI on 300 procedural images with a width-4 encoder: a killed
+ * run resumes to the encoder an uninterrupted one writes, and --resume with a larger
+ * --epochs extends a finished run to exactly the encoder of a longer run.
+ */
+describe.skipIf(!cliBuilt())('gssd pretrain (kill, resume, extend)', () => {
+  let root: string;
+  let data: string;
+  let straight: Buffer;
+  const args = (out: string, epochs: number) => ['pretrain', data, '--out', out, '--epochs', String(epochs), '--width', '4', '--batch', '64', '--checkpoint-steps', '2', '--seed', '3'];
+  const weights = (out: string) => readFile(join(out, 'encoder', 'tensors.bin'));
+
+  beforeAll(async () => {
+    root = await tempDir('pretrain');
+    await writeSyntheticDataset(join(root, 'src'), { rows: 300, seed: 5 });
+    data = join(root, 'src');
+    const r = await runCli(args(join(root, 'straight'), 2));
+    expect(r.code, r.stderr).toBe(0);
+    straight = await weights(join(root, 'straight'));
+  }, 120_000);
+
+  it('resumes a killed run to the encoder of an uninterrupted one', async () => {
+    let killed = 0;
+    for (const crash of ['atomic-write:3', 'atomic-write:6', 'atomic-write:9']) {
+      const out = join(root, `killed-${crash.replace(/\W/g, '-')}`);
+      const first = await runCli(args(out, 2), { env: { GSSD_CRASH_AT: crash } });
+      if (first.signal === 'SIGKILL') killed++;
+      else expect(first.code, first.stderr).toBe(0);
+      const again = await runCli([...args(out, 2), '--resume']);
+      expect(again.code, `${crash}: ${again.stderr}`).toBe(0);
+      expect((await weights(out)).equals(straight), crash).toBe(true);
+    }
+    expect(killed, 'runs the crash points killed').toBeGreaterThanOrEqual(2);
+  }, 180_000);
+
+  it('extends a finished 1-epoch run with --resume --epochs 2 to the 2-epoch encoder', async () => {
+    const out = join(root, 'extended');
+    expect((await runCli(args(out, 1))).code).toBe(0);
+    const one = await weights(out);
+    expect(one.equals(straight)).toBe(false);
+    const r = await runCli([...args(out, 2), '--resume', '--log', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('"event":"pretrain epochs changed"');
+    expect((await weights(out)).equals(straight)).toBe(true);
+    // now 2 epochs are done: fewer is refused, in one line
+    const fewer = await runCli([...args(out, 1), '--resume']);
+    expect(fewer.code).not.toBe(0);
+    expect(fewer.stderr.trim().split('\n').at(-1)).toMatch(/^gssd pretrain: .*2 epochs are done there; --epochs must be at least 2$/);
+    expect(fewer.stderr).not.toMatch(/\n\s+at /);
+  }, 120_000);
+
+  it('refuses to resume with other options, naming them', async () => {
+    const r = await runCli([...args(join(root, 'straight'), 2), '--resume', '--width', '8', '--lr', '0.001']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^gssd pretrain: .*started with other --width, --lr; resume with the same options/);
+  });
+});
