@@ -4,6 +4,7 @@ import { readBatches } from '../src/io/read.js';
 import { InputError } from '../src/errors.js';
 import { SplitMetricsAccumulator, type SplitMetrics } from '../src/eval/split-metrics.js';
 import { detectionMetrics, type DetectionMetrics } from '../src/eval/detection-metrics.js';
+import { ScoreSeparationAccumulator, type ScoreSeparation } from '../src/eval/score-separation.js';
 import type { Columns } from '../src/io/columns.js';
 
 /** What `gssd evaluate` reports: the split against the ground truth, and detection. */
@@ -14,6 +15,8 @@ export interface Evaluation {
   rejected: number;
   detection: DetectionMetrics;
   split: SplitMetrics;
+  /** How well gssd_score separates the target class's own rows from its poison (GSSD runs with a target; else null). */
+  separation: ScoreSeparation | null;
 }
 
 interface RoutedRow {
@@ -21,14 +24,24 @@ interface RoutedRow {
   split: 'clean' | 'poisoned' | 'uncertain' | 'rejected';
   gssdLabel: number | null;
   label: number;
+  score: number | null;
+}
+
+/** A routed row joined to its truth row. */
+interface JoinedRow {
+  routed: RoutedRow;
+  isPoisoned: boolean;
+  isCover: boolean;
+  sourceLabel: number;
 }
 
 const SPLITS = ['clean', 'poisoned', 'uncertain', 'rejected'] as const;
 
 /**
  * Scores a cleanse run against the ground truth `gssd poison` wrote (only evaluation reads
- * it). Streams: the truth rows and the four splits are all in input order, so one merge pass
- * over them joins each truth row to its routed row, in constant memory.
+ * it). Streams, in constant memory: one merge pass joins each truth row to its routed row
+ * (`joinedRows`); for a GSSD run, a second pass measures how well gssd_score separates the
+ * target class's own rows from its poison (`ScoreSeparation`).
  *
  * @example
  *   const e = await evaluate('run', 'poisoned/truth', { id: 'id', label: 'label', image: 'image' });
@@ -37,12 +50,42 @@ const SPLITS = ['clean', 'poisoned', 'uncertain', 'rejected'] as const;
 export async function evaluate(cleansed: string, truth: string, columns: Columns): Promise<Evaluation> {
   const report = JSON.parse(await readFile(join(cleansed, 'report.json'), 'utf8').catch(() => {
     throw new InputError(`${cleansed}: no report.json; is it the --out of a finished gssd cleanse?`);
-  })) as { flagged: { label: number }[] };
-  const heads = await Promise.all(SPLITS.map(async (s) => rowCursor(await parquetFiles(join(cleansed, s)), s, columns)));
+  })) as { flagged: { label: number }[]; detector?: string };
   const acc = new SplitMetricsAccumulator();
+  const ranges = new Map<number, { min: number; max: number }>();
   let rows = 0;
   let rejected = 0;
   let target: number | null = null;
+  for await (const { routed, isPoisoned, isCover, sourceLabel } of joinedRows(cleansed, truth, columns)) {
+    rows++;
+    if (routed.split === 'rejected') rejected++;
+    if (isPoisoned && target === null) target = routed.label;
+    acc.add({ split: routed.split === 'rejected' ? 'uncertain' : routed.split, gssdLabel: routed.gssdLabel, isPoisoned, isCover, sourceLabel, label: routed.label });
+    if (routed.score !== null && Number.isFinite(routed.score)) {
+      const r = ranges.get(routed.label) ?? { min: routed.score, max: routed.score };
+      ranges.set(routed.label, { min: Math.min(r.min, routed.score), max: Math.max(r.max, routed.score) });
+    }
+  }
+  const range = target === null ? undefined : ranges.get(target);
+  let separation: ScoreSeparation | null = null;
+  if (target !== null && range && (report.detector ?? 'gssd') === 'gssd') {
+    // a second pass, now that the target and its score range are known: fixed memory
+    const sep = new ScoreSeparationAccumulator(target, range.min, range.max);
+    for await (const { routed, isPoisoned, isCover } of joinedRows(cleansed, truth, columns)) {
+      if (routed.label === target && routed.score !== null && !isCover) sep.add(routed.score, isPoisoned);
+    }
+    separation = sep.result();
+  }
+  return { cleansed, truth, rows, rejected, detection: detectionMetrics(report.flagged.map((f) => f.label), target), split: acc.result(), separation };
+}
+
+/**
+ * The truth rows joined to their routed rows: the truth and the four splits are all in input
+ * order, so one merge over them finds each truth row's routed row, in constant memory.
+ */
+async function* joinedRows(cleansed: string, truth: string, columns: Columns): AsyncGenerator<JoinedRow> {
+  const heads = await Promise.all(SPLITS.map(async (s) => rowCursor(await parquetFiles(join(cleansed, s)), s, columns)));
+  let rows = 0;
   for await (const batch of readBatches(await parquetFiles(truth), { columns: { id: 'id', label: 'source_label', image: 'image' }, requireImage: false })) {
     const ids = batch.getChild('id')!;
     const isPoisoned = batch.getChild('is_poisoned')!;
@@ -50,28 +93,17 @@ export async function evaluate(cleansed: string, truth: string, columns: Columns
     const source = batch.getChild('source_label')!;
     for (let i = 0; i < batch.numRows; i++, rows++) {
       const id = BigInt(ids.get(i));
-      const row = await takeMatching(heads, id);
-      if (!row) {
+      const routed = await takeMatching(heads, id);
+      if (!routed) {
         throw new InputError(`${truth}: row ${rows} (id ${id}) is not the next row of any split in ${cleansed}: the cleansed output is not of this data, or not in its order`);
       }
-      if (row.split === 'rejected') rejected++;
-      const poisoned = Boolean(isPoisoned.get(i));
-      if (poisoned && target === null) target = row.label;
-      acc.add({
-        split: row.split === 'rejected' ? 'uncertain' : row.split,
-        gssdLabel: row.gssdLabel,
-        isPoisoned: poisoned,
-        isCover: Boolean(isCover.get(i)),
-        sourceLabel: Number(source.get(i)),
-        label: row.label,
-      });
+      yield { routed, isPoisoned: Boolean(isPoisoned.get(i)), isCover: Boolean(isCover.get(i)), sourceLabel: Number(source.get(i)) };
     }
   }
   for (const h of heads) {
     const left = await h.peek();
     if (left) throw new InputError(`${cleansed}/${left.split}: row with id ${left.id} has no truth row in ${truth}`);
   }
-  return { cleansed, truth, rows, rejected, detection: detectionMetrics(report.flagged.map((f) => f.label), target), split: acc.result() };
 }
 
 async function parquetFiles(path: string): Promise<string[]> {
@@ -100,11 +132,13 @@ function rowCursor(files: string[], split: RoutedRow['split'], columns: Columns)
         const labels = b.getChild(columns.label)!;
         const gl = b.getChild('gssd_label');
         if (!gl) throw new InputError(`${files[0]}: no gssd_label column; is it gssd cleanse output?`);
+        const sc = b.getChild('gssd_score');
         rows = Array.from({ length: b.numRows }, (_, i) => ({
           id: BigInt(ids.get(i)),
           split,
           gssdLabel: gl.isValid(i) ? Number(gl.get(i)) : null,
           label: Number(labels.get(i)),
+          score: sc && sc.isValid(i) ? Number(sc.get(i)) : null,
         }));
         at = 0;
       }
@@ -136,6 +170,11 @@ export function formatEvaluation(e: Evaluation): string {
     `rows ${e.rows} (poisoned ${s.poisonedRows}, clean ${s.cleanRows}, cover ${s.coverRows}, rejected ${e.rejected})`,
     `removal recall ${p(s.removalRecall)} (poison left in clean ${p(s.poisonLeftInClean)}); clean loss ${p(s.cleanLoss)}`,
     `'poisoned' split: precision ${p(s.poisonedPrecision)}, recall ${p(s.poisonedRecall)}; relabel accuracy ${p(s.relabelAccuracy)}`,
+    ...(e.separation
+      ? [
+          `gssd_score in class ${e.separation.label}: AUROC ${e.separation.auroc.toFixed(3)} (own rows above poisoned); the best cut that removes 99% of the poison keeps ${p(e.separation.ownKeptAt99Removal)} of the class's ${e.separation.ownRows} own rows`,
+        ]
+      : []),
     '',
   ].join('\n');
 }

@@ -7,3 +7,4 @@
  */
 export * from './split-metrics.js';
 export * from './detection-metrics.js';
+export * from './score-separation.js';

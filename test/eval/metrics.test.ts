@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ScoreSeparationAccumulator } from '../../src/eval/score-separation.js';
 import { SplitMetricsAccumulator, detectionMetrics, type EvalRow } from '../../src/eval/index.js';
 
 function rows(spec: [EvalRow['split'], number | null, boolean, boolean, number, number, number][]): EvalRow[] {
@@ -65,5 +66,36 @@ describe('detection metrics', () => {
     expect(detectionMetrics([], 0)).toMatchObject({ targetFound: false, wronglyFlagged: [] });
     expect(detectionMetrics([], null)).toMatchObject({ targetFound: null, cleanDeclaredClean: true });
     expect(detectionMetrics([2], null)).toMatchObject({ wronglyFlagged: [2], cleanDeclaredClean: false });
+  });
+});
+
+describe('score separation', () => {
+  it('gives the AUROC and the own rows kept at 99% removal (hand case)', () => {
+    const acc = new ScoreSeparationAccumulator(0, 1, 6);
+    for (const s of [3, 4, 5, 6]) acc.add(s, false);
+    for (const s of [1, 2, 3.5]) acc.add(s, true);
+    const r = acc.result()!;
+    // own 3 beats 1 and 2; 4, 5 and 6 beat all three: 11 of 12 pairs
+    expect(r.auroc).toBeCloseTo(11 / 12, 12);
+    // 99% of 3 poisoned rows leaves none above the cut: the cut is above 3.5, keeping 4, 5, 6
+    expect(r.ownKeptAt99Removal).toBe(0.75);
+    expect(r).toMatchObject({ label: 0, ownRows: 4, poisonedRows: 3 });
+  });
+
+  it('counts ties as half and lets 1% of the poison stay above the cut', () => {
+    const tie = new ScoreSeparationAccumulator(2, 0, 1);
+    tie.add(0.5, false);
+    tie.add(0.5, true);
+    expect(tie.result()!.auroc).toBe(0.5);
+    const acc = new ScoreSeparationAccumulator(1, 0, 300);
+    for (let i = 0; i < 200; i++) acc.add(i, true); // poisoned 0..199: 2 of them may stay above the cut
+    for (let i = 0; i < 100; i++) acc.add(196.5 + i, false); // own 196.5..295.5: only 196.5 is below 197
+    expect(acc.result()!.ownKeptAt99Removal).toBe(0.99);
+  });
+
+  it('is null without own or poisoned rows', () => {
+    const acc = new ScoreSeparationAccumulator(0, 0, 1);
+    acc.add(0.3, false);
+    expect(acc.result()).toBeNull();
   });
 });
