@@ -2,7 +2,9 @@
  * How well the per-row score (gssd_score) separates the attacked class's own rows from the
  * poisoned rows that carry its label, whatever cut the defence chose: the AUROC, and the share
  * of own rows that the best single threshold keeps while removing 99% of the poison. It tells
- * a cut that could do better from an encoder that separates no better.
+ * a cut that could do better from an encoder that separates no better. Both assume poison that
+ * scores low, the ND-test's direction; poison that scores high (a D-test attack) gives an
+ * AUROC below 0.5.
  */
 export interface ScoreSeparation {
   /** The class (the attack's target label). */
