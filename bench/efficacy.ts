@@ -273,7 +273,7 @@ async function write(results: Record<string, unknown>[], seconds: number, date =
   if (tests.length > 0) {
     lines.push(
       '',
-      'The target class (0) in robust detection: flagged when an index exceeds the critical value. The last two columns (`gssd evaluate`, from the files of older runs: n/a) say how well gssd_score separates the class\'s own rows from its poison, whatever the cut: the AUROC, and the share of own rows that the best threshold on the score keeps while removing 99% of the poison.',
+      'The target class (0) in robust detection: flagged when an index exceeds the critical value. The last two columns (from `gssd evaluate`; n/a in results written before it reported them) say how well gssd_score separates the class\'s own rows from its poison, whatever the cut: the AUROC, and the share of own rows that the best threshold on the score keeps while removing 99% of the poison.',
       '',
       '| attack | ND statistic | ND index | D low-tail share | D index | critical | score AUROC | own rows kept at 99% removal (best cut) |',
       '| --- | --- | --- | --- | --- | --- | --- | --- |',
