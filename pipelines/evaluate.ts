@@ -72,7 +72,7 @@ export async function evaluate(cleansed: string, truth: string, columns: Columns
     // a second pass, now that the target and its score range are known: fixed memory
     const sep = new ScoreSeparationAccumulator(target, range.min, range.max);
     for await (const { routed, isPoisoned, isCover } of joinedRows(cleansed, truth, columns)) {
-      if (routed.label === target && routed.score !== null && !isCover) sep.add(routed.score, isPoisoned);
+      if (routed.label === target && routed.score !== null && Number.isFinite(routed.score) && !isCover) sep.add(routed.score, isPoisoned);
     }
     separation = sep.result();
   }

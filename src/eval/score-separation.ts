@@ -1,3 +1,5 @@
+import { histogramBin, histogramEdges } from '../detect/histogram.js';
+
 /**
  * How well the per-row score (gssd_score) separates the attacked class's own rows from the
  * poisoned rows that carry its label, whatever cut the defence chose: the AUROC, and the share
@@ -33,6 +35,7 @@ export interface ScoreSeparation {
  *   acc.result(); // { label: 0, auroc: 0.75, ownKeptAt99Removal: 0.11, ... }
  */
 export class ScoreSeparationAccumulator {
+  private readonly edges: number[];
   private readonly own: Float64Array;
   private readonly poisoned: Float64Array;
   private ownRows = 0;
@@ -40,19 +43,20 @@ export class ScoreSeparationAccumulator {
 
   constructor(
     readonly label: number,
-    private readonly min: number,
-    private readonly max: number,
+    min: number,
+    max: number,
     private readonly bins = 65_536,
   ) {
     if (!(max >= min)) throw new RangeError(`score range [${min}, ${max}] is empty`);
+    this.edges = histogramEdges(min, max, bins);
     this.own = new Float64Array(bins);
     this.poisoned = new Float64Array(bins);
   }
 
+  /** Counts one row; a score outside the range given to the constructor (or not finite) is an error. */
   add(score: number, isPoisoned: boolean): void {
-    if (!Number.isFinite(score)) return;
-    const span = this.max - this.min;
-    const b = span > 0 ? Math.min(this.bins - 1, Math.max(0, Math.floor(((score - this.min) / span) * this.bins))) : 0;
+    const b = histogramBin(score, this.edges);
+    if (b < 0) throw new RangeError(`score ${score} is outside the range [${this.edges[0]}, ${this.edges[this.bins]}]`);
     if (isPoisoned) {
       this.poisoned[b]++;
       this.poisonedRows++;

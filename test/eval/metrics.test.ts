@@ -93,6 +93,12 @@ describe('score separation', () => {
     expect(acc.result()!.ownKeptAt99Removal).toBe(0.99);
   });
 
+  it('refuses a score outside its range instead of counting it in an end bin', () => {
+    const acc = new ScoreSeparationAccumulator(0, 0, 1);
+    expect(() => acc.add(1.5, true)).toThrow(/outside the range/);
+    expect(() => acc.add(Number.NaN, false)).toThrow(/outside the range/);
+  });
+
   it('is null without own or poisoned rows', () => {
     const acc = new ScoreSeparationAccumulator(0, 0, 1);
     acc.add(0.3, false);
