@@ -9,28 +9,13 @@
  * (symmetric, explicit), so weights converted from the reference would give the same output.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '../rng.js';
+import { BN_EPS, BN_MOMENTUM, resnetInitialVariables, resnetLayout, type ConvBn, type ResNetOptions, type Stem } from './resnet-layout.js';
 import { normalize } from '../stages/augment.js';
 import { batchNormTrain } from './batch-norm.js';
 import { runPlan, type EvalPlan, type PlanOp } from './eval-plan.js';
 
-export type Stem = 'cifar' | 'imagenet';
-
-export interface ResNetOptions {
-  /** Width of the first stage (64 in the paper; 16 or 32 on a CPU). Default 64. */
-  width?: number;
-  /** Side of the square input images. Default 32. */
-  imageSize?: number;
-  /** Stem variant. Default 'cifar' for images under 64 px, else 'imagenet'. */
-  stem?: Stem;
-  /** Seed of the He initialisation. Default 0. */
-  seed?: number;
-}
-
-/** BatchNorm momentum (PyTorch convention: running = (1 - m) running + m batch). */
-export const BN_MOMENTUM = 0.1;
-/** BatchNorm epsilon (PyTorch default). */
-export const BN_EPS = 1e-5;
+export type { Stem, ResNetOptions } from './resnet-layout.js';
+export { BN_MOMENTUM, BN_EPS } from './resnet-layout.js';
 
 interface BatchNorm {
   gamma: tf.Variable;
@@ -68,44 +53,20 @@ export class ResNet {
   private readonly named = new Map<string, tf.Variable>();
 
   constructor(options: ResNetOptions = {}) {
-    this.width = options.width ?? 64;
-    this.imageSize = options.imageSize ?? 32;
-    this.stem = options.stem ?? (this.imageSize < 64 ? 'cifar' : 'imagenet');
-    this.seed = options.seed ?? 0;
-    if (!Number.isInteger(this.width) || this.width < 1) {
-      throw new Error(`Expected \`width\` to be an integer from 1 and up, got \`${this.width}\``);
+    const layout = resnetLayout(options);
+    ({ width: this.width, imageSize: this.imageSize, stem: this.stem, seed: this.seed, featureDim: this.featureDim } = layout);
+    for (const v of resnetInitialVariables(layout)) {
+      const init = tf.tensor(v.values, v.shape);
+      this.named.set(v.name, tf.variable(init, v.trainable));
+      init.dispose();
     }
-    const rng = new Rng(this.seed);
-    const w = this.width;
-    const k = this.stem === 'cifar' ? 3 : 7;
-    this.stemConv = this.conv('stem.conv', k, 3, w, rng);
-    this.stemBn = this.batchNorm('stem.bn', w);
-    let inC = w;
-    const plan: [number, number][] = [
-      [w, 1],
-      [2 * w, 2],
-      [4 * w, 2],
-      [8 * w, 2],
-    ];
-    plan.forEach(([outC, stride], s) => {
-      for (let b = 0; b < 2; b++) {
-        const st = b === 0 ? stride : 1;
-        const p = `layer${s + 1}.${b}`;
-        const block: Block = {
-          conv1: this.conv(`${p}.conv1`, 3, inC, outC, rng),
-          bn1: this.batchNorm(`${p}.bn1`, outC),
-          conv2: this.conv(`${p}.conv2`, 3, outC, outC, rng),
-          bn2: this.batchNorm(`${p}.bn2`, outC),
-          stride: st,
-        };
-        if (st !== 1 || inC !== outC) {
-          block.shortcut = { conv: this.conv(`${p}.shortcut.conv`, 1, inC, outC, rng), bn: this.batchNorm(`${p}.shortcut.bn`, outC) };
-        }
-        this.blocks.push(block);
-        inC = outC;
-      }
-    });
-    this.featureDim = inC;
+    const convBn = (c: ConvBn) => ({ conv: this.named.get(c.conv)!, bn: this.batchNorm(c.bn) });
+    ({ conv: this.stemConv, bn: this.stemBn } = convBn(layout.stemConv));
+    for (const b of layout.blocks) {
+      const c1 = convBn(b.conv1);
+      const c2 = convBn(b.conv2);
+      this.blocks.push({ conv1: c1.conv, bn1: c1.bn, conv2: c2.conv, bn2: c2.bn, stride: b.conv1.stride, shortcut: b.shortcut ? convBn(b.shortcut) : undefined });
+    }
   }
 
   /**
@@ -249,27 +210,8 @@ export class ResNet {
     return y;
   }
 
-  /** He (Kaiming normal, fan_out, as torchvision) initialised HWIO filter. */
-  private conv(name: string, k: number, inC: number, outC: number, rng: Rng): tf.Variable {
-    const std = Math.sqrt(2 / (k * k * outC));
-    const values = new Float32Array(k * k * inC * outC);
-    for (let i = 0; i < values.length; i++) values[i] = rng.normal() * std;
-    return this.variable(name, tf.tensor4d(values, [k, k, inC, outC]), true);
-  }
-
-  private batchNorm(name: string, c: number): BatchNorm {
-    return {
-      gamma: this.variable(`${name}.gamma`, tf.ones([c]), true),
-      beta: this.variable(`${name}.beta`, tf.zeros([c]), true),
-      mean: this.variable(`${name}.running_mean`, tf.zeros([c]), false),
-      variance: this.variable(`${name}.running_var`, tf.ones([c]), false),
-    };
-  }
-
-  private variable(name: string, init: tf.Tensor, trainable: boolean): tf.Variable {
-    const v = tf.variable(init, trainable);
-    init.dispose();
-    this.named.set(name, v);
-    return v;
+  private batchNorm(name: string): BatchNorm {
+    const get = (k: string) => this.named.get(`${name}.${k}`)!;
+    return { gamma: get('gamma'), beta: get('beta'), mean: get('running_mean'), variance: get('running_var') };
   }
 }

@@ -12,7 +12,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import type { FlowState } from './flow.js';
 import { FlowBank, type FlowBankOptions, type FlowBankState } from './flow-bank.js';
-import { ResNet, type ResNetOptions } from './resnet.js';
+import { ResNet } from './resnet.js';
+import { resnetInitialVariables, resnetLayout, type ResNetOptions } from './resnet-layout.js';
 import { SimclrTrainer, type SimclrOptions } from './simclr.js';
 
 export const MANIFEST = 'manifest.json';
@@ -218,6 +219,25 @@ export async function loadResNet(dir: string): Promise<ResNet> {
   return restoreResnet(arrays, config);
 }
 
+/** Configuration of a saved SimCLR trainer. */
+export interface SimclrConfig {
+  encoder: Required<ResNetOptions>;
+  simclr: Required<SimclrOptions>;
+}
+
+/**
+ * A SimCLR trainer's whole state as plain arrays, whatever engine trained it: the encoder's
+ * variables by name (filters HWIO), the head's matrices, and Adam's step count and moments in
+ * the order of the trained variables (encoder's trainable ones, then the head's), or null
+ * before the first step.
+ */
+export interface SimclrArrays {
+  config: SimclrConfig;
+  encoder: Map<string, Float32Array>;
+  head: Float32Array[];
+  adam: { iterations: number; m: Float32Array[]; v: Float32Array[] } | null;
+}
+
 /**
  * Saves a SimCLR trainer: encoder, projection head and the Adam state, for resuming.
  *
@@ -225,39 +245,91 @@ export async function loadResNet(dir: string): Promise<ResNet> {
  *   await saveSimclr(trainer, 'out/pretrain', { epoch: 12, rng: rng.state() });
  */
 export async function saveSimclr(trainer: SimclrTrainer, dir: string, extra?: unknown): Promise<void> {
-  const arrays = resnetArrays(trainer.encoder);
-  trainer.headVariables().forEach((v, i) => arrays.push({ name: `head/${i}`, values: v.dataSync() as Float32Array, shape: v.shape }));
   const weights = await trainer.optimizer.getWeights();
-  let iterations = 0;
-  weights.forEach((w, i) => {
-    if (i === 0) iterations = w.tensor.dataSync()[0];
-    else arrays.push({ name: `adam/${i - 1}`, values: w.tensor.dataSync() as Float32Array, shape: w.tensor.shape });
-  });
-  const config = { encoder: resnetConfig(trainer.encoder), simclr: trainer.options };
-  await writeModel(dir, 'simclr', config, { adamIterations: iterations, adamSlots: weights.length - 1 }, arrays, extra);
+  const slots = weights.slice(1).map((w) => w.tensor.dataSync() as Float32Array);
+  const half = slots.length / 2;
+  await saveSimclrArrays(
+    {
+      config: { encoder: resnetConfig(trainer.encoder), simclr: trainer.options },
+      encoder: new Map(resnetArrays(trainer.encoder).map((a) => [a.name.slice('encoder/'.length), a.values])),
+      head: trainer.headVariables().map((v) => v.dataSync() as Float32Array),
+      adam: slots.length > 0 ? { iterations: weights[0].tensor.dataSync()[0], m: slots.slice(0, half), v: slots.slice(half) } : null,
+    },
+    dir,
+    extra,
+  );
 }
 
 /**
- * Loads a SimCLR trainer saved by `saveSimclr`; training continues exactly where it stopped.
+ * Saves SimCLR state arrays in the format of `saveSimclr` (kind `simclr`): what either
+ * engine's trainer resumes from.
+ *
+ * @example
+ *   await saveSimclrArrays(onnxTrainer.arrays(), 'ck/simclr-e1-s0');
+ */
+export async function saveSimclrArrays(a: SimclrArrays, dir: string, extra?: unknown): Promise<void> {
+  const layout = resnetLayout(a.config.encoder);
+  const arrays: NamedArray[] = resnetInitialVariables(layout).map((v) => ({ name: `encoder/${v.name}`, values: need(a.encoder, v.name), shape: v.shape }));
+  const d = layout.featureDim;
+  const headShapes = [[d, d], [d, a.config.simclr.projDim]];
+  a.head.forEach((values, i) => arrays.push({ name: `head/${i}`, values, shape: headShapes[i] }));
+  const slots = a.adam ? [...a.adam.m, ...a.adam.v] : [];
+  slots.forEach((values, i) => arrays.push({ name: `adam/${i}`, values }));
+  await writeModel(dir, 'simclr', a.config, { adamIterations: a.adam?.iterations ?? 0, adamSlots: slots.length }, arrays, extra);
+}
+
+/**
+ * Reads a saved SimCLR trainer's arrays (either engine's save).
+ *
+ * @example
+ *   const state = await loadSimclrArrays('ck/simclr-e1-s0');
+ */
+export async function loadSimclrArrays(dir: string): Promise<SimclrArrays> {
+  const { manifest, arrays } = await readModel(dir, 'simclr');
+  const config = manifest.config as SimclrConfig;
+  const state = manifest.state as { adamIterations: number; adamSlots: number };
+  const encoder = new Map<string, Float32Array>();
+  for (const v of resnetInitialVariables(resnetLayout(config.encoder))) encoder.set(v.name, need(arrays, `encoder/${v.name}`).slice());
+  const head = [0, 1].map((i) => need(arrays, `head/${i}`).slice());
+  const slots = Array.from({ length: state.adamSlots }, (_, i) => need(arrays, `adam/${i}`).slice());
+  const half = slots.length / 2;
+  const adam = slots.length > 0 ? { iterations: state.adamIterations, m: slots.slice(0, half), v: slots.slice(half) } : null;
+  return { config, encoder, head, adam };
+}
+
+/**
+ * Loads a SimCLR trainer saved by `saveSimclr` (or `saveSimclrArrays`); training continues
+ * exactly where it stopped.
  *
  * @example
  *   const trainer = await loadSimclr('out/pretrain');
  */
 export async function loadSimclr(dir: string): Promise<SimclrTrainer> {
-  const { manifest, arrays } = await readModel(dir, 'simclr');
-  const config = manifest.config as { encoder: Required<ResNetOptions>; simclr: Required<SimclrOptions> };
-  const state = manifest.state as { adamIterations: number; adamSlots: number };
-  const trainer = new SimclrTrainer(restoreResnet(arrays, config.encoder), config.simclr);
-  trainer.headVariables().forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(need(arrays, `head/${i}`), v.shape))));
-  if (state.adamSlots > 0) {
-    const entries = manifest.arrays.filter((e) => e.name.startsWith('adam/'));
-    const tensors = entries.map((e) => tf.tensor(need(arrays, e.name), e.shape));
-    const iter = tf.scalar(state.adamIterations, 'int32');
+  const a = await loadSimclrArrays(dir);
+  const net = new ResNet(a.config.encoder);
+  for (const [name, v] of net.variables()) tf.tidy(() => v.assign(tf.tensor(need(a.encoder, name), v.shape)));
+  const trainer = new SimclrTrainer(net, a.config.simclr);
+  trainer.headVariables().forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(a.head[i], v.shape))));
+  if (a.adam) {
+    const tensors = trainer.trainableVariables().map((v, i) => tf.tensor(a.adam!.m[i], v.shape));
+    trainer.trainableVariables().forEach((v, i) => tensors.push(tf.tensor(a.adam!.v[i], v.shape)));
+    const iter = tf.scalar(a.adam.iterations, 'int32');
     await trainer.optimizer.setWeights([{ name: 'iter', tensor: iter }, ...tensors.map((tensor, i) => ({ name: `slot${i}`, tensor }))]);
     iter.dispose();
     for (const t of tensors) t.dispose();
   }
   return trainer;
+}
+
+/**
+ * Saves an encoder given as arrays (filters HWIO) in the format of `saveResNet`.
+ *
+ * @example
+ *   await saveResNetArrays(state.config.encoder, state.encoder, 'out/encoder');
+ */
+export async function saveResNetArrays(config: Required<ResNetOptions>, encoder: Map<string, Float32Array>, dir: string, extra?: unknown): Promise<void> {
+  const arrays = resnetInitialVariables(resnetLayout(config)).map((v) => ({ name: `encoder/${v.name}`, values: need(encoder, v.name), shape: v.shape }));
+  await writeModel(dir, 'resnet', config, null, arrays, extra);
 }
 
 function littleEndian(): boolean {

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
-import { Rng } from '../rng.js';
+import { simclrHeadInitial } from './simclr-head.js';
 import type { ResNet } from './resnet.js';
 
 export interface SimclrOptions {
@@ -84,17 +84,12 @@ export class SimclrTrainer {
       seed: options.seed ?? 0,
     };
     const d = encoder.featureDim;
-    const rng = new Rng(this.options.seed);
-    // PyTorch Linear init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-    const linear = (inD: number, outD: number): tf.Variable => {
-      const b = 1 / Math.sqrt(inD);
-      const values = new Float32Array(inD * outD).map(() => rng.uniform(-b, b));
-      const init = tf.tensor2d(values, [inD, outD]);
+    this.head = simclrHeadInitial(d, this.options.projDim, this.options.seed).map((values, i) => {
+      const init = tf.tensor2d(values, [d, i === 0 ? d : this.options.projDim]);
       const v = tf.variable(init, true);
       init.dispose();
       return v;
-    };
-    this.head = [linear(d, d), linear(d, this.options.projDim)];
+    });
     this.optimizer = tf.train.adam(this.options.lr, 0.9, 0.999, 1e-8);
   }
 

@@ -1,0 +1,72 @@
+/**
+ * Runs a training-step graph (`onnx-simclr-graph.ts`, `onnx-classifier-graph.ts`) on
+ * onnxruntime: the state (weights, optimiser moments, running statistics) lives here as
+ * plain arrays between steps, goes in under its names and comes back as `new/NAME`.
+ *
+ * Determinism: onnxruntime's CPU kernels give the same result for the same graph, inputs and
+ * intra-op thread count; a resumed run must use the thread count it started with, so the
+ * trainers record it.
+ */
+import * as ort from 'onnxruntime-node';
+import { openOnnxSession, type OnnxProviderRequest } from './onnx-session.js';
+import type { StepGraph } from './onnx-simclr-graph.js';
+
+/** Where and how a training graph runs. */
+export interface OnnxTrainDevice {
+  /** `auto` takes CUDA when its provider is installed, else the CPU; `cuda` fails without it. */
+  device: OnnxProviderRequest;
+  /** Intra-op threads on the CPU (results depend on it; record it with the run). */
+  threads: number;
+}
+
+/**
+ * One opened step graph.
+ *
+ * @example
+ *   const step = await TrainStepSession.open(simclrStepGraph(layout, 256, o), { device: 'cpu', threads: 2 }, 'SimCLR step');
+ *   const out = await step.run(state, { views: [viewData, [512, 32, 32, 3]] });
+ */
+export class TrainStepSession {
+  readonly provider: 'cuda' | 'cpu';
+  private readonly session: ort.InferenceSession;
+  private readonly graph: StepGraph;
+
+  private constructor(session: ort.InferenceSession, provider: 'cuda' | 'cpu', graph: StepGraph) {
+    this.session = session;
+    this.provider = provider;
+    this.graph = graph;
+  }
+
+  /** Opens the graph on the requested device. */
+  static async open(graph: StepGraph, where: OnnxTrainDevice, name: string): Promise<TrainStepSession> {
+    const { session, provider } = await openOnnxSession(graph.bytes, where.device, where.threads, name);
+    return new TrainStepSession(session, provider, graph);
+  }
+
+  /**
+   * One step: feeds `state` (every name of the graph's state) and `extra` ([data, dims] by
+   * input name), replaces each state array with its `new/` output, returns the other outputs.
+   */
+  async run(state: Map<string, Float32Array>, extra: Record<string, [Float32Array, number[]]>): Promise<Record<string, Float32Array>> {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const s of this.graph.state) {
+      const values = state.get(s.name);
+      if (!values) throw new Error(`training state has no ${s.name}`);
+      feeds[s.name] = new ort.Tensor('float32', values, s.shape);
+    }
+    for (const [name, [data, dims]] of Object.entries(extra)) feeds[name] = new ort.Tensor('float32', data, dims);
+    const out = await this.session.run(feeds);
+    const rest: Record<string, Float32Array> = {};
+    for (const [name, tensor] of Object.entries(out)) {
+      const data = tensor.data as Float32Array;
+      if (name.startsWith('new/')) state.set(name.slice(4), data);
+      else rest[name] = data;
+    }
+    return rest;
+  }
+
+  /** Frees the session. */
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
