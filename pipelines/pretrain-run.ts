@@ -5,6 +5,8 @@ import { countRows } from '../src/io/read.js';
 import { initBackend, type BackendName } from '../src/models/backend.js';
 import { UsageError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
+import { availableParallelism } from 'node:os';
+import { resolveTrainRuntime, type TrainRuntimeRequest } from '../src/models/simclr-engine.js';
 import { pretrainEncoder, type PretrainProgress, type PretrainSettings } from './pretrain.js';
 
 interface PretrainRunState {
@@ -25,14 +27,15 @@ interface PretrainRunState {
  *   await pretrainCommandRun(settings, { out: 'enc', resume: false, backend: 'auto' }, log);
  */
 export async function pretrainCommandRun(
-  settings: Omit<PretrainSettings, 'totalRows'>,
-  run: { out: string; resume: boolean; backend: BackendName },
+  requested: Omit<PretrainSettings, 'totalRows' | 'trainRuntime' | 'threads'>,
+  run: { out: string; resume: boolean; backend: BackendName; trainRuntime?: TrainRuntimeRequest; threads?: number },
   log: Logger,
 ): Promise<void> {
   const backend = await initBackend(run.backend);
   log.info('backend', { backend });
   const store = new CheckpointStore<PretrainRunState>(run.out);
   let state = run.resume ? await store.load() : null;
+  const settings = { ...requested, ...trainingEngine(state?.settings, run, run.out) };
   if (state) await continueWith(state, settings, run.out, store, log);
   if (!state) {
     await mkdir(run.out, { recursive: true });
@@ -75,7 +78,9 @@ async function continueWith(
   log: Logger,
 ): Promise<void> {
   const keys = Object.keys(settings) as (keyof typeof settings)[];
-  const differing = keys.filter((k) => k !== 'epochs' && JSON.stringify(state.settings[k]) !== JSON.stringify(settings[k]));
+  // settings added after a run was started (the training engine's) count as unchanged there
+  const added = new Set(['trainRuntime', 'threads', 'device']);
+  const differing = keys.filter((k) => k !== 'epochs' && !(added.has(k) && state.settings[k] === undefined) && JSON.stringify(state.settings[k]) !== JSON.stringify(settings[k]));
   if (differing.length > 0) {
     throw new UsageError(`${out}: the run there was started with other ${differing.map(optionName).join(', ')}; resume with the same options (only --epochs may change)`);
   }
@@ -86,6 +91,30 @@ async function continueWith(
   state.settings = settings;
   state.done = false;
   await store.save(state);
+}
+
+/**
+ * The training runtime and thread count of a run: a resumed run keeps the ones it started
+ * with (runs from before the onnx runtime: tfjs), unless asked for another runtime, which is
+ * refused; a new run takes the request (`auto` is onnx) and the CPU count.
+ *
+ * @example
+ *   const { trainRuntime, threads } = trainingEngine(state?.settings, { trainRuntime: 'auto' }, 'out');
+ */
+export function trainingEngine(
+  started: Pick<PretrainSettings, 'trainRuntime' | 'threads'> | undefined,
+  run: { trainRuntime?: TrainRuntimeRequest; threads?: number },
+  out: string,
+): { trainRuntime: 'onnx' | 'tfjs'; threads: number } {
+  const request = run.trainRuntime ?? 'auto';
+  if (started) {
+    const was = started.trainRuntime ?? 'tfjs';
+    if (request !== 'auto' && resolveTrainRuntime(request) !== was) {
+      throw new UsageError(`${out}: the run there was started with --train-runtime ${was}; resume it with the same runtime (or leave --train-runtime out)`);
+    }
+    return { trainRuntime: was, threads: started.threads ?? run.threads ?? availableParallelism() };
+  }
+  return { trainRuntime: resolveTrainRuntime(request), threads: run.threads ?? availableParallelism() };
 }
 
 /** The option behind a pretrain setting, for messages. */

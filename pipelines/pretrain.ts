@@ -2,12 +2,12 @@ import { rename, rm } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import { readBatches } from '../src/io/read.js';
 import { decode, PIXELS_COLUMN } from '../src/stages/decode.js';
-import { augment } from '../src/stages/augment.js';
+import { ViewAugmenter } from '../src/stages/view-augmenter.js';
 import { shuffleBatches } from '../src/stages/shuffle-buffer.js';
-import { ResNet } from '../src/models/resnet.js';
-import { SimclrTrainer } from '../src/models/simclr.js';
-import { ParallelSimclr } from '../src/models/simclr-parallel.js';
-import { loadSimclr, saveResNet, saveSimclr } from '../src/models/save.js';
+import { availableParallelism } from 'node:os';
+import { resnetLayout } from '../src/models/resnet-layout.js';
+import { openSimclrEngine, type SimclrEngine } from '../src/models/simclr-engine.js';
+import type { OnnxProviderRequest } from '../src/models/onnx-session.js';
 import { Rng } from '../src/rng.js';
 import { Progress } from '../src/progress.js';
 import { silentLogger, type Logger } from '../src/log.js';
@@ -27,7 +27,16 @@ export interface PretrainSettings {
   /** Steps between checkpoints. */
   checkpointSteps: number;
   /**
-   * Shards of every SimCLR batch on the single-threaded backends (wasm, cpu), computed on
+   * The training runtime: `onnx` (onnxruntime, see `simclr-engine.ts`) or `tfjs`. Runs saved
+   * before the onnx runtime existed have none: tfjs.
+   */
+  trainRuntime?: 'onnx' | 'tfjs';
+  /** onnx: `auto`, `cpu` or `cuda` (default auto). */
+  device?: OnnxProviderRequest;
+  /** onnx: intra-op threads on the CPU; the results depend on it (default: the CPU count). */
+  threads?: number;
+  /**
+   * tfjs on the single-threaded backends (wasm, cpu): shards of every SimCLR batch, computed on
    * min(shards, cores) worker threads; BatchNorm statistics are per shard, so the result
    * depends on it (not on the cores). Default 2. Unused on the `tensorflow` backend.
    */
@@ -47,13 +56,12 @@ export interface PretrainProgress {
 
 /**
  * SimCLR pretraining streamed over the inputs: each epoch reads the shards in a seeded order
- * through a bounded shuffle buffer, makes two augmented views per image (seeded per step) and
- * takes an Adam step on NT-Xent, data-parallel on worker threads (`ParallelSimclr`, S =
- * `simclrShards`) on the wasm and cpu backends, on the main thread on `tensorflow`. Every
- * `checkpointSteps` steps and at each epoch end the
- * trainer is saved to a new directory from `checkpointDir(epoch, step)` and `commit(progress)`
- * is called; a resume replays the epoch's stream to the saved step without training, so it
- * continues exactly. The trained encoder is saved to `encoderDir`; every tensor is released.
+ * through a bounded shuffle buffer, makes two augmented views per image (seeded per step, on
+ * a worker thread, one batch ahead of the step) and takes an Adam step on NT-Xent on the
+ * training runtime (`openSimclrEngine`). Every `checkpointSteps` steps and at each epoch end
+ * the trainer is saved to a new directory from `checkpointDir(epoch, step)` and
+ * `commit(progress)` is called; a resume replays the epoch's stream to the saved step without
+ * training, so it continues exactly. The trained encoder is saved to `encoderDir`.
  *
  * @example
  *   const net = await pretrainEncoder(settings, { encoderDir: 'enc', checkpointDir: (e, s) => `ck/simclr-${e}-${s}`, commit: save });
@@ -70,32 +78,32 @@ export async function pretrainEncoder(
 ): Promise<void> {
   const size = s.source.imageSize;
   const progressState: PretrainProgress = io.resumeFrom ?? { epochsDone: 0, stepsDone: 0, savedDir: null, lastLoss: null };
-  const trainer = progressState.savedDir
-    ? await loadSimclr(progressState.savedDir)
-    : new SimclrTrainer(new ResNet({ width: s.width, imageSize: size, seed: s.seed }), { lr: s.lr, seed: s.seed + 1 });
-  const backend = tf.getBackend();
+  const runtime = s.trainRuntime ?? 'tfjs';
   const shards = s.simclrShards ?? 2;
-  if ((backend === 'wasm' || backend === 'cpu') && s.batch < shards) throw new Error(`A SimCLR batch of ${s.batch} cannot be split into ${shards} shards`);
-  const parallel = backend === 'wasm' || backend === 'cpu' ? await ParallelSimclr.create(trainer, { shards, backend }) : null;
-  if (parallel) log.info('pretrain data-parallel', { shards, threads: parallel.threads });
+  const backend = tf.getBackend();
+  if (runtime === 'tfjs' && (backend === 'wasm' || backend === 'cpu') && s.batch < shards) throw new Error(`A SimCLR batch of ${s.batch} cannot be split into ${shards} shards`);
+  const config = { encoder: { width: s.width, imageSize: size, stem: resnetLayout({ imageSize: size }).stem, seed: s.seed }, simclr: { projDim: 128, temperature: 0.5, lr: s.lr, seed: s.seed + 1 } };
+  const engine = await openSimclrEngine(config, progressState.savedDir, { runtime, device: s.device ?? 'auto', threads: s.threads ?? availableParallelism(), shards });
   try {
-    await train(s, trainer, parallel, progressState, io, log);
+    await train(s, engine, progressState, io, log);
+    await replaceDir(io.encoderDir, (dir) => engine.saveEncoder(dir));
   } finally {
-    await parallel?.close();
+    await engine.close();
   }
-  await rm(`${io.encoderDir}.tmp`, { recursive: true, force: true });
-  await saveResNet(trainer.encoder, `${io.encoderDir}.tmp`);
-  await rm(io.encoderDir, { recursive: true, force: true });
-  await rename(`${io.encoderDir}.tmp`, io.encoderDir);
-  trainer.dispose();
-  trainer.encoder.dispose();
 }
 
-/** The epochs of `pretrainEncoder`, with `parallel` taking the steps when given. */
+/** Writes a directory through `write(tmp)`, then swaps it in for `dir`. */
+async function replaceDir(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  await rm(`${dir}.tmp`, { recursive: true, force: true });
+  await write(`${dir}.tmp`);
+  await rm(dir, { recursive: true, force: true });
+  await rename(`${dir}.tmp`, dir);
+}
+
+/** The epochs of `pretrainEncoder` on `engine`. */
 async function train(
   s: PretrainSettings,
-  trainer: SimclrTrainer,
-  parallel: ParallelSimclr | null,
+  engine: SimclrEngine,
   progressState: PretrainProgress,
   io: { checkpointDir: (epoch: number, step: number) => string; commit: (p: PretrainProgress) => Promise<void> },
   log: Logger,
@@ -105,10 +113,7 @@ async function train(
   bar.skip((s.totalRows ?? 0) * progressState.epochsDone);
   const save = async (epoch: number, step: number) => {
     const dir = io.checkpointDir(epoch, step);
-    await rm(`${dir}.tmp`, { recursive: true, force: true });
-    await saveSimclr(trainer, `${dir}.tmp`);
-    await rm(dir, { recursive: true, force: true });
-    await rename(`${dir}.tmp`, dir);
+    await replaceDir(dir, (tmp) => engine.save(tmp));
     const previous = progressState.savedDir;
     progressState.epochsDone = epoch;
     progressState.stepsDone = step;
@@ -116,36 +121,61 @@ async function train(
     await io.commit({ ...progressState });
     if (previous && previous !== dir) await rm(previous, { recursive: true, force: true });
   };
-  for (let epoch = progressState.epochsDone; epoch < s.epochs; epoch++) {
-    const rng = new Rng(`${s.seed}:pretrain:${epoch}`);
-    const order = rng.shuffle([...s.inputs]);
-    let step = 0;
-    let losses = 0;
-    let lossCount = 0;
-    const minLast = Math.max(2, parallel?.shards ?? 1);
-    for await (const images of shuffleBatches(pixelStream(order, s), s.batch, s.shuffleBuffer, rng, { minLast })) {
-      if (epoch === progressState.epochsDone && step < progressState.stepsDone) {
-        bar.skip(images.length);
+  const views = new ViewAugmenter();
+  let started = false;
+  try {
+    for (let epoch = progressState.epochsDone; epoch < s.epochs; epoch++) {
+      const rng = new Rng(`${s.seed}:pretrain:${epoch}`);
+      const order = rng.shuffle([...s.inputs]);
+      let losses = 0;
+      let lossCount = 0;
+      const minLast = Math.max(2, s.trainRuntime === 'onnx' ? 2 : (s.simclrShards ?? 2));
+      const resumeAt = epoch === progressState.epochsDone ? progressState.stepsDone : 0;
+      // the views of step k + 1 are made on the worker while step k runs
+      let pending: { step: number; n: number; views: Promise<Float32Array> } | undefined;
+      let step = 0;
+      const request = (images: Uint8Array[]) => {
+        const n = images.length;
+        const packed = new Uint8Array(n * size * size * 3);
+        images.forEach((px, i) => packed.set(px, i * size * size * 3));
+        return { step, n, views: views.request(packed, n, size, `${s.seed}:augment:${epoch}:${step}`) };
+      };
+      const take = async () => {
+        if (!pending) return;
+        const { step: at, n, views: ready } = pending;
+        pending = undefined;
+        return { at, n, both: await ready };
+      };
+      const run = async (job: { at: number; n: number; both: Float32Array }) => {
+        const loss = await engine.step(job.both, job.n);
+        if (!started) {
+          started = true;
+          log.info('pretrain runtime', { runtime: engine.describe() });
+        }
+        progressState.lastLoss = loss;
+        losses += loss;
+        lossCount++;
+        bar.add(job.n);
+        if ((job.at + 1) % s.checkpointSteps === 0) await save(epoch, job.at + 1);
+      };
+      for await (const images of shuffleBatches(pixelStream(order, s), s.batch, s.shuffleBuffer, rng, { minLast })) {
+        if (step < resumeAt) {
+          bar.skip(images.length);
+          step++;
+          continue;
+        }
+        const job = await take();
+        pending = request(images);
         step++;
-        continue;
+        if (job) await run(job);
       }
-      const n = images.length;
-      const packed = new Uint8Array(n * size * size * 3);
-      images.forEach((px, i) => packed.set(px, i * size * size * 3));
-      const aug = new Rng(`${s.seed}:augment:${epoch}:${step}`);
-      const v1 = augment(packed, n, size, aug);
-      const v2 = augment(packed, n, size, aug);
-      const loss = parallel ? await parallel.step(v1, v2) : trainer.step(v1, v2);
-      tf.dispose([v1, v2]);
-      progressState.lastLoss = loss;
-      losses += loss;
-      lossCount++;
-      step++;
-      bar.add(n);
-      if (step % s.checkpointSteps === 0) await save(epoch, step);
+      const last = await take();
+      if (last) await run(last);
+      log.info('pretrain epoch', { epoch: epoch + 1, of: s.epochs, meanLoss: lossCount ? Number((losses / lossCount).toFixed(4)) : null });
+      await save(epoch + 1, 0);
     }
-    log.info('pretrain epoch', { epoch: epoch + 1, of: s.epochs, meanLoss: lossCount ? Number((losses / lossCount).toFixed(4)) : null });
-    await save(epoch + 1, 0);
+  } finally {
+    await views.close();
   }
   bar.done({ lastLoss: progressState.lastLoss });
 }

@@ -1,4 +1,6 @@
 import type { BackendName } from '../../src/models/backend.js';
+import type { TrainRuntimeRequest } from '../../src/models/simclr-engine.js';
+import type { OnnxProviderRequest } from '../../src/models/onnx-session.js';
 import { DEFAULT_DETECTION_OPTIONS, type TargetDetectionMode } from '../../src/detect/options.js';
 import type { CutMode } from '../../src/detect/split-thresholds.js';
 import type { DetectorName } from './baseline-pass.js';
@@ -23,6 +25,12 @@ export interface CleanseOptions {
   scoreRuntime: ScoreRuntime;
   pretrainEpochs: number;
   pretrainBatch: number;
+  /** What trains the encoder when the run pretrains one: `auto` (onnx), `onnx` or `tfjs`; a resumed run keeps its own. */
+  trainRuntime?: TrainRuntimeRequest;
+  /** onnx training runtime: `auto`, `cpu` or `cuda`. Default auto. */
+  device?: OnnxProviderRequest;
+  /** onnx training runtime on the CPU: intra-op threads (default the CPU count; recorded, a resume keeps it). */
+  threads?: number;
   /** Shards of each SimCLR batch on the wasm/cpu backends (see `PretrainSettings`). Default 2. */
   simclrShards?: number;
   width: number;

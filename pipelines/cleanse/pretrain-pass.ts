@@ -1,4 +1,5 @@
 import { pretrainEncoder } from '../pretrain.js';
+import { trainingEngine } from '../pretrain-run.js';
 import type { RunContext } from './context.js';
 import { CLEANSE_DEFAULTS } from './options.js';
 
@@ -11,6 +12,13 @@ export async function pretrainPass(ctx: RunContext): Promise<void> {
   const { options, state } = ctx;
   if (state.encoderDir) return;
   const encoderDir = ctx.checkpoint('encoder');
+  // a run that started pretraining before the onnx runtime existed has no engine recorded: tfjs
+  const started = state.pretrainEngine ?? (state.pretrain ? {} : undefined);
+  const engine = trainingEngine(started, { trainRuntime: options.trainRuntime, threads: options.threads }, options.out);
+  if (!state.pretrainEngine) {
+    state.pretrainEngine = engine;
+    await ctx.commit();
+  }
   await pretrainEncoder(
     {
       inputs: options.inputs,
@@ -19,6 +27,8 @@ export async function pretrainPass(ctx: RunContext): Promise<void> {
       epochs: options.pretrainEpochs,
       batch: options.pretrainBatch,
       simclrShards: options.simclrShards ?? CLEANSE_DEFAULTS.simclrShards,
+      ...engine,
+      device: options.device ?? 'auto',
       lr: 3e-4,
       seed: options.seed,
       shuffleBuffer: 4096,

@@ -13,7 +13,7 @@ export interface CleanseReport {
   createdAt: string;
   backend: string;
   /** Who ran the encoder and the flow scoring (e.g. onnx-cpu, tfjs-wasm); null for a pass that did not run. */
-  runtimes: { embed: string | null; score: string | null };
+  runtimes: { pretrain: string | null; embed: string | null; score: string | null };
   inputs: string[];
   rows: number;
   numClasses: number;
@@ -45,7 +45,7 @@ export async function writeReports(ctx: RunContext, wallSeconds: number): Promis
     gssdVersion: VERSION,
     createdAt: new Date().toISOString(),
     backend: state.backend,
-    runtimes: { embed: state.embedRuntime, score: state.scoreRuntime ?? null },
+    runtimes: { pretrain: pretrainRuntime(state), embed: state.embedRuntime, score: state.scoreRuntime ?? null },
     inputs: options.inputs,
     rows: state.totalRows,
     numClasses: state.numClasses!,
@@ -70,4 +70,12 @@ export async function writeReports(ctx: RunContext, wallSeconds: number): Promis
   await writeFileAtomic(join(options.out, 'report.json'), JSON.stringify(report, null, 1));
   await writeFileAtomic(join(options.out, 'report.html'), renderReportHtml(report));
   return report;
+}
+
+/** What trained the run's encoder (e.g. `onnx (2 threads)`), or null when it was given. */
+function pretrainRuntime(state: RunContext['state']): string | null {
+  if (!state.pretrain) return null;
+  const e = state.pretrainEngine;
+  if (!e) return 'tfjs';
+  return e.trainRuntime === 'onnx' ? `onnx (${e.threads} threads)` : 'tfjs';
 }

@@ -37,6 +37,8 @@ export interface CleanseState {
   /** The runtime the score pass used (onnx-cpu, tfjs, ...), once it started; absent in older checkpoints. */
   scoreRuntime?: string | null;
   pretrain: PretrainProgress | null;
+  /** The training runtime and CPU threads of the pretrain pass, once it started (absent in older checkpoints: tfjs). */
+  pretrainEngine?: { trainRuntime: 'onnx' | 'tfjs'; threads: number; describe?: string } | null;
   embed: {
     rowsDone: number;
     rejected: number;

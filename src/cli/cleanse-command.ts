@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { SOURCE_HELP, SOURCE_OPTIONS, sourceSettings } from './source-options.js';
-import { backendOption, enumOption, intOption, numberOption, stringOption } from './options.js';
+import { backendOption, enumOption, intOption, numberOption, stringOption, TRAIN_ENGINE_HELP, TRAIN_ENGINE_OPTIONS, trainEngineOptions } from './options.js';
 import { inputsOf, type Command, type Values } from './command.js';
 import { CLEANSE_DEFAULTS, type CleanseOptions } from '../../pipelines/cleanse/options.js';
 
@@ -23,7 +23,8 @@ gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason
   --score-runtime R        auto, onnx or tfjs: who computes the flow likelihoods (default auto: ONNX Runtime)
   --pretrain-epochs N      SimCLR epochs when no --encoder is given (default ${CLEANSE_DEFAULTS.pretrainEpochs})
   --pretrain-batch N       SimCLR batch size (default ${CLEANSE_DEFAULTS.pretrainBatch})
-  --simclr-shards S        SimCLR on the wasm/cpu backends: shards per batch, on min(S, cores) threads,
+${TRAIN_ENGINE_HELP}
+  --simclr-shards S        SimCLR with --train-runtime tfjs on the wasm/cpu backends: shards per batch, on min(S, cores) threads,
                            BatchNorm per shard (default ${CLEANSE_DEFAULTS.simclrShards})
   --width W                ResNet-18 width when pretraining: 64 is the paper's, 16/32 fit a CPU (default ${CLEANSE_DEFAULTS.width})
   --flow-epochs N          epochs of the per-class flows (default ${CLEANSE_DEFAULTS.flowEpochs})
@@ -61,6 +62,7 @@ ${SOURCE_HELP}`,
     'pretrain-epochs': { type: 'string' },
     'pretrain-batch': { type: 'string' },
     'simclr-shards': { type: 'string' },
+    ...TRAIN_ENGINE_OPTIONS,
     width: { type: 'string' },
     'flow-epochs': { type: 'string' },
     'flow-batch': { type: 'string' },
@@ -117,6 +119,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     pretrainEpochs: intOption(v('pretrain-epochs'), '--pretrain-epochs', { min: 0, fallback: D.pretrainEpochs }),
     pretrainBatch,
     simclrShards: intOption(v('simclr-shards'), '--simclr-shards', { min: 1, max: pretrainBatch, fallback: D.simclrShards }),
+    ...trainEngineOptions(values),
     width: intOption(v('width'), '--width', { min: 1, max: 512, fallback: D.width }),
     flowEpochs: intOption(v('flow-epochs'), '--flow-epochs', { min: 1, fallback: D.flowEpochs }),
     flowBatch: intOption(v('flow-batch'), '--flow-batch', { min: 2, fallback: D.flowBatch }),

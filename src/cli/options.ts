@@ -73,3 +73,41 @@ export const BACKEND_NAMES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export function backendOption(raw: string | undefined): (typeof BACKEND_NAMES)[number] {
   return enumOption(raw, '--backend', BACKEND_NAMES, 'auto');
 }
+
+/** The training engine's options, shared by pretrain, cleanse and train. */
+export const TRAIN_ENGINE_OPTIONS = {
+  'train-runtime': { type: 'string' },
+  device: { type: 'string' },
+  threads: { type: 'string' },
+} as const;
+
+/** Help lines of `TRAIN_ENGINE_OPTIONS`. */
+export const TRAIN_ENGINE_HELP = `  --train-runtime R        auto, onnx or tfjs: what trains the networks (default auto = onnx:
+                           onnxruntime on every core, or CUDA); a resumed run keeps its runtime
+  --device D               onnx runtime: auto, cpu or cuda (default auto: CUDA when onnxruntime-node's
+                           CUDA provider is installed, else the CPU; cuda fails without it)
+  --threads N              onnx runtime on the CPU: intra-op threads (default: the CPU count; the
+                           results depend on it, so a resumed run keeps the count it started with)`;
+
+/** The parsed training engine options. */
+export interface TrainEngineRequest {
+  trainRuntime: 'auto' | 'onnx' | 'tfjs';
+  device: 'auto' | 'cpu' | 'cuda';
+  threads?: number;
+}
+
+/**
+ * `--train-runtime`, `--device` and `--threads`.
+ *
+ * @example
+ *   const engine = trainEngineOptions(values);   // { trainRuntime: 'auto', device: 'auto' }
+ */
+export function trainEngineOptions(values: Record<string, unknown>): TrainEngineRequest {
+  const v = (k: string) => values[k] as string | undefined;
+  const threads = v('threads') === undefined ? undefined : intOption(v('threads'), '--threads', { min: 1, max: 1024 });
+  return {
+    trainRuntime: enumOption(v('train-runtime'), '--train-runtime', ['auto', 'onnx', 'tfjs'] as const, 'auto'),
+    device: enumOption(v('device'), '--device', ['auto', 'cpu', 'cuda'] as const, 'auto'),
+    ...(threads === undefined ? {} : { threads }),
+  };
+}

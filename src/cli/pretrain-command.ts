@@ -1,5 +1,5 @@
 import { SOURCE_HELP, SOURCE_OPTIONS, sourceSettings } from './source-options.js';
-import { backendOption, intOption, numberOption, stringOption } from './options.js';
+import { backendOption, intOption, numberOption, stringOption, TRAIN_ENGINE_HELP, TRAIN_ENGINE_OPTIONS, trainEngineOptions } from './options.js';
 import { inputsOf, type Command } from './command.js';
 
 export const pretrainCommand: Command = {
@@ -17,21 +17,24 @@ checkpoints to DIR/checkpoint every --checkpoint-steps steps.
   --seed S                 (default 0)
   --checkpoint-steps N     steps between checkpoints (default 50)
   --shuffle-buffer N       images in the shuffle buffer (default 4096)
-  --simclr-shards S        on the wasm/cpu backends, each batch is split into S shards trained on
-                           min(S, cores) threads, BatchNorm per shard (default 2; results depend on
-                           S, not on the cores)
+${TRAIN_ENGINE_HELP}
+  --simclr-shards S        tfjs runtime on the wasm/cpu backends: each batch is split into S shards
+                           trained on min(S, cores) threads, BatchNorm per shard (default 2; results
+                           depend on S, not on the cores)
   --resume                 continue the run in DIR; with a larger --epochs, extend it (the same
                            encoder as a run started with that many epochs)
-  --backend B              auto, tensorflow, wasm or cpu
+  --backend B              TensorFlow.js backend (tfjs runtime): auto, tensorflow, wasm or cpu
 ${SOURCE_HELP}`,
   options: {
     ...SOURCE_OPTIONS, out: { type: 'string' }, epochs: { type: 'string' }, width: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
     seed: { type: 'string' }, 'checkpoint-steps': { type: 'string' }, 'shuffle-buffer': { type: 'string' }, 'simclr-shards': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
+    ...TRAIN_ENGINE_OPTIONS,
   },
   async run(values, positionals, log) {
     const { pretrainCommandRun } = await import('../../pipelines/pretrain-run.js');
     const v = (k: string) => values[k] as string | undefined;
     const batch = intOption(v('batch'), '--batch', { min: 2, fallback: 256 });
+    const engine = trainEngineOptions(values);
     await pretrainCommandRun(
       {
         inputs: await inputsOf(positionals),
@@ -44,11 +47,14 @@ ${SOURCE_HELP}`,
         checkpointSteps: intOption(v('checkpoint-steps'), '--checkpoint-steps', { min: 1, fallback: 50 }),
         shuffleBuffer: intOption(v('shuffle-buffer'), '--shuffle-buffer', { min: 2, fallback: 4096 }),
         simclrShards: intOption(v('simclr-shards'), '--simclr-shards', { min: 1, max: batch, fallback: 2 }),
+        device: engine.device,
       },
       {
         out: stringOption(v('out'), '--out'),
         resume: Boolean(values.resume),
         backend: backendOption(v('backend')),
+        trainRuntime: engine.trainRuntime,
+        threads: engine.threads,
       },
       log,
     );

@@ -115,13 +115,28 @@ export function conv2d(t: Tape, x: Value, w: Value, spec: ConvSpec): Value {
   t.record(y, [x, w], () => {
     const dy = t.gradOf(y);
     if (!dy) return;
-    if (t.needsGrad(x)) {
-      const op = [H - (s * (Ho - 1) + k - 2 * p), W - (s * (Wo - 1) + k - 2 * p)];
-      t.accumulate(x, g.op('ConvTranspose', [dy, w], x.shape, { ...conv, output_padding: op }));
-    }
+    if (t.needsGrad(x)) t.accumulate(x, convInputGrad(g, dy, w, x.shape, k, s, p));
     if (t.needsGrad(w)) t.accumulate(w, convFilterGrad(g, x, dy, k, s, p));
   });
   return y;
+}
+
+/**
+ * dX of a convolution. Stride 1 with 'same' padding: a convolution of dY with the filter
+ * transposed and flipped (onnxruntime's Conv is faster than its ConvTranspose there, see
+ * bench/conv-grad.ts); otherwise `ConvTranspose` of dY.
+ */
+function convInputGrad(g: OnnxGraph, dy: Value, w: Value, xShape: number[], k: number, s: number, p: number): Value {
+  const [, , H, W] = xShape;
+  const [, , Ho, Wo] = dy.shape;
+  const [Co, Ci] = w.shape;
+  if (s === 1 && 2 * p === k - 1) {
+    let flipped = g.transpose(w, [1, 0, 2, 3]);
+    if (k > 1) flipped = g.op('Slice', [flipped, g.ints([k - 1, k - 1]), g.ints([-k - 1, -k - 1]), g.ints([2, 3]), g.ints([-1, -1])], [Ci, Co, k, k]);
+    return g.op('Conv', [dy, flipped], xShape, { kernel_shape: [k, k], strides: [1, 1], pads: [p, p, p, p], dilations: [1, 1], group: 1 });
+  }
+  const outputPadding = [H - (s * (Ho - 1) + k - 2 * p), W - (s * (Wo - 1) + k - 2 * p)];
+  return g.op('ConvTranspose', [dy, w], xShape, { kernel_shape: [k, k], strides: [s, s], pads: [p, p, p, p], dilations: [1, 1], group: 1, output_padding: outputPadding });
 }
 
 /** dW of a convolution: one Gemm per filter tap, [Co, B*Ho*Wo] x [Ci, B*Ho*Wo]^T. */
@@ -172,27 +187,34 @@ export function batchNorm(t: Tape, x: Value, gamma: Value, beta: Value, groups: 
   if (B % groups !== 0) throw new Error(`batchNorm: batch ${B} does not split into ${groups} groups`);
   const n = B / groups;
   const count = n * H * W;
+  const perCount = g.constant([1 / count]);
+  const mul = (a: Value, b: Value) => g.binary('Mul', a, b);
+  // statistics in two reading passes: sum and sum of squares (variance = E[x^2] - E[x]^2)
   const xr = g.reshape(x, [groups, n, C, H * W]);
-  const mean = g.reduceMean(xr, [1, 3], true);
-  const xc = g.binary('Sub', xr, mean);
-  const variance = g.reduceMean(g.binary('Mul', xc, xc), [1, 3], true);
-  const inv = g.op('Reciprocal', [g.op('Sqrt', [g.binary('Add', variance, g.constant([eps]))], variance.shape)], variance.shape);
-  const xhat = g.binary('Mul', xc, inv);
+  const mean = mul(g.reduceSum(xr, [1, 3], true), perCount);
+  const meanSq = mul(g.op('ReduceSumSquare', [xr], mean.shape, { axes: [1, 3], keepdims: 1 }), perCount);
+  const variance = g.op('Max', [g.binary('Sub', meanSq, mul(mean, mean)), g.constant([0])], mean.shape);
+  const inv = g.op('Reciprocal', [g.op('Sqrt', [g.binary('Add', variance, g.constant([eps]))], mean.shape)], mean.shape);
   const gamma4 = g.reshape(gamma, [1, 1, C, 1]);
-  const beta4 = g.reshape(beta, [1, 1, C, 1]);
-  const yr = g.binary('Add', g.binary('Mul', xhat, gamma4), beta4);
-  const y = g.reshape(yr, x.shape);
+  const a = mul(gamma4, inv);
+  const b = g.binary('Sub', g.reshape(beta, [1, 1, C, 1]), mul(mean, a));
+  // y = x * a + b per group and channel: two passes over x
+  const y = g.reshape(g.binary('Add', mul(xr, a), b), x.shape);
   t.record(y, [x, gamma, beta], () => {
     const dy = t.gradOf(y);
     if (!dy) return;
     const dyr = g.reshape(dy, xr.shape);
     const sumDy = g.reduceSum(dyr, [1, 3], true); // [G, 1, C, 1]
-    const sumDyXhat = g.reduceSum(g.binary('Mul', dyr, xhat), [1, 3], true);
+    // sum(dy * x-hat) = inv * (sum(dy * x) - mean * sum(dy))
+    const sumDyXhat = mul(inv, g.binary('Sub', g.reduceSum(mul(dyr, xr), [1, 3], true), mul(mean, sumDy)));
     t.accumulate(beta, g.reshape(g.reduceSum(sumDy, [0], true), [C]));
     t.accumulate(gamma, g.reshape(g.reduceSum(sumDyXhat, [0], true), [C]));
     if (t.needsGrad(x)) {
-      const inner = g.binary('Sub', g.binary('Sub', dyr, g.binary('Mul', sumDy, g.constant([1 / count]))), g.binary('Mul', xhat, g.binary('Mul', sumDyXhat, g.constant([1 / count]))));
-      t.accumulate(x, g.reshape(g.binary('Mul', inner, g.binary('Mul', inv, gamma4)), x.shape));
+      // dx = a (dy - sum(dy)/M - x-hat sum(dy x-hat)/M) = a dy + k1 x + k0
+      const k1 = g.binary('Sub', g.constant([0]), mul(mul(a, inv), mul(sumDyXhat, perCount)));
+      const k0 = g.binary('Sub', g.binary('Sub', g.constant([0]), mul(a, mul(sumDy, perCount))), mul(k1, mean));
+      const dx = g.binary('Add', g.binary('Add', mul(dyr, a), k0), mul(xr, k1));
+      t.accumulate(x, g.reshape(dx, x.shape));
     }
   });
   return { y, stats: { mean: g.reshape(mean, [groups, C]), variance: g.reshape(variance, [groups, C]), count } };

@@ -61,4 +61,19 @@ describe.skipIf(!cliBuilt())('gssd pretrain (kill, resume, extend)', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^gssd pretrain: .*started with other --width, --lr; resume with the same options/);
   });
+
+  it('records its training runtime: a tfjs run resumes on tfjs, and another runtime is refused', async () => {
+    const out = join(root, 'tfjs');
+    const first = await runCli([...args(out, 1), '--train-runtime', 'tfjs', '--log', 'json']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/"event":"pretrain runtime","runtime":"tfjs-/);
+    const state = JSON.parse(await readFile(join(out, 'checkpoint', 'state.json'), 'utf8')) as { settings: { trainRuntime: string } };
+    expect(state.settings.trainRuntime).toBe('tfjs');
+    const refused = await runCli([...args(out, 2), '--resume', '--train-runtime', 'onnx']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n').at(-1)).toMatch(/started with --train-runtime tfjs; resume it with the same runtime/);
+    const resumed = await runCli([...args(out, 2), '--resume', '--log', 'json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/"event":"pretrain runtime","runtime":"tfjs-/);
+  }, 120_000);
 });

@@ -30,7 +30,7 @@ function sampleReport(): CleanseReport {
     baseline: null,
     createdAt: '2026-01-01T00:00:00Z',
     backend: 'wasm',
-    runtimes: { embed: 'onnx-cpu', score: 'onnx-cpu' },
+    runtimes: { pretrain: null, embed: 'onnx-cpu', score: 'onnx-cpu' },
     inputs: ['a.parquet'],
     rows: 400,
     numClasses: K,

@@ -1,0 +1,65 @@
+/**
+ * Per-operator time split of one training-step graph on onnxruntime (its profiler), to find
+ * what to speed up.
+ *
+ *   npm run bench:build && node .bench-build/bench/onnx-profile.js [--width 16] [--batch 256] [--threads 2] [--steps 2]
+ */
+import { readdir, readFile, rm } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import { simclrStepGraph } from '../src/models/onnx-simclr-graph.js';
+import { SIMCLR_ADAM } from '../src/models/onnx-simclr.js';
+import { resnetLayout } from '../src/models/resnet-layout.js';
+import { Rng } from '../src/rng.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+const width = Number(arg('width', '16'));
+const n = Number(arg('batch', '256'));
+const threads = Number(arg('threads', '2'));
+const steps = Number(arg('steps', '2'));
+const layout = resnetLayout({ width, imageSize: 32, seed: 0 });
+const t0 = performance.now();
+const graph = simclrStepGraph(layout, n, { projDim: 128, temperature: 0.5, adam: SIMCLR_ADAM });
+console.log(`graph built in ${(performance.now() - t0).toFixed(0)} ms, ${(graph.bytes.length / 1e6).toFixed(1)} MB`);
+const t1 = performance.now();
+const session = await ort.InferenceSession.create(graph.bytes, {
+  graphOptimizationLevel: (arg('opt', 'all') as 'all'),
+  intraOpNumThreads: threads,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  enableProfiling: true,
+  profileFilePrefix: '/tmp/gssd-ort-profile',
+});
+console.log(`session opened in ${(performance.now() - t1).toFixed(0)} ms`);
+const rng = new Rng(0);
+const feeds: Record<string, ort.Tensor> = {
+  views: new ort.Tensor('float32', Float32Array.from({ length: 2 * n * 32 * 32 * 3 }, () => rng.normal()), [2 * n, 32, 32, 3]),
+  lr_corrected: new ort.Tensor('float32', Float32Array.of(1e-3), []),
+  second_correction: new ort.Tensor('float32', Float32Array.of(1), []),
+};
+for (const s of graph.state) feeds[s.name] = new ort.Tensor('float32', Float32Array.from({ length: s.shape.reduce((a, b) => a * b, 1) }, () => (s.name.startsWith('v/') || s.name.includes('running_var') || s.name.includes('gamma') ? 1 : rng.normal() * 0.05)), s.shape);
+for (let i = 0; i < steps; i++) {
+  const t2 = performance.now();
+  await session.run(feeds);
+  console.log(`step ${i}: ${(performance.now() - t2).toFixed(0)} ms (${((n * 1000) / (performance.now() - t2)).toFixed(1)} img/s)`);
+}
+session.endProfiling();
+const name = (await readdir('/tmp')).filter((f) => f.startsWith('gssd-ort-profile') && f.endsWith('.json')).sort().pop();
+if (!name) throw new Error('no profile file written');
+const file = `/tmp/${name}`;
+const events = JSON.parse(await readFile(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+await rm(file, { force: true });
+const byOp = new Map<string, number>();
+let total = 0;
+for (const e of events) {
+  if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+  const op = e.args?.op_name ?? '?';
+  byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
+  total += e.dur;
+}
+console.log(`kernel time over ${steps} steps: ${(total / 1e3).toFixed(0)} ms`);
+for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${op.padEnd(20)} ${(us / 1e3 / steps).toFixed(1).padStart(9)} ms/step  ${((100 * us) / total).toFixed(1)}%`);
+await session.release();

@@ -1,0 +1,14 @@
+import { OnnxSimclr } from '../src/models/onnx-simclr.js';
+import { Rng } from '../src/rng.js';
+const w = Number(process.argv[2] ?? 16), n = Number(process.argv[3] ?? 256), threads = Number(process.argv[4] ?? 2);
+const t = await OnnxSimclr.create({ encoder: { width: w, imageSize: 32, stem: 'cifar', seed: 0 }, simclr: { projDim: 128, temperature: 0.5, lr: 3e-4, seed: 1 } }, null, { device: 'cpu', threads });
+const rng = new Rng(0);
+const v = Float32Array.from({ length: 2 * n * 32 * 32 * 3 }, () => rng.normal());
+let t0 = performance.now();
+await t.step(v, n);
+console.log('first step (build + open + run) ms', (performance.now() - t0).toFixed(0));
+t0 = performance.now();
+const steps = Number(process.argv[5] ?? 3);
+for (let i = 0; i < steps; i++) console.log('loss', await t.step(v, n));
+const s = (performance.now() - t0) / 1000;
+console.log(`w${w} b${n}: ${(steps * n / s).toFixed(1)} img/s, rss ${(process.memoryUsage().rss / 1e9).toFixed(2)} GB`);
