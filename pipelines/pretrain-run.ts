@@ -5,8 +5,8 @@ import { countRows } from '../src/io/read.js';
 import { initBackend, type BackendName } from '../src/models/backend.js';
 import { UsageError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
-import { availableParallelism } from 'node:os';
-import { resolveTrainRuntime, type TrainRuntimeRequest } from '../src/models/simclr-engine.js';
+import type { TrainRuntimeRequest } from '../src/models/simclr-engine.js';
+import { trainingEngine } from './training-engine.js';
 import { pretrainEncoder, type PretrainProgress, type PretrainSettings } from './pretrain.js';
 
 interface PretrainRunState {
@@ -91,30 +91,6 @@ async function continueWith(
   state.settings = settings;
   state.done = false;
   await store.save(state);
-}
-
-/**
- * The training runtime and thread count of a run: a resumed run keeps the ones it started
- * with (runs from before the onnx runtime: tfjs), unless asked for another runtime, which is
- * refused; a new run takes the request (`auto` is onnx) and the CPU count.
- *
- * @example
- *   const { trainRuntime, threads } = trainingEngine(state?.settings, { trainRuntime: 'auto' }, 'out');
- */
-export function trainingEngine(
-  started: Pick<PretrainSettings, 'trainRuntime' | 'threads'> | undefined,
-  run: { trainRuntime?: TrainRuntimeRequest; threads?: number },
-  out: string,
-): { trainRuntime: 'onnx' | 'tfjs'; threads: number } {
-  const request = run.trainRuntime ?? 'auto';
-  if (started) {
-    const was = started.trainRuntime ?? 'tfjs';
-    if (request !== 'auto' && resolveTrainRuntime(request) !== was) {
-      throw new UsageError(`${out}: the run there was started with --train-runtime ${was}; resume it with the same runtime (or leave --train-runtime out)`);
-    }
-    return { trainRuntime: was, threads: started.threads ?? run.threads ?? availableParallelism() };
-  }
-  return { trainRuntime: resolveTrainRuntime(request), threads: run.threads ?? availableParallelism() };
 }
 
 /** The option behind a pretrain setting, for messages. */

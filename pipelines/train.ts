@@ -5,9 +5,15 @@ import { readBatches } from '../src/io/read.js';
 import { imageBytesOf } from '../src/io/columns.js';
 import { CheckpointStore } from '../src/io/checkpoint.js';
 import { decodeImage } from '../src/stages/decode.js';
-import { cropFlip } from '../src/stages/crop-flip.js';
+import { cropFlipToArray } from '../src/stages/crop-flip.js';
 import { shuffleBatches } from '../src/stages/shuffle-buffer.js';
-import { Classifier, loadClassifier, saveClassifier, stepLr } from '../src/models/classifier.js';
+import { stepLr } from '../src/models/classifier.js';
+import { openClassifierEngine } from '../src/models/classifier-engine.js';
+import type { ClassifierConfig } from '../src/models/onnx-classifier.js';
+import type { OnnxProviderRequest } from '../src/models/onnx-session.js';
+import type { TrainRuntimeRequest } from '../src/models/simclr-engine.js';
+import { resnetLayout } from '../src/models/resnet-layout.js';
+import { trainingEngine } from './training-engine.js';
 import { initBackend, type BackendName } from '../src/models/backend.js';
 import { InputError, UsageError, expectInteger } from '../src/errors.js';
 import { Rng } from '../src/rng.js';
@@ -44,8 +50,14 @@ export interface TrainOptions {
   shuffleBuffer?: number;
   /** Steps between checkpoints (and one at every epoch end). Default 50. */
   checkpointSteps?: number;
-  /** Default `auto`. */
+  /** TensorFlow.js backend (tfjs runtime). Default `auto`. */
   backend?: BackendName;
+  /** What trains the classifier: `auto` (onnx), `onnx` or `tfjs`; a resumed run keeps its own. */
+  trainRuntime?: TrainRuntimeRequest;
+  /** onnx runtime: `auto`, `cpu` or `cuda`. Default auto. */
+  device?: OnnxProviderRequest;
+  /** onnx runtime on the CPU: intra-op threads (default the CPU count; a resumed run keeps its count). */
+  threads?: number;
   /** Tests: return after this many training steps of this call, as if killed (nothing saved beyond the last checkpoint). */
   stopAfterSteps?: number;
 }
@@ -55,6 +67,8 @@ export interface TrainSummary {
   /** Directory of the trained model (`out/model`), or null when stopped early. */
   model: string | null;
   backend: string;
+  /** What trained it: `onnx-cpu (2 threads)`, `tfjs-wasm`, ... */
+  trainRuntime: string;
   numClasses: number;
   /** Rows trained on per epoch / fine-tuned on per epoch (rows with a label and a decodable image). */
   trainRows: number;
@@ -97,6 +111,8 @@ type Settings = Omit<TrainOptions, 'resume' | 'backend' | 'stopAfterSteps' | 'ou
 interface TrainRunState {
   settings: Settings;
   backend: string;
+  /** The training runtime and CPU threads (absent in runs from before the onnx runtime: tfjs). */
+  engine?: { trainRuntime: 'onnx' | 'tfjs'; threads: number };
   scan: Scan;
   progress: TrainProgress | null;
   summary: TrainSummary | null;
@@ -141,16 +157,17 @@ export async function train(o: TrainOptions, log: Logger = silentLogger): Promis
     const scan = await scanRows(settings);
     if (scan.trainRows < 2) throw new InputError(`${o.inputs[0]}${o.inputs.length > 1 ? ' ...' : ''}: fewer than 2 rows with a label to train with`);
     log.info('train data', { ...scan });
-    state = { settings, backend, scan, progress: null, summary: null };
+    state = { settings, backend, engine: trainingEngine(undefined, o, o.out), scan, progress: null, summary: null };
     await store.save(state);
   }
+  const engine = trainingEngine(state.engine ?? {}, o, o.out);
   if (state.summary) {
     log.info('train already done', { model: state.summary.model });
     return state.summary;
   }
   const s = state;
   const modelDir = join(o.out, 'model');
-  const result = await runTraining(settings, s.scan, s.progress, {
+  const result = await runTraining(settings, s.scan, s.progress, { ...engine, device: o.device ?? 'auto' }, {
     checkpointDir: (phase, epoch, step) => store.path(`classifier-${phase}-e${epoch}-s${step}`),
     commit: async (p) => {
       s.progress = p;
@@ -267,15 +284,20 @@ interface RunIo {
   log: Logger;
 }
 
-type RunResult = Pick<TrainSummary, 'steps' | 'seconds' | 'imagesPerSec' | 'lastLoss' | 'trainAccuracy' | 'stopped' | 'undecodable'>;
+type RunResult = Pick<TrainSummary, 'steps' | 'seconds' | 'imagesPerSec' | 'lastLoss' | 'trainAccuracy' | 'stopped' | 'undecodable' | 'trainRuntime'>;
 
-async function runTraining(s: Settings, scan: Scan, resumeFrom: TrainProgress | null, io: RunIo): Promise<RunResult> {
+async function runTraining(
+  s: Settings,
+  scan: Scan,
+  resumeFrom: TrainProgress | null,
+  where: { trainRuntime: 'onnx' | 'tfjs'; threads: number; device: OnnxProviderRequest },
+  io: RunIo,
+): Promise<RunResult> {
   const size = s.source.imageSize;
   const per = size * size * 3;
   const progress: TrainProgress = resumeFrom ?? { phase: 'train', epochsDone: 0, stepsDone: 0, savedDir: null, lastLoss: null };
-  const clf = progress.savedDir
-    ? await loadClassifier(progress.savedDir)
-    : new Classifier({ numClasses: scan.numClasses, width: s.width, imageSize: size, seed: s.seed });
+  const config: ClassifierConfig = { numClasses: scan.numClasses, width: s.width, imageSize: size, stem: resnetLayout({ imageSize: size }).stem, seed: s.seed, momentum: 0.9, weightDecay: 5e-4, decay: 'all' };
+  const clf = await openClassifierEngine(config, progress.savedDir, { runtime: where.trainRuntime, device: where.device, threads: where.threads });
   const finetuneEpochs = scan.finetuneRows >= 2 ? s.finetuneEpochs : 0;
   if (s.finetune?.length && s.finetuneEpochs > 0 && finetuneEpochs === 0) io.log.warn('no fine-tuning: fewer than 2 rows with a gssd_label in the fine-tuning inputs', { rows: scan.finetuneRows });
   const total = scan.trainRows * s.epochs + scan.finetuneRows * finetuneEpochs;
@@ -290,7 +312,7 @@ async function runTraining(s: Settings, scan: Scan, resumeFrom: TrainProgress | 
   const save = async (phase: Phase, epoch: number, step: number) => {
     const dir = io.checkpointDir(phase, epoch, step);
     await rm(`${dir}.tmp`, { recursive: true, force: true });
-    await saveClassifier(clf, `${dir}.tmp`);
+    await clf.save(`${dir}.tmp`);
     await rm(dir, { recursive: true, force: true });
     await rename(`${dir}.tmp`, dir);
     const previous = progress.savedDir;
@@ -306,6 +328,7 @@ async function runTraining(s: Settings, scan: Scan, resumeFrom: TrainProgress | 
     trainAccuracy,
     stopped,
     undecodable,
+    trainRuntime: clf.describe(),
   });
   try {
     const phases: [Phase, number, string[]][] = [
@@ -343,9 +366,8 @@ async function runTraining(s: Settings, scan: Scan, resumeFrom: TrainProgress | 
             }
           }
           if (labels.length >= 2) {
-            const x = cropFlip(pixels, labels.length, size, new Rng(`${s.seed}:crop:${phase}:${epoch}:${step}`));
-            const r = clf.step(x, labels, lr);
-            x.dispose();
+            const x = cropFlipToArray(pixels.subarray(0, labels.length * per), labels.length, size, new Rng(`${s.seed}:crop:${phase}:${epoch}:${step}`));
+            const r = await clf.step(x, labels, lr);
             progress.lastLoss = r.loss;
             losses += r.loss * labels.length;
             correct += r.correct;
@@ -371,12 +393,12 @@ async function runTraining(s: Settings, scan: Scan, resumeFrom: TrainProgress | 
       }
     }
     await rm(`${io.modelDir}.tmp`, { recursive: true, force: true });
-    await saveClassifier(clf, `${io.modelDir}.tmp`, { numClasses: scan.numClasses, trainRows: scan.trainRows, finetuneRows: scan.finetuneRows, epochs: s.epochs, finetuneEpochs });
+    await clf.save(`${io.modelDir}.tmp`, { numClasses: scan.numClasses, trainRows: scan.trainRows, finetuneRows: scan.finetuneRows, epochs: s.epochs, finetuneEpochs });
     await rm(io.modelDir, { recursive: true, force: true });
     await rename(`${io.modelDir}.tmp`, io.modelDir);
     bar.done({ lastLoss: progress.lastLoss });
     return result(false);
   } finally {
-    clf.dispose();
+    await clf.close();
   }
 }

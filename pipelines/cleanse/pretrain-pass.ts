@@ -1,5 +1,5 @@
 import { pretrainEncoder } from '../pretrain.js';
-import { trainingEngine } from '../pretrain-run.js';
+import { trainingEngine } from '../training-engine.js';
 import type { RunContext } from './context.js';
 import { CLEANSE_DEFAULTS } from './options.js';
 

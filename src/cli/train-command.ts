@@ -1,6 +1,6 @@
 import { resolveInputs } from '../io/inputs.js';
 import { SOURCE_HELP, SOURCE_OPTIONS, sourceSettings } from './source-options.js';
-import { backendOption, intOption, numberOption, stringOption } from './options.js';
+import { backendOption, intOption, numberOption, stringOption, TRAIN_ENGINE_HELP, TRAIN_ENGINE_OPTIONS, trainEngineOptions } from './options.js';
 import { inputsOf, type Command, type Values } from './command.js';
 
 /**
@@ -42,7 +42,8 @@ checkpoints to DIR/checkpoint every --checkpoint-steps steps and at every epoch 
   --checkpoint-steps N     steps between checkpoints (default 50)
   --shuffle-buffer N       images in the shuffle buffer (default 4096)
   --resume                 continue the run in DIR
-  --backend B              auto, tensorflow, wasm or cpu
+${TRAIN_ENGINE_HELP}
+  --backend B              TensorFlow.js backend (tfjs runtime): auto, tensorflow, wasm or cpu
   --json                   print the summary as JSON
 ${SOURCE_HELP}`,
   options: {
@@ -61,6 +62,7 @@ ${SOURCE_HELP}`,
     'shuffle-buffer': { type: 'string' },
     resume: { type: 'boolean' },
     backend: { type: 'string' },
+    ...TRAIN_ENGINE_OPTIONS,
     json: { type: 'boolean' },
   },
   async run(values, positionals, log) {
@@ -84,13 +86,14 @@ ${SOURCE_HELP}`,
         shuffleBuffer: intOption(v('shuffle-buffer'), '--shuffle-buffer', { min: 2, fallback: 4096 }),
         resume: Boolean(values.resume),
         backend: backendOption(v('backend')),
+        ...trainEngineOptions(values),
       },
       log,
     );
     process.stdout.write(
       values.json
         ? JSON.stringify(summary, null, 1) + '\n'
-        : `model saved to ${summary.model}: ${summary.trainRows} training rows, ${summary.finetuneRows} fine-tuning rows, ${summary.numClasses} classes; ${summary.imagesPerSec} images/s\n`,
+        : `model saved to ${summary.model}: ${summary.trainRows} training rows, ${summary.finetuneRows} fine-tuning rows, ${summary.numClasses} classes; ${summary.imagesPerSec} images/s on ${summary.trainRuntime}\n`,
     );
   },
 };

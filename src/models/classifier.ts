@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
-import { Rng } from '../rng.js';
+import { classifierHeadInitial } from './classifier-head.js';
 import { normalize } from '../stages/augment.js';
 import { ResNet, type Stem } from './resnet.js';
 import { need, readModel, writeModel } from './save.js';
@@ -93,12 +93,10 @@ export class Classifier {
       weightDecay: options.weightDecay ?? 5e-4,
       decay: options.decay ?? 'all',
     };
-    // PyTorch Linear init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias
     const d = this.encoder.featureDim;
-    const rng = new Rng(`${seed}:head`);
-    const bound = 1 / Math.sqrt(d);
-    const w = tf.tensor2d(new Float32Array(d * k).map(() => rng.uniform(-bound, bound)), [d, k]);
-    const b = tf.tensor1d(new Float32Array(k).map(() => rng.uniform(-bound, bound)));
+    const head = classifierHeadInitial(d, k, seed);
+    const w = tf.tensor2d(head.weight, [d, k]);
+    const b = tf.tensor1d(head.bias);
     this.headW = tf.variable(w, true);
     this.headB = tf.variable(b, true);
     tf.dispose([w, b]);
