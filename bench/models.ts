@@ -1,10 +1,13 @@
 /**
- * Throughput of the model kernels on the backend `initBackend` picks, next to the PyTorch
- * reference (`../shared/bench/torch_ref.py`, run on the same machine, one after the other).
+ * Throughput of the model kernels on the backend `initBackend` picks and of the training steps
+ * on ONNX Runtime (the default training runtime), next to the PyTorch references
+ * (`../shared/bench/torch_ref.py`, `bench/torch_classifier_ref.py`, run on the same machine,
+ * one after the other, after ours), and the peak RSS of a real `gssd pretrain` (`--rss-width`).
  *
  *   tsc -p tsconfig.json --outDir .bench-build && node .bench-build/bench/models.js \
  *     [--backend auto|wasm|cpu|tensorflow] [--seconds 10] [--widths 16,32,64] [--batch 256]
- *     [--simclr-batch N] [--workers N] [--only flow|encoder] [--no-torch]
+ *     [--simclr-batch N] [--train-batch 128] [--threads 2] [--rss-width 64] [--workers N]
+ *     [--only flow|encoder|train] [--no-torch]
  *
  * The SimCLR step keeps every activation of two views for the backward pass, and the wasm
  * heap stops at 4 GB: its batch defaults to min(256, 2048 / width) (128 at width 16, 64 at
@@ -32,6 +35,10 @@ import { openFlowScorer } from '../src/models/flow-scorer.js';
 import { OnnxEncoder } from '../src/models/onnx-encoder.js';
 import { exportResNetToOnnx } from '../src/models/onnx-export.js';
 import { Rng } from '../src/rng.js';
+import { OnnxSimclr } from '../src/models/onnx-simclr.js';
+import { OnnxClassifier } from '../src/models/onnx-classifier.js';
+import { measure } from './lib/rate.js';
+import { pretrainPeakRss } from './lib/pretrain-peak-rss.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -119,6 +126,19 @@ async function torchRef(width: number, batch: number, seconds: number): Promise<
   }
 }
 
+/** bench/torch_classifier_ref.py's rate (the classifier step in PyTorch), or undefined without torch. */
+async function torchClassifierRef(width: number, batch: number, seconds: number): Promise<number | undefined> {
+  const script = resolve(dirname(fileURLToPath(import.meta.url)), '../../bench/torch_classifier_ref.py');
+  try {
+    const { stdout } = await promisify(execFile)('/usr/bin/python3', [script, '--width', String(width), '--batch', String(batch), '--seconds', String(seconds), '--threads', arg('threads', '2')], { maxBuffer: 1 << 20 });
+    const m = /classifier_train_images_per_s ([\d.]+)/.exec(stdout);
+    return m ? Number(m[1]) : undefined;
+  } catch (err) {
+    console.log(`torch classifier: skipped (${(err as Error).message.split('\n')[0]})`);
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const backend = await initBackend(arg('backend', 'auto') as BackendName);
   const seconds = Number(arg('seconds', '10'));
@@ -174,6 +194,43 @@ async function main(): Promise<void> {
   }
 
   const torchByWidth = new Map<number, Record<string, number>>();
+  // training on ONNX Runtime (what gssd pretrain and gssd train run by default): two warm-up
+  // steps (the memory arena grows in them), then steps until `seconds` have passed
+  const threads = Number(arg('threads', '2'));
+  const trainBatch = Number(arg('train-batch', '128'));
+  if (!only || only === 'train') {
+    for (const w of widths) {
+      const sim = await OnnxSimclr.create(
+        { encoder: { width: w, imageSize: 32, stem: 'cifar', seed: 0 }, simclr: { projDim: 128, temperature: 0.5, lr: 3e-4, seed: 1 } },
+        null,
+        { device: 'cpu', threads },
+      );
+      const views = randn(rng, 2 * batch * 32 * 32 * 3);
+      const r = await measure(() => sim.step(views, batch), batch, seconds, 2);
+      ours[`simclr_onnx_w${w}_images_per_s`] = r.perSecond;
+      cpuRates[`simclr_onnx_w${w}_images_per_s`] = r.perCpuSecond;
+      console.log(`simclr_onnx_w${w}_images_per_s ${r.perSecond.toFixed(1)}  (batch ${batch} pairs, ${threads} threads, load ${r.load.toFixed(2)})`);
+      await sim.close();
+      const clf = await OnnxClassifier.create(
+        { numClasses: 10, width: w, imageSize: 32, stem: 'cifar', seed: 0, momentum: 0.9, weightDecay: 5e-4, decay: 'weights' },
+        null,
+        { device: 'cpu', threads },
+      );
+      const images = randn(rng, trainBatch * 32 * 32 * 3);
+      const labels = Int32Array.from({ length: trainBatch }, (_, i) => i % 10);
+      const c = await measure(() => clf.step(images, labels, 0.1), trainBatch, seconds, 2);
+      ours[`classifier_onnx_w${w}_images_per_s`] = c.perSecond;
+      cpuRates[`classifier_onnx_w${w}_images_per_s`] = c.perCpuSecond;
+      console.log(`classifier_onnx_w${w}_images_per_s ${c.perSecond.toFixed(1)}  (batch ${trainBatch}, ${threads} threads, load ${c.load.toFixed(2)})`);
+      await clf.close();
+    }
+    const rssWidth = Number(arg('rss-width', '64'));
+    const rss = await pretrainPeakRss(rssWidth, batch, threads);
+    if (typeof rss === 'number') {
+      ours[`pretrain_w${rssWidth}_peak_rss_mb`] = rss;
+      console.log(`pretrain_w${rssWidth}_b${batch}_peak_rss_mb ${rss.toFixed(0)}  (gssd pretrain, 2 steps, a child process)`);
+    } else console.log(`pretrain peak RSS: skipped (${rss.skipped})`);
+  }
   if (!only || only === 'encoder') {
     for (const w of widths) {
       const net = new ResNet({ width: w, imageSize: 32, seed: 0 });
@@ -232,6 +289,10 @@ async function main(): Promise<void> {
     for (const w of list) {
       const t = await torchRef(w, batch, seconds);
       if (!t) break;
+      if (!only || only === 'train') {
+        const c = await torchClassifierRef(w, trainBatch, seconds);
+        if (c !== undefined) t.classifier_train_images_per_s = c;
+      }
       torchByWidth.set(w, t);
       for (const [k, v] of Object.entries(t)) console.log(`torch_w${w}_${k} ${v}`);
     }
@@ -252,6 +313,8 @@ async function main(): Promise<void> {
     rows.push([`encoder forward w${w}, ONNX Runtime as \`gssd cleanse\` embeds (images/s)`, `embed_runtime_w${w}_images_per_s`, 'embed_images_per_s', `embed_w${w}`, 0.5]);
     rows.push([`SimCLR step w${w} (images/s)`, `simclr_w${w}_images_per_s`, 'simclr_train_images_per_s', `simclr_w${w}`, 0.3]);
     rows.push([`SimCLR step w${w}, ParallelSimclr (images/s)`, `simclr_parallel_w${w}_images_per_s`, 'simclr_train_images_per_s', `simclr_w${w}`, 0.3]);
+    rows.push([`SimCLR step w${w}, ONNX Runtime as \`gssd pretrain\` trains (images/s)`, `simclr_onnx_w${w}_images_per_s`, 'simclr_train_images_per_s', `simclr_w${w}`, 1.2]);
+    rows.push([`classifier step w${w} b${trainBatch}, ONNX Runtime as \`gssd train\` trains (images/s)`, `classifier_onnx_w${w}_images_per_s`, 'classifier_train_images_per_s', `classifier_w${w}`, 1.2]);
   }
   const table = ['| work | ours (wall) | ours (CPU time) | PyTorch same run | ratio | PyTorch DESIGN.md | ratio (wall) | ratio (CPU time) | target |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
   const f = (v: number | undefined, digits = 0) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
@@ -266,6 +329,8 @@ async function main(): Promise<void> {
       `| ${name} | ${f(o)} | ${f(cpu)} | ${f(same)} | ${same ? f(o / same, 2) + 'x' : '-'} | ${f(ref)} | ${ref ? f(o / ref, 2) + 'x' : '-'} | ${ref && cpu ? f(cpu / ref, 2) + 'x' : '-'} | ${target}x |`,
     );
   }
+  const rssKey = Object.keys(ours).find((k) => k.startsWith('pretrain_w') && k.endsWith('_peak_rss_mb'));
+  if (rssKey) table.push(`| peak RSS of \`gssd pretrain\` ${/w\d+/.exec(rssKey)![0]}, batch ${batch} (MB) | ${f(ours[rssKey])} | - | - | - | - | - | - | < 1500 |`);
   console.log(`\n${table.join('\n')}`);
   const date = new Date().toISOString();
   const load = loadavg()[0].toFixed(2);
@@ -274,7 +339,7 @@ async function main(): Promise<void> {
   await writeFile(
     'bench/results/models.md',
     [
-      `# Model kernels on TF.js (${backend}) vs PyTorch CPU (${date})`,
+      `# Model kernels on TF.js (${backend}) and training on ONNX Runtime (CPU, ${threads} threads) vs PyTorch CPU (${date})`,
       '',
       `Command: \`npm run bench:models\` (${seconds} s per figure, batch ${batch}; PyTorch: \`${'/usr/bin/python3 ../shared/bench/torch_ref.py'} --width W --batch ${batch}\` in the same run, after ours). Load average at the end: ${load}.`,
       '"CPU time" divides by this process\'s CPU time (all threads); the worker-thread figures (EmbedPool, FlowBankPool, ParallelSimclr) and the ONNX Runtime ones are wall clock only.',

@@ -30,7 +30,10 @@ const session = await ort.InferenceSession.create(graph.bytes, {
   intraOpNumThreads: threads,
   interOpNumThreads: 1,
   executionMode: 'sequential',
-  enableProfiling: true,
+  enableProfiling: !process.argv.includes('--no-profile'),
+  enableCpuMemArena: arg('arena', '1') === '1',
+  enableMemPattern: arg('pattern', '1') === '1',
+  extra: { session: { intra_op: { allow_spinning: arg('spin', '1') } } },
   profileFilePrefix: '/tmp/gssd-ort-profile',
 });
 console.log(`session opened in ${(performance.now() - t1).toFixed(0)} ms`);
@@ -46,11 +49,12 @@ for (let i = 0; i < steps; i++) {
   await session.run(feeds);
   console.log(`step ${i}: ${(performance.now() - t2).toFixed(0)} ms (${((n * 1000) / (performance.now() - t2)).toFixed(1)} img/s)`);
 }
+if (process.argv.includes('--no-profile')) process.exit(0);
 session.endProfiling();
 const name = (await readdir('/tmp')).filter((f) => f.startsWith('gssd-ort-profile') && f.endsWith('.json')).sort().pop();
 if (!name) throw new Error('no profile file written');
 const file = `/tmp/${name}`;
-const events = JSON.parse(await readFile(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+const events = JSON.parse(await readFile(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string; input_type_shape?: unknown; output_type_shape?: unknown } }[];
 await rm(file, { force: true });
 const byOp = new Map<string, number>();
 let total = 0;
@@ -60,6 +64,13 @@ for (const e of events) {
   byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
   total += e.dur;
 }
+const byNode = new Map<string, [number, string]>();
+for (const e of events) {
+  if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+  const prev = byNode.get(e.name);
+  byNode.set(e.name, [(prev?.[0] ?? 0) + e.dur, `${e.args?.op_name} in ${JSON.stringify(e.args?.input_type_shape)} out ${JSON.stringify(e.args?.output_type_shape)}`]);
+}
+if (process.argv.includes('--nodes')) for (const [name, [us, what]] of [...byNode].sort((a, b) => b[1][0] - a[1][0]).slice(0, 40)) console.log(`${(us / 1e3 / steps).toFixed(1).padStart(8)} ms  ${name.slice(0, 50)}  ${what.slice(0, 200)}`);
 console.log(`kernel time over ${steps} steps: ${(total / 1e3).toFixed(0)} ms`);
 for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${op.padEnd(20)} ${(us / 1e3 / steps).toFixed(1).padStart(9)} ms/step  ${((100 * us) / total).toFixed(1)}%`);
 await session.release();

@@ -3,7 +3,7 @@ ResNet-18 of width W (3x3 stem, no max-pool, 4 stages x 2 basic blocks, 1x1 conv
 shortcuts) and a linear head to 10 classes, softmax cross-entropy, SGD lr 0.1, momentum 0.9,
 weight decay 5e-4, random 32-px batches. Prints `classifier_train_images_per_s N`.
 
-Usage: /usr/bin/python3 bench/torch_classifier_ref.py [--width 16] [--batch 128] [--seconds 10]
+Usage: /usr/bin/python3 bench/torch_classifier_ref.py [--width 16] [--batch 128] [--seconds 10] [--threads 2]
 (Debian: apt-get install python3-torch libopenblas0-pthread)"""
 import argparse
 import time
@@ -52,8 +52,10 @@ def main():
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.manual_seed(0)
+    torch.set_num_threads(a.threads)  # as torch_ref.py; torch's default may count physical cores only
     model = Classifier(a.width, 10)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     x = torch.randn(a.batch, 3, 32, 32)
