@@ -6,7 +6,7 @@
  * engine continues the other's checkpoint.
  */
 import { classifierStepGraph, classifierVariables } from './onnx-classifier-graph.js';
-import { TrainStepSession, type OnnxTrainDevice } from './onnx-train-session.js';
+import { StepSessions, type OnnxTrainDevice, type TrainStepSession } from './onnx-train-session.js';
 import { hwioToOihw, oihwToHwio } from './onnx-resnet-graph.js';
 import { resnetInitialVariables, resnetLayout, type ResNetLayout, type Stem } from './resnet-layout.js';
 import { classifierHeadInitial } from './classifier-head.js';
@@ -42,9 +42,9 @@ export class OnnxClassifier {
   readonly config: ClassifierConfig;
   readonly layout: ResNetLayout;
   private readonly where: OnnxTrainDevice;
+  private readonly sessions: StepSessions;
   private readonly state: Map<string, Float32Array>;
   private readonly shapes: Map<string, number[]>;
-  private readonly sessions = new Map<number, Promise<TrainStepSession>>();
   private providerName: 'cuda' | 'cpu' | undefined;
 
   private constructor(config: ClassifierConfig, state: Map<string, Float32Array>, shapes: Map<string, number[]>, where: OnnxTrainDevice) {
@@ -53,6 +53,7 @@ export class OnnxClassifier {
     this.state = state;
     this.shapes = shapes;
     this.where = where;
+    this.sessions = new StepSessions(where);
   }
 
   /**
@@ -138,24 +139,16 @@ export class OnnxClassifier {
     return out;
   }
 
-  /** Frees the sessions. */
+  /** Frees the open session. */
   async close(): Promise<void> {
-    const all = [...this.sessions.values()];
-    this.sessions.clear();
-    for (const s of all) await (await s).close();
+    await this.sessions.close();
   }
 
-  private session(n: number): Promise<TrainStepSession> {
-    let s = this.sessions.get(n);
-    if (!s) {
-      const { numClasses, momentum, weightDecay, decay } = this.config;
-      s = TrainStepSession.open(classifierStepGraph(this.layout, n, { numClasses, momentum, weightDecay, decay }), this.where, `classifier step (batch ${n})`).then((session) => {
-        this.providerName = session.provider;
-        return session;
-      });
-      s.catch(() => this.sessions.delete(n));
-      this.sessions.set(n, s);
-    }
-    return s;
+  private async session(n: number): Promise<TrainStepSession> {
+    const { numClasses, momentum, weightDecay, decay } = this.config;
+    const session = await this.sessions.get(n, () => classifierStepGraph(this.layout, n, { numClasses, momentum, weightDecay, decay }), `classifier step (batch ${n})`);
+    this.providerName = session.provider;
+    return session;
   }
+
 }

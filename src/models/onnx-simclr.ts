@@ -10,7 +10,7 @@
  */
 import { HEAD, simclrStepGraph } from './onnx-simclr-graph.js';
 import { adamScalars, type AdamSettings } from './onnx-optimizer.js';
-import { TrainStepSession, type OnnxTrainDevice } from './onnx-train-session.js';
+import { StepSessions, type OnnxTrainDevice, type TrainStepSession } from './onnx-train-session.js';
 import { hwioToOihw, oihwToHwio, trainableShapes } from './onnx-resnet-graph.js';
 import { convBns, resnetInitialVariables, resnetLayout, type ResNetLayout } from './resnet-layout.js';
 import { simclrHeadInitial } from './simclr-head.js';
@@ -32,9 +32,9 @@ export class OnnxSimclr {
   readonly config: SimclrConfig;
   readonly layout: ResNetLayout;
   readonly where: OnnxTrainDevice;
+  private readonly sessions: StepSessions;
   private readonly state: Map<string, Float32Array>;
   private iterations: number;
-  private readonly sessions = new Map<number, Promise<TrainStepSession>>();
   private providerName: 'cuda' | 'cpu' | undefined;
 
   private constructor(config: SimclrConfig, state: Map<string, Float32Array>, iterations: number, where: OnnxTrainDevice) {
@@ -43,6 +43,7 @@ export class OnnxSimclr {
     this.state = state;
     this.iterations = iterations;
     this.where = where;
+    this.sessions = new StepSessions(where);
   }
 
   /**
@@ -119,26 +120,18 @@ export class OnnxSimclr {
     };
   }
 
-  /** Frees the sessions. */
+  /** Frees the open session. */
   async close(): Promise<void> {
-    const all = [...this.sessions.values()];
-    this.sessions.clear();
-    for (const s of all) await (await s).close();
+    await this.sessions.close();
   }
 
-  private session(n: number): Promise<TrainStepSession> {
-    let s = this.sessions.get(n);
-    if (!s) {
-      const { projDim, temperature } = this.config.simclr;
-      s = TrainStepSession.open(simclrStepGraph(this.layout, n, { projDim, temperature, adam: SIMCLR_ADAM }), this.where, `SimCLR step (batch ${n})`).then((session) => {
-        this.providerName = session.provider;
-        return session;
-      });
-      s.catch(() => this.sessions.delete(n));
-      this.sessions.set(n, s);
-    }
-    return s;
+  private async session(n: number): Promise<TrainStepSession> {
+    const { projDim, temperature } = this.config.simclr;
+    const session = await this.sessions.get(n, () => simclrStepGraph(this.layout, n, { projDim, temperature, adam: SIMCLR_ADAM }), `SimCLR step (batch ${n})`);
+    this.providerName = session.provider;
+    return session;
   }
+
 }
 
 /** Names of the trained variables in gssd's order: the encoder's, then the head's. */

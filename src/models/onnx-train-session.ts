@@ -70,3 +70,41 @@ export class TrainStepSession {
     await this.session.release();
   }
 }
+
+/**
+ * The step session of the batch size in use: a step graph has static shapes, so a new batch
+ * size (an epoch's shorter last batch) needs its own session; the previous one is closed
+ * first, so only one session's activations are ever held.
+ *
+ * @example
+ *   const sessions = new StepSessions(where);
+ *   const step = await sessions.get(n, () => simclrStepGraph(layout, n, o), `SimCLR step (batch ${n})`);
+ */
+export class StepSessions {
+  private readonly where: OnnxTrainDevice;
+  private current: { n: number; session: Promise<TrainStepSession> } | undefined;
+
+  constructor(where: OnnxTrainDevice) {
+    this.where = where;
+  }
+
+  /** The session for batch size `n`, opening it (from `graph()`) when the size changed. */
+  async get(n: number, graph: () => StepGraph, name: string): Promise<TrainStepSession> {
+    if (this.current?.n !== n) {
+      await this.close();
+      const session = TrainStepSession.open(graph(), this.where, name);
+      this.current = { n, session };
+      session.catch(() => {
+        if (this.current?.session === session) this.current = undefined;
+      });
+    }
+    return this.current.session;
+  }
+
+  /** Frees the open session, if any. */
+  async close(): Promise<void> {
+    const open = this.current;
+    this.current = undefined;
+    if (open) await (await open.session.catch(() => undefined))?.close();
+  }
+}
