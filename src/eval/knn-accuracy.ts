@@ -116,9 +116,20 @@ function similarityBlock(unit: Float32Array, dim: number, r0: number, r1: number
     const row = (i - r0) * cols;
     for (let j = c0; j < c1; j++) {
       const b = j * dim;
-      let s = 0;
-      for (let t = 0; t < dim; t++) s += unit[a + t] * unit[b + t];
-      out[row + j - c0] = s;
+      // four partial sums: about twice as fast as one in V8
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let t = 0;
+      for (; t + 3 < dim; t += 4) {
+        s0 += unit[a + t] * unit[b + t];
+        s1 += unit[a + t + 1] * unit[b + t + 1];
+        s2 += unit[a + t + 2] * unit[b + t + 2];
+        s3 += unit[a + t + 3] * unit[b + t + 3];
+      }
+      for (; t < dim; t++) s0 += unit[a + t] * unit[b + t];
+      out[row + j - c0] = s0 + s1 + (s2 + s3);
     }
   }
 }
