@@ -18,12 +18,12 @@
  * augmentations) changes, next to how far they move when only the runtime changes.
  * `--simclr-shards` goes to the tfjs run (default: the CLI's, 2: per-shard BatchNorm, as a
  * TF.js run has by default; 1 makes the math the same as ONNX's, on one thread). `--keep DIR`
- * keeps the subset and both encoders in DIR. Prints a table and writes
+ * keeps the subset and every run's output (encoder, checkpoint) in DIR, a new or empty directory. Prints a table and writes
  * bench/results/NAME.md and .json, with the load average at start and end.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readBatches } from '../src/io/read.js';
@@ -197,7 +197,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString();
   const root = KEEP ?? (await mkdtemp(join(tmpdir(), 'gssd-agreement-')));
   if (KEEP) {
-    await rm(KEEP, { recursive: true, force: true });
+    if (existsSync(KEEP) && (await readdir(KEEP)).length > 0) usage(`--keep ${KEEP} is not empty; give a new or empty directory`);
     await mkdir(KEEP, { recursive: true });
   }
   try {
