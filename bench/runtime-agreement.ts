@@ -296,7 +296,7 @@ function render(r: {
     '',
     `- Largest per-epoch difference of the mean loss between the runtimes: ${fmt(r.maxEpochLossDiff)}${y ? `; between two onnx seeds: ${fmt(y.maxEpochLossDiff)}` : ''} (the logged means are rounded to 4 decimals).`,
     `- ${budget.k}-NN accuracies of the two runtimes differ by ${Math.abs(r.knnDiffPoints).toFixed(2)} points: ${r.knnWithin1Point ? 'within' : 'NOT within'} the issue's 1 point${y ? `; two onnx seeds differ by ${Math.abs(y.knnDiffPoints).toFixed(2)} points` : ''}.`,
-    `- Both runtimes train from the same seeded weights on the same batches and augmentations; they differ in kernels${tfjs.engine?.includes('shards') ? ' and in BatchNorm statistics (the tfjs run normalises per shard of the batch, onnx over the whole batch)' : ''}.`,
+    `- Both runtimes train from the same seeded weights on the same batches and augmentations; they differ in kernels${Number(/(\d+) shards/.exec(tfjs.engine ?? '')?.[1] ?? 1) > 1 ? ' and in BatchNorm statistics (the tfjs run normalises per shard of the batch, onnx over the whole batch)' : ''}.`,
     `- All encoders embedded the rows on the same path (${r.embedRuntime}, BatchNorm folded, as \`gssd cleanse\` does); the k-NN votes with true labels, ties to the nearest.`,
     `- Command: \`${r.command}\`; the runs: ${r.runs.map((run) => `\`${run.command}\``).join(', ')}.`,
     '',
