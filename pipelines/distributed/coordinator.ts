@@ -47,6 +47,7 @@ export async function cleanseDistributed(given: CleanseOptions, redis: string, l
   const absolute = (p: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : resolve(p));
   const options: CleanseOptions = { ...given, out: resolve(given.out), inputs: given.inputs.map(absolute), encoder: given.encoder && resolve(given.encoder) };
   if (!options.encoder) throw new UsageError('--engine bullmq needs --encoder: pretraining is a single-machine step (gssd pretrain, then pass its encoder)');
+  if (!existsSync(options.encoder)) throw new UsageError(`--encoder ${options.encoder}: no such file or directory`);
   if (options.detector !== 'gssd') throw new UsageError(`--engine bullmq runs the gssd detector; --detector ${options.detector} runs with --engine local`);
   await checkRedisReachable(redis);
   const backend = await initBackend(options.backend);
@@ -155,6 +156,15 @@ async function stage(e: Engine, pass: PassName, parent: JobKind, child: JobKind,
   };
   e.events.on('completed', onCompleted);
   try {
+    // a pass that failed before (a resumed run, after the cause was fixed): submit it again;
+    // its jobs that had finished find their manifests and return at once
+    const before = await e.queue.getJob(parentId);
+    if (before && (await before.isFailed())) {
+      e.log.info('resubmitting failed pass', { pass, job: parentId });
+      await before.remove().catch((err: Error) => {
+        throw new UsageError(`${e.run}: jobs of the failed ${pass} pass are still running (${err.message}); resume again when they end (gssd status)`);
+      });
+    }
     await e.flows.add({
       name: parent, queueName: QUEUE, data, opts: { ...JOB_OPTIONS, jobId: parentId },
       children: indices.map((i) => ({ name: child, queueName: QUEUE, data: { ...data, index: i }, opts: { ...JOB_OPTIONS, jobId: jobId(e.runId, child, i), failParentOnFailure: true } })),
@@ -173,7 +183,7 @@ async function stage(e: Engine, pass: PassName, parent: JobKind, child: JobKind,
       const job = await e.queue.getJob(parentId);
       const state = job ? await job.getState() : 'unknown';
       if (state === 'completed') break;
-      if (state === 'failed') throw new Error(await failureOf(e, childIds, job?.failedReason));
+      if (state === 'failed') throw new JobFailedError(await failureOf(e, childIds, job?.failedReason));
       await sleep(200);
     }
     for (const id of childIds) if (!counted.has(id)) count(id, (await e.queue.getJob(id))?.returnvalue as JobResult | undefined);
@@ -181,6 +191,11 @@ async function stage(e: Engine, pass: PassName, parent: JobKind, child: JobKind,
     e.events.off('completed', onCompleted);
   }
   progress.done({ jobs: indices.length });
+}
+
+/** A job failed on all its attempts: its error is the message (one line; exit code 2, no stack trace). */
+export class JobFailedError extends Error {
+  readonly exitCode = 2;
 }
 
 /** The one-line reason a pass failed: the first failed child job's error. */

@@ -81,8 +81,21 @@ export async function runJob(kind: JobKind, data: JobData): Promise<JobResult> {
     case 'route':
       return routeJob(data.run, spec, k);
     default:
-      return {}; // the fan-in parents: their children did the work
+      return checkChildren(data.run, spec, kind); // the fan-in parents: their children did the work
   }
+}
+
+/** A fan-in parent is done when every child's manifest is there (a parent retried alone must not pass). */
+async function checkChildren(run: string, spec: RunSpec, kind: JobKind): Promise<JobResult> {
+  const child = ({ fitted: 'fit', scored: 'score', routed: 'route' } as Record<string, string>)[kind];
+  if (!child) throw new Error(`unknown gssd job kind ${kind}`);
+  let indices = spec.options.inputs.map((_, k) => k);
+  if (child === 'fit') {
+    const merge = await mergeManifest(run);
+    indices = trainableClasses(merge.labelCounts, merge.numClasses).flatMap((t, c) => (t ? [c] : []));
+  }
+  for (const i of indices) if (!existsSync(`${jobBase(run, child, i)}.json`)) throw new Error(`${kind}: ${child} job ${i} of ${run} has not finished`);
+  return {};
 }
 
 async function embedJob(run: string, spec: RunSpec, k: number): Promise<JobResult> {

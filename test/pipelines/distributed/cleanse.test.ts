@@ -134,6 +134,23 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq', () => {
     await stopWorkers();
   }, 120_000);
 
+  it('reports a job that keeps failing in one line, and gssd status shows its error', async () => {
+    const broken = join(root, 'broken-encoder');
+    await mkdir(broken);
+    startWorker();
+    const out = join(root, 'failing');
+    const args = options();
+    args[2] = broken;
+    const r = await runCli(['cleanse', ...args, '--log', 'text', '--engine', 'bullmq', '--redis', redis.url, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^gssd cleanse: job r[0-9a-f]+\.embed\.\d failed after 3 attempt\(s\): \S/);
+    const status = await runCli(['status', '--redis', redis.url, out]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/embed .*failed/);
+    expect(status.stdout).toMatch(/last error: r[0-9a-f]+\.embed\.\d after 3 attempt\(s\)/);
+    await stopWorkers();
+  }, 60_000);
+
   it('says in one line that Redis is unreachable', async () => {
     const url = 'redis://127.0.0.1:1';
     for (const args of [['status', '--redis', url], ['worker', '--redis', url], ['cleanse', ...options(), '--engine', 'bullmq', '--redis', url, '--out', join(root, 'nowhere')]]) {
