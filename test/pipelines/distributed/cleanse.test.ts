@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -31,22 +30,34 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq', () => {
   let local: OutRow[];
   let localReport: { splits: Record<string, number>; flagged: unknown };
   const workers: ChildProcess[] = [];
+  /** The end of each worker's stderr, for failure messages. */
+  const logs = new Map<ChildProcess, string>();
+  /** Each worker's exit: the signal that ended it (null: it exited itself). */
+  const exits = new Map<ChildProcess, Promise<NodeJS.Signals | null>>();
   const options = () => [data, '--encoder', encoder, '--flow-epochs', '2', '--target-detection', 'robust', '--robust-alpha', '0.9', '--batch-rows', '50', '--part-rows', '120', '--seed', '3', '--log', 'json'];
 
-  /** A `gssd worker` process (2 s locks, so a dead one's job moves on quickly); `env` e.g. a crash point. */
+  /** A `gssd worker` process (3 s locks, so a dead one's job moves on quickly); `env` e.g. a crash point. */
   const startWorker = (env: Record<string, string> = {}): ChildProcess => {
-    const child = spawn(process.execPath, [CLI, 'worker', '--redis', redis.url, '--lock-ms', '2000', '--log', 'json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr!.resume();
+    const child = spawn(process.execPath, [CLI, 'worker', '--redis', redis.url, '--lock-ms', '3000', '--log', 'json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    logs.set(child, '');
+    exits.set(child, new Promise((done) => child.once('exit', (_code, signal) => done(signal))));
+    child.stderr!.on('data', (d) => logs.set(child, (logs.get(child)! + d).slice(-4000)));
     workers.push(child);
     return child;
   };
 
+  /** Resolves once the worker listens on the queue. */
+  const ready = async (w: ChildProcess) => {
+    while (!logs.get(w)!.includes('"worker ready"')) {
+      expect(w.exitCode, logs.get(w)).toBeNull();
+      await sleep(50);
+    }
+  };
+
   const stopWorkers = async () => {
     for (const w of workers.splice(0)) {
-      if (w.exitCode === null && w.signalCode === null) {
-        w.kill('SIGTERM');
-        await once(w, 'exit');
-      }
+      if (w.exitCode === null && w.signalCode === null) w.kill('SIGTERM');
+      await exits.get(w);
     }
   };
 
@@ -70,10 +81,11 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq', () => {
     localReport = JSON.parse(r.stdout);
     local = await readOutput(join(root, 'local'));
     redis = await TestRedis.start();
-  }, 120_000);
+  }, 180_000);
+
+  afterEach(stopWorkers);
 
   afterAll(async () => {
-    await stopWorkers();
     await redis?.stop();
     if (root) await rm(root, { recursive: true, force: true });
   });
@@ -94,30 +106,28 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq', () => {
     // progress from job events: every embed job was seen done
     const events = r.stderr.split('\n').filter((l) => l.includes('"embed job done"'));
     expect(events).toHaveLength(4);
-    await stopWorkers();
-  }, 120_000);
+  }, 180_000);
 
   it('finishes with the same rows through a worker killed in embed, one killed in fit, the coordinator killed, and Redis restarted in score', async () => {
     const out = join(root, 'faults');
     const pause = join(root, 'pause');
     await mkdir(pause);
+    // A dies in its first embed job (after the data, before the manifest), B in its first fit job;
+    // C pauses in its first score job, when it is the only worker left, while Redis restarts.
+    // All three wait on the queue before the jobs come, so each takes one of the first jobs.
     const a = startWorker({ GSSD_CRASH_AT: 'job-embed:1' });
-    const first = runCli(['cleanse', ...options(), '--engine', 'bullmq', '--redis', redis.url, '--out', out], { env: { GSSD_CRASH_AT: 'coordinator-stage:2' } });
-    const [, aSignal] = await once(a, 'exit');
-    expect(aSignal).toBe('SIGKILL'); // died in its first embed job, after the data, before the manifest
     const b = startWorker({ GSSD_CRASH_AT: 'job-fit:1' });
-    const c1 = await first;
-    expect(c1.signal, c1.stderr).toBe('SIGKILL'); // the coordinator died with the fit pass submitted
-    const [, bSignal] = await once(b, 'exit');
-    expect(bSignal).toBe('SIGKILL');
-    // the only worker now: it pauses in its first score job while Redis restarts
-    startWorker({ GSSD_JOB_PAUSE: `score:${pause}` });
+    const c = startWorker({ GSSD_JOB_PAUSE: `score:${pause}` });
+    for (const w of [a, b, c]) await ready(w);
+    const first = await runCli(['cleanse', ...options(), '--engine', 'bullmq', '--redis', redis.url, '--out', out], { env: { GSSD_CRASH_AT: 'coordinator-stage:2' } });
+    expect(first.signal, first.stderr).toBe('SIGKILL'); // the coordinator died with the fit pass submitted
+    expect(await exits.get(a), logs.get(a)).toBe('SIGKILL');
+    expect(await exits.get(b), logs.get(b)).toBe('SIGKILL');
     const second = runCli(['cleanse', ...options(), '--engine', 'bullmq', '--redis', redis.url, '--out', out, '--resume', '--json']);
     while (!existsSync(join(pause, 'paused'))) await sleep(50);
     await redis.down();
     await redis.up();
     await writeFile(join(pause, 'go'), '');
-    startWorker();
     const c2 = await second;
     expect(c2.code, c2.stderr).toBe(0);
     expect(JSON.parse(c2.stdout).splits).toEqual(localReport.splits);
@@ -131,8 +141,7 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq', () => {
     expect(status.stdout).toContain(`run ${spec.runId}`);
     expect(status.stdout).toMatch(/embed\s+4 completed/);
     expect(status.stdout).toMatch(/route\s+4 completed/);
-    await stopWorkers();
-  }, 120_000);
+  }, 180_000);
 
   it('reports a job that keeps failing in one line, and gssd status shows its error', async () => {
     const broken = join(root, 'broken-encoder');
@@ -148,12 +157,14 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq', () => {
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/embed .*failed/);
     expect(status.stdout).toMatch(/last error: r[0-9a-f]+\.embed\.\d after 3 attempt\(s\)/);
-    await stopWorkers();
-  }, 60_000);
+  }, 120_000);
 
-  it('says in one line that Redis is unreachable', async () => {
+  it('says in one line that Redis is unreachable; has help', async () => {
+    const h = await runCli(['worker', '--help']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toContain('Usage: gssd worker --redis URL');
     const url = 'redis://127.0.0.1:1';
-    for (const args of [['status', '--redis', url], ['worker', '--redis', url], ['cleanse', ...options(), '--engine', 'bullmq', '--redis', url, '--out', join(root, 'nowhere')]]) {
+    for (const args of [['status', '--redis', url], ['cleanse', ...options(), '--engine', 'bullmq', '--redis', url, '--out', join(root, 'nowhere')]]) {
       const r = await runCli(args);
       expect(r.code).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
