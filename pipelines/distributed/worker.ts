@@ -17,7 +17,7 @@ export interface WorkerOptions {
 /**
  * `gssd worker`: takes gssd jobs from the Redis queue and runs them, `concurrency` at a time,
  * each in a worker thread (BullMQ's sandboxed processor), until SIGINT or SIGTERM, when it
- * finishes its running jobs and stops. Any number of workers on any machines that see the
+ * finishes its running jobs and stops (a second signal stops it at once). Any number of workers on any machines that see the
  * run directory.
  *
  * @example
@@ -41,11 +41,16 @@ export async function runWorker(o: WorkerOptions, log: Logger): Promise<void> {
   worker.on('error', (err) => log.warn('worker', { error: err.message.split('\n')[0] }));
   log.info('worker ready', { redis: o.redis, concurrency: o.concurrency, pid: process.pid });
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = () => {
+      // a second signal stops at once (closing waits for Redis, which may be gone); the running
+      // job is then taken over by another worker when its lock expires
+      if (stopping) process.exit(130);
+      stopping = true;
       log.info('worker stopping', { pid: process.pid });
       worker.close().then(resolve, resolve);
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
 }

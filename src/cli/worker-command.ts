@@ -7,7 +7,8 @@ export const workerCommand: Command = {
   summary: 'Run the jobs of distributed cleanse runs (gssd cleanse --engine bullmq) from a Redis queue',
   usage: 'Usage: gssd worker --redis URL [--concurrency N] [--lock-ms MS]',
   help: `Takes gssd jobs (embed a shard, merge, fit a class, score a shard, route a shard) from the
-BullMQ queue in Redis and runs them, each on a worker thread, until SIGINT or SIGTERM. Start any
+BullMQ queue in Redis and runs them, each on a worker thread, until SIGINT or SIGTERM (it finishes its running jobs
+first; a second signal stops it at once). Start any
 number, on any machines that see the run directories and inputs at the same paths. A worker that
 dies mid-job loses nothing: its job goes back to the queue when its lock expires.
 
