@@ -1,4 +1,5 @@
 import { readOptions } from '../src/cli/source-options.js';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, InputError } from '../src/errors.js';
@@ -107,6 +108,9 @@ async function openRun(options: CleanseOptions, backend: string): Promise<Cleans
   if (options.resume) {
     const state = await store.load();
     if (state) {
+      if (existsSync(join(options.out, 'checkpoint', 'distributed.json'))) {
+        throw new UsageError(`${options.out}: the run there was started with --engine bullmq; resume it with --engine bullmq --redis URL`);
+      }
       if (JSON.stringify(state.fingerprint) !== JSON.stringify(fingerprint)) {
         throw new UsageError(`${options.out}: the run there was started with other options (${diffKeys(state.fingerprint, fingerprint)}); resume with the same options, or use --force to start again`);
       }

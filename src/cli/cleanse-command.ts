@@ -49,6 +49,10 @@ ${TRAIN_ENGINE_HELP}
   --part-rows N            rows per output part file (default ${CLEANSE_DEFAULTS.partRows})
   --checkpoint-rows N      rows between checkpoints of the streaming passes (default ${CLEANSE_DEFAULTS.checkpointRows})
   --keep-work              keep DIR/work (embedding cache, likelihood matrix)
+  --engine local|bullmq    local: this process runs every pass (default); bullmq: the passes run as
+                           jobs on \`gssd worker\`s through Redis (needs --encoder and --redis; DIR and
+                           the inputs must be at the same paths on every worker; docs/distributed.md)
+  --redis URL              the Redis of --engine bullmq (redis://host:port[/db])
   --json                   print the report as JSON on stdout
 ${SOURCE_HELP}`,
   options: {
@@ -83,12 +87,19 @@ ${SOURCE_HELP}`,
     'checkpoint-rows': { type: 'string' },
     'keep-work': { type: 'boolean' },
     json: { type: 'boolean' },
+    engine: { type: 'string' },
+    redis: { type: 'string' },
   },
   async run(values, positionals, log) {
     const { cleanse: run } = await import('../../pipelines/cleanse.js');
     const { formatCleanseSummary } = await import('../../pipelines/cleanse/summary.js');
+    const engine = enumOption(values.engine as string | undefined, '--engine', ['local', 'bullmq'] as const, 'local');
+    if (engine === 'local' && values.redis !== undefined) throw new UsageError('--redis is for --engine bullmq');
     const options = cleanseOptions(values, await inputsOf(positionals));
-    const report = await run(options, log);
+    const report =
+      engine === 'bullmq'
+        ? await (await import('../../pipelines/distributed/coordinator.js')).cleanseDistributed(options, stringOption(values.redis as string | undefined, '--redis'), log)
+        : await run(options, log);
     process.stdout.write(values.json ? JSON.stringify(report, null, 1) + '\n' : formatCleanseSummary(report, options.out));
   },
 };

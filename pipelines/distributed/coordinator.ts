@@ -1,0 +1,294 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { link, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FlowProducer, Queue, QueueEvents, type JobsOptions } from 'bullmq';
+import { InputError, UsageError } from '../../src/errors.js';
+import { crashPoint } from '../../src/fault.js';
+import { CheckpointStore } from '../../src/io/checkpoint.js';
+import { partName } from '../../src/io/part-sink.js';
+import { countRows } from '../../src/io/read.js';
+import { readOptions } from '../../src/cli/source-options.js';
+import { initBackend } from '../../src/models/backend.js';
+import { Progress } from '../../src/progress.js';
+import { silentLogger, type Logger } from '../../src/log.js';
+import { VERSION } from '../../src/version.js';
+import { concatFiles } from '../jobs.js';
+import { RunContext } from '../cleanse/context.js';
+import { detectPass } from '../cleanse/detect-pass.js';
+import { trainableClasses, MIN_CLASS_ROWS } from '../cleanse/fit-pass.js';
+import { outputFingerprint, type CleanseOptions } from '../cleanse/options.js';
+import { writeReports, type CleanseReport } from '../cleanse/report.js';
+import { initialState, PASSES, SPLITS, type CleanseState, type PassName, type SinkName } from '../cleanse/state.js';
+import { checkRedisReachable, redisConnection } from './redis.js';
+import { mergeManifest, readJson, type DetectManifest, type JobResult } from './run-job.js';
+import { jobBase, jobId, QUEUE, readSpec, specPath, writeSpec, type JobData, type JobKind, type RunSpec } from './run-spec.js';
+
+/** Retries of a failed job (an error, not a dead worker: that is BullMQ's stalled-job recovery). */
+const JOB_OPTIONS: JobsOptions = { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: false, removeOnFail: false };
+
+/**
+ * `gssd cleanse --engine bullmq`: the coordinator of a cleanse run on `gssd worker`s. It
+ * submits the passes as BullMQ flows (children: every shard's or class's job; parent: the
+ * fan-in) with job ids `<run id>.<pass>.<shard or class>` — embed every shard -> merge, fit
+ * every class, score every shard — runs detection itself, then routes every shard, and
+ * collects the parts into DIR/{clean,poisoned,uncertain,rejected} in input order. Progress
+ * (jobs and rows done, rows/s, ETA) comes from the queue's job events. The run's state is
+ * checkpointed after every pass, so `resume: true` re-attaches to the run's jobs and finishes
+ * it; the output rows equal `--engine local`'s with the same options.
+ *
+ * @example
+ *   const report = await cleanseDistributed({ ...options, encoder: 'enc/encoder' }, 'redis://127.0.0.1:6379', log);
+ */
+export async function cleanseDistributed(given: CleanseOptions, redis: string, log: Logger = silentLogger): Promise<CleanseReport> {
+  const startedAt = Date.now();
+  // workers on other machines (or in other directories) get absolute paths
+  const absolute = (p: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : resolve(p));
+  const options: CleanseOptions = { ...given, out: resolve(given.out), inputs: given.inputs.map(absolute), encoder: given.encoder && resolve(given.encoder) };
+  if (!options.encoder) throw new UsageError('--engine bullmq needs --encoder: pretraining is a single-machine step (gssd pretrain, then pass its encoder)');
+  if (!existsSync(options.encoder)) throw new UsageError(`--encoder ${options.encoder}: no such file or directory`);
+  if (options.detector !== 'gssd') throw new UsageError(`--engine bullmq runs the gssd detector; --detector ${options.detector} runs with --engine local`);
+  await checkRedisReachable(redis);
+  const backend = await initBackend(options.backend);
+  const { state, spec } = await openRun(options, backend);
+  const ctx = new RunContext(options, state, log, startedAt);
+  const run = options.out;
+  const { runId } = spec;
+  log.info('distributed run', { runId, pass: state.pass, shards: options.inputs.length, redis });
+  const connection = redisConnection(redis);
+  const queue = new Queue<JobData, JobResult>(QUEUE, { connection });
+  const flows = new FlowProducer({ connection });
+  const events = new QueueEvents(QUEUE, { connection });
+  const engine = { queue, flows, events, runId, run, log };
+  const at = (pass: PassName) => PASSES.indexOf(state.pass) <= PASSES.indexOf(pass);
+  const advance = async (next: PassName) => {
+    state.pass = next;
+    await ctx.commit();
+  };
+  try {
+    await events.waitUntilReady();
+    const shards = options.inputs.map((_, k) => k);
+    if (at('embed')) {
+      await ctx.measure('embed', () => stage(engine, 'embed', 'merge', 'embed', shards, state.totalRows), state.totalRows);
+      const m = await mergeManifest(run);
+      state.featureDim = m.featureDim;
+      state.numClasses = m.numClasses;
+      state.embedRuntime = m.embedRuntime;
+      state.embed = { rowsDone: m.rows, rejected: m.rejected, stats: m.stats, labelCounts: m.labelCounts };
+      checkClasses(state, options);
+      await advance('fit');
+    }
+    const trainable = trainableClasses(state.embed.labelCounts, state.numClasses!);
+    if (at('fit')) {
+      const classes = trainable.flatMap((t, c) => (t ? [c] : []));
+      const rows = classes.reduce((s, c) => s + state.embed.labelCounts[c], 0) * options.flowEpochs;
+      await ctx.measure('fit', () => stage(engine, 'fit', 'fitted', 'fit', classes, rows), state.totalRows * options.flowEpochs);
+      state.fit.epochsDone = options.flowEpochs;
+      await advance('score');
+    }
+    if (at('score')) {
+      await ctx.measure('score', () => stage(engine, 'score', 'scored', 'score', shards, state.totalRows), state.totalRows);
+      const runtimes = new Set<string>();
+      for (const k of shards) runtimes.add((await readJson<{ runtime: string }>(`${jobBase(run, 'score', k)}.json`))!.runtime);
+      if (runtimes.size > 1) throw new Error(`the shards were scored with different runtimes (${[...runtimes].join(', ')}); give every worker the same setup`);
+      state.scoreRuntime = [...runtimes][0];
+      state.score.rowsDone = state.totalRows;
+      await advance('detect');
+    }
+    if (at('detect')) {
+      await ctx.measure('detect', async () => {
+        const tmp = join(run, 'work', `likelihood.f32.tmp-${process.pid}`);
+        await concatFiles(shards.map((k) => `${jobBase(run, 'score', k)}.f32`), tmp);
+        await rename(tmp, join(run, 'work', 'likelihood.f32'));
+        await detectPass(ctx);
+        const detect: DetectManifest = { detection: state.detection!, thresholds: state.thresholds! };
+        const { writeFileAtomic } = await import('../../src/io/atomic-file.js');
+        await writeFileAtomic(jobBase(run, 'detect') + '.json', JSON.stringify(detect));
+      });
+      await advance('route');
+    }
+    if (at('route')) {
+      await ctx.measure('route', async () => {
+        await stage(engine, 'route', 'routed', 'route', shards, state.totalRows);
+        state.route = await collectParts(run, shards, trainable, state);
+      }, state.totalRows);
+      await advance('done');
+    }
+  } finally {
+    await Promise.allSettled([events.close(), flows.close(), queue.close()]);
+  }
+  const report = await writeReports(ctx, ctx.elapsed());
+  if (!options.keepWork) await rm(join(run, 'work'), { recursive: true, force: true });
+  return report;
+}
+
+interface Engine {
+  queue: Queue<JobData, JobResult>;
+  flows: FlowProducer;
+  events: QueueEvents;
+  runId: string;
+  run: string;
+  log: Logger;
+}
+
+/**
+ * One pass on the workers: a flow whose children are the pass's jobs (`indices`: shards or
+ * classes) and whose parent is the fan-in; returns when the parent is done. Submitting again
+ * (a resumed coordinator) adds nothing: the job ids exist already.
+ */
+async function stage(e: Engine, pass: PassName, parent: JobKind, child: JobKind, indices: number[], rows: number): Promise<void> {
+  const data = { run: e.run, runId: e.runId };
+  const parentId = jobId(e.runId, parent);
+  const childIds = new Set(indices.map((i) => jobId(e.runId, child, i)));
+  const progress = new Progress(e.log, pass, rows);
+  let jobsDone = 0;
+  const counted = new Set<string>();
+  const count = (id: string, result: JobResult | undefined) => {
+    if (!childIds.has(id) || counted.has(id)) return;
+    counted.add(id);
+    jobsDone++;
+    progress.add(result?.rows ?? 0);
+    e.log.info(`${pass} job done`, { job: id, jobsDone, of: indices.length });
+  };
+  const onCompleted = ({ jobId: id, returnvalue }: { jobId: string; returnvalue: unknown }) => {
+    count(id, typeof returnvalue === 'string' ? (JSON.parse(returnvalue) as JobResult) : (returnvalue as JobResult));
+  };
+  e.events.on('completed', onCompleted);
+  try {
+    // a pass that failed before (a resumed run, after the cause was fixed): submit it again;
+    // its jobs that had finished find their manifests and return at once
+    const before = await e.queue.getJob(parentId);
+    if (before && (await before.isFailed())) {
+      e.log.info('resubmitting failed pass', { pass, job: parentId });
+      await before.remove().catch((err: Error) => {
+        throw new UsageError(`${e.run}: jobs of the failed ${pass} pass are still running (${err.message}); resume again when they end (gssd status)`);
+      });
+    }
+    await e.flows.add({
+      name: parent, queueName: QUEUE, data, opts: { ...JOB_OPTIONS, jobId: parentId },
+      children: indices.map((i) => ({ name: child, queueName: QUEUE, data: { ...data, index: i }, opts: { ...JOB_OPTIONS, jobId: jobId(e.runId, child, i), failParentOnFailure: true } })),
+    });
+    crashPoint('coordinator-stage'); // test hook: the coordinator dies with the pass submitted
+    // jobs a previous coordinator saw finish count as done, not as rows/s
+    for (const id of childIds) {
+      const job = await e.queue.getJob(id);
+      if (job && (await job.isCompleted()) && !counted.has(id)) {
+        counted.add(id);
+        jobsDone++;
+        progress.skip((job.returnvalue as JobResult | undefined)?.rows ?? 0);
+      }
+    }
+    for (;;) {
+      const job = await e.queue.getJob(parentId);
+      const state = job ? await job.getState() : 'unknown';
+      if (state === 'completed') break;
+      if (state === 'failed') throw new JobFailedError(await failureOf(e, childIds, job?.failedReason));
+      await sleep(200);
+    }
+    for (const id of childIds) if (!counted.has(id)) count(id, (await e.queue.getJob(id))?.returnvalue as JobResult | undefined);
+  } finally {
+    e.events.off('completed', onCompleted);
+  }
+  progress.done({ jobs: indices.length });
+}
+
+/** A job failed on all its attempts: its error is the message (one line; exit code 2, no stack trace). */
+export class JobFailedError extends Error {
+  readonly exitCode = 2;
+}
+
+/** The one-line reason a pass failed: the first failed child job's error. */
+async function failureOf(e: Engine, childIds: Set<string>, parentReason: string | undefined): Promise<string> {
+  for (const id of childIds) {
+    const job = await e.queue.getJob(id);
+    if (job && (await job.isFailed())) return `job ${id} failed after ${job.attemptsMade} attempt(s): ${(job.failedReason ?? '').split('\n')[0]} (gssd status; fix and run again with --resume)`;
+  }
+  return `the ${e.runId} run failed: ${parentReason ?? 'unknown reason'}`;
+}
+
+/**
+ * The route jobs' parts, into DIR/<split>/part-NNNNN.parquet in input order (hard links, so a
+ * coordinator that dies half-way links the same names again). A split without rows gets one
+ * zero-row part with the schema, as in a local run.
+ */
+async function collectParts(run: string, shards: number[], trainable: boolean[], state: CleanseState): Promise<CleanseState['route']> {
+  const counts: Record<SinkName, number> = { clean: 0, poisoned: 0, uncertain: 0, rejected: 0 };
+  const perShard: Record<SinkName, number>[] = [];
+  for (const k of shards) {
+    const m = (await readJson<{ counts: Record<SinkName, number> }>(`${jobBase(run, 'route', k)}.json`))!;
+    perShard.push(m.counts);
+    for (const split of SPLITS) counts[split] += m.counts[split];
+  }
+  const parts = { clean: 0, poisoned: 0, uncertain: 0, rejected: 0 } as Record<SinkName, number>;
+  for (const split of SPLITS) {
+    const dir = join(run, split);
+    await mkdir(dir, { recursive: true });
+    let from = shards.filter((k) => perShard[k][split] > 0);
+    if (from.length === 0) from = shards.filter((k) => existsSync(join(jobBase(run, 'route', k), split))).slice(0, 1);
+    let n = 0;
+    for (const k of from) {
+      const src = join(jobBase(run, 'route', k), split);
+      const files = (await readdir(src)).filter((f) => f.endsWith('.parquet')).sort();
+      for (const f of files) {
+        await link(join(src, f), join(dir, partName(n++))).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EEXIST') throw err;
+        });
+      }
+    }
+    parts[split] = n;
+  }
+  const eligible = state.embed.labelCounts.reduce((s, c, label) => s + (trainable[label] ? c : 0), 0);
+  return { rowsDone: state.totalRows, eligibleDone: eligible, parts, counts };
+}
+
+/** As the local run: GSSD compares classes, so at least 2 need a flow. */
+function checkClasses(state: CleanseState, options: CleanseOptions): void {
+  const usable = trainableClasses(state.embed.labelCounts, state.numClasses!).filter(Boolean).length;
+  if (usable < 2) {
+    throw new InputError(
+      `${options.inputs[0]}${options.inputs.length > 1 ? ' (and others)' : ''}: GSSD compares classes, and only ${usable} class has ${MIN_CLASS_ROWS} or more usable rows (label counts: ${JSON.stringify(state.embed.labelCounts)})`,
+    );
+  }
+}
+
+const RUN_ENTRIES = new Set(['checkpoint', 'work', ...SPLITS, 'report.json', 'report.html']);
+
+/** Creates the run directory, its state and spec, or loads those of the run to resume. */
+async function openRun(options: CleanseOptions, backend: string): Promise<{ state: CleanseState; spec: RunSpec }> {
+  const store = new CheckpointStore<CleanseState>(options.out);
+  const fingerprint = outputFingerprint(options);
+  if (options.resume) {
+    const state = await store.load();
+    if (state) {
+      if (!existsSync(specPath(options.out))) throw new UsageError(`${options.out}: the run there was not started with --engine bullmq; resume it with --engine local`);
+      if (JSON.stringify(state.fingerprint) !== JSON.stringify(fingerprint)) {
+        throw new UsageError(`${options.out}: the run there was started with other options; resume with the same options, or use --force to start again`);
+      }
+      return { state, spec: await readSpec(options.out) };
+    }
+  }
+  await mkdir(options.out, { recursive: true });
+  const existing = await readdir(options.out);
+  const foreign = existing.filter((name) => !RUN_ENTRIES.has(name));
+  if (existing.length > 0) {
+    if (foreign.length > 0) throw new UsageError(`${options.out} holds files that are not a gssd run (${foreign.slice(0, 3).join(', ')}); choose an empty or new --out`);
+    if (!options.force) {
+      throw new UsageError(
+        options.resume
+          ? `${options.out} has no checkpoint to resume from; use --force to start again there`
+          : `${options.out} is not empty; use --resume to continue the run there or --force to replace it`,
+      );
+    }
+    for (const name of existing) await rm(join(options.out, name), { recursive: true, force: true });
+  }
+  const totalRows = await countRows(options.inputs, readOptions(options.source));
+  if (totalRows === 0) throw new InputError(`${options.inputs.join(', ')}: no rows to cleanse`);
+  const state = initialState(fingerprint, backend, totalRows, VERSION);
+  state.encoderDir = options.encoder!;
+  state.pass = 'embed';
+  const spec: RunSpec = { runId: `r${randomBytes(6).toString('hex')}`, options };
+  await writeSpec(options.out, spec);
+  await store.save(state);
+  return { state, spec };
+}

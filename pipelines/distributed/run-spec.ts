@@ -1,0 +1,60 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../src/io/atomic-file.js';
+import type { CleanseOptions } from '../cleanse/options.js';
+
+/**
+ * What every worker needs to know about a distributed cleanse run, written once by the
+ * coordinator to DIR/checkpoint/distributed.json before any job is submitted: the run id
+ * (the prefix of every job id, new for every run so that a `--force` re-run never meets an
+ * old run's completed jobs), and the cleanse options.
+ */
+export interface RunSpec {
+  runId: string;
+  options: CleanseOptions;
+}
+
+/** The queue every gssd job goes through. */
+export const QUEUE = 'gssd';
+
+/** The job kinds, in pass order; `merged`, `fitted`, `scored`, `routed` are the fan-in parents. */
+export type JobKind = 'embed' | 'merge' | 'fit' | 'fitted' | 'score' | 'scored' | 'route' | 'routed';
+
+/** What a job gets: the run directory (shared by all machines) and its shard or class. */
+export interface JobData {
+  run: string;
+  runId: string;
+  index?: number;
+}
+
+/**
+ * The deterministic id of a job: `<run id>.<kind>[.<shard or class>]`.
+ *
+ * @example
+ *   jobId('r5f2c', 'embed', 7)   // 'r5f2c.embed.7'
+ */
+export function jobId(runId: string, kind: JobKind, index?: number): string {
+  return index === undefined ? `${runId}.${kind}` : `${runId}.${kind}.${index}`;
+}
+
+export function specPath(run: string): string {
+  return join(run, 'checkpoint', 'distributed.json');
+}
+
+/** Where the jobs of a run write (under DIR/work, deleted at the end unless --keep-work). */
+export function jobsDir(run: string): string {
+  return join(run, 'work', 'jobs');
+}
+
+/** Base path of a job's files: `DIR/work/jobs/embed-00007` (+ `.f32`, `.json`, ...). */
+export function jobBase(run: string, kind: string, index?: number): string {
+  return join(jobsDir(run), index === undefined ? kind : `${kind}-${String(index).padStart(5, '0')}`);
+}
+
+export async function writeSpec(run: string, spec: RunSpec): Promise<void> {
+  await writeFileAtomic(specPath(run), JSON.stringify(spec, null, 1));
+}
+
+export async function readSpec(run: string): Promise<RunSpec> {
+  return JSON.parse(await readFile(specPath(run), 'utf8')) as RunSpec;
+}
