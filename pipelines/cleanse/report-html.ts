@@ -11,9 +11,6 @@ import type { CleanseReport } from './report.js';
  */
 export function renderReportHtml(r: CleanseReport): string {
   const d = r.detection;
-  const flaggedText = r.flagged.length
-    ? r.flagged.map((f) => `class ${f.label} (${f.test}${f.test === 'D' || f.test === 'ND' ? '-test' : ''})`).join(', ')
-    : 'none: the data was declared clean';
   const splitRows = (Object.entries(r.splits) as [string, number][])
     .map(([k, v]) => `<tr><td>${k}</td><td class="num">${v.toLocaleString('en-US')}</td><td class="num">${pct(v, r.rows)}</td></tr>`)
     .join('');
@@ -29,11 +26,11 @@ h1{font-size:22px}h2{font-size:17px;margin-top:28px}
 table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left}.num{text-align:right}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(270px,1fr));gap:14px}
 .card{border:1px solid #ccc;border-radius:6px;padding:8px}.card.flag{border-color:#c0392b;background:#fff5f4}
-.muted{color:#666}.bad{color:#c0392b;font-weight:600}
+.muted{color:#666}.bad{color:#c0392b;font-weight:600}.warn{background:#fff4d6;border-left:4px solid #e0a800;padding:4px 8px;margin:4px 0}
 </style></head><body>
 <h1>gssd cleanse report</h1>
 <p class="muted">gssd ${esc(r.gssdVersion)}, ${esc(r.createdAt)}, backend ${esc(r.backend)} (embed ${esc(r.runtimes?.embed ?? 'n/a')}, score ${esc(r.runtimes?.score ?? 'n/a')}), ${r.rows.toLocaleString('en-US')} rows, ${r.numClasses} classes, feature dimension ${r.featureDim}, ${mode}, wall time ${r.wallSeconds.toFixed(1)} s</p>
-<h2>Flagged classes</h2><p class="${r.flagged.length ? 'bad' : ''}">${esc(flaggedText)}</p>
+${verdictSection(r)}
 ${d && d.notes.length ? `<ul>${d.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
 <h2>Splits</h2><table><tr><th>split</th><th>rows</th><th>share</th></tr>${splitRows}</table>
 ${d ? detectionSections(d) : baselineSection(r)}
@@ -41,6 +38,29 @@ ${d ? detectionSections(d) : baselineSection(r)}
 <h2>Parameters</h2><pre>${esc(JSON.stringify(r.parameters, null, 1))}</pre>
 </body></html>
 `;
+}
+
+/** The verdict line, its warnings and the class sizes (usable rows, ratio to the median). */
+function verdictSection(r: CleanseReport): string {
+  const v = r.verdict;
+  const warnings = v.warnings.map((w) => `<p class="warn">warning: ${esc(w)}</p>`).join('');
+  const caveat = v.flagged.length
+    ? ''
+    : `<p class="muted">A run that flags no class does not show that the data is clean: the bench's 1% adaptive attacks stayed below the critical value even with a width-16 x 5-epoch encoder. Encoder: ${esc(encoderText(v.encoder))}.</p>`;
+  const sizes = v.classSizes
+    .map((n, c) => {
+      const ratio = v.medianClassSize > 0 ? n / v.medianClassSize : 0;
+      return `<tr${ratio > v.largeClassRatio ? ' class="bad"' : ''}><td>class ${c}</td><td class="num">${n.toLocaleString('en-US')}</td><td class="num">${ratio.toFixed(2)}x</td></tr>`;
+    })
+    .join('');
+  return `<h2>Verdict</h2><p class="${v.flagged.length ? 'bad' : ''}" id="verdict">${esc(v.text)}</p>${warnings}${caveat}
+<h2>Class sizes</h2><p class="muted">Usable rows per class and their ratio to the median class size (${v.medianClassSize.toLocaleString('en-US')}); a class above ${v.largeClassRatio}x is marked.</p>
+<table id="class-sizes"><tr><th>class</th><th>rows</th><th>x median</th></tr>${sizes}</table>`;
+}
+
+function encoderText(e: CleanseReport['verdict']['encoder']): string {
+  const size = e.width !== null || e.epochs !== null ? `, width ${e.width ?? '?'} x ${e.epochs ?? '?'} epochs` : '';
+  return `${e.kind}${size} (${e.source})`;
 }
 
 function detectionSections(d: DetectionReport): string {

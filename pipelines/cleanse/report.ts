@@ -5,6 +5,7 @@ import { VERSION } from '../../src/version.js';
 import { renderReportHtml } from './report-html.js';
 import { baselineFlagged } from './baseline-pass.js';
 import type { RunContext } from './context.js';
+import { buildVerdict, encoderBudget, type Verdict } from './verdict.js';
 import type { PassCost, PassName, SinkName } from './state.js';
 
 /** DIR/report.json: what a cleanse run found and what it cost. */
@@ -21,9 +22,10 @@ export interface CleanseReport {
   parameters: Record<string, unknown>;
   /** gssd, or the baseline detector used. */
   detector: string;
-  /** Flagged classes and the test that flagged each (D, ND, or the baseline's name); empty when the data was declared clean. */
+  /** Flagged classes and the test that flagged each (D, ND, or the baseline's name); empty when no class was flagged. */
   flagged: { label: number; test: string }[];
-  declaredClean: boolean;
+  /** What the run can say: the flagged classes or the statistic nearest to a flag, class sizes, encoder budget, warnings. */
+  verdict: Verdict;
   /** Rows per output split; their sum equals `rows`. */
   splits: Record<SinkName, number>;
   /** GSSD's per-class detection statistics (null with a baseline detector). */
@@ -41,6 +43,7 @@ export async function writeReports(ctx: RunContext, wallSeconds: number): Promis
   for (const [pass, cost] of Object.entries(state.costs) as [PassName, PassCost][]) {
     costs[pass] = { ...cost, ...(cost.rows ? { rowsPerSec: Math.round(cost.rows / Math.max(cost.seconds, 1e-3)) } : {}) };
   }
+  const flagged = state.baseline ? baselineFlagged(state.baseline).map((label) => ({ label, test: options.detector as string })) : state.detection!.flagged;
   const report: CleanseReport = {
     gssdVersion: VERSION,
     createdAt: new Date().toISOString(),
@@ -52,8 +55,14 @@ export async function writeReports(ctx: RunContext, wallSeconds: number): Promis
     featureDim: state.featureDim!,
     parameters: state.fingerprint,
     detector: options.detector,
-    flagged: state.baseline ? baselineFlagged(state.baseline).map((label) => ({ label, test: options.detector })) : state.detection!.flagged,
-    declaredClean: state.baseline ? baselineFlagged(state.baseline).length === 0 : state.detection!.clean,
+    flagged,
+    verdict: buildVerdict({
+      flagged,
+      detection: state.detection,
+      classSizes: Array.from({ length: state.numClasses! }, (_, c) => state.embed.labelCounts[c] ?? 0),
+      encoder: await encoderBudget({ pretrained: state.pretrain !== null, encoder: options.encoder ?? null, width: options.width, epochs: options.pretrainEpochs }),
+      detector: options.detector,
+    }),
     splits: { ...state.route.counts },
     detection: state.detection,
     baseline: state.baseline

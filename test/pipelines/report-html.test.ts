@@ -8,6 +8,7 @@ import { renderReportHtml } from '../../pipelines/cleanse/report-html.js';
 import { decideDetection } from '../../src/detect/detect-targets.js';
 import { detectionOptions } from '../../src/detect/options.js';
 import type { CleanseReport } from '../../pipelines/cleanse/report.js';
+import { buildVerdict } from '../../pipelines/cleanse/verdict.js';
 import { tempDir } from './fixture.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
@@ -37,7 +38,7 @@ function sampleReport(): CleanseReport {
     featureDim: 64,
     parameters: { seed: 0 },
     flagged: detection.flagged,
-    declaredClean: detection.clean,
+    verdict: buildVerdict({ flagged: detection.flagged, detection, classSizes: [100, 100, 100, 100], encoder: { kind: 'simclr', width: 16, epochs: 5, source: 'test' }, detector: 'gssd' }),
     splits: { clean: 340, poisoned: 15, uncertain: 45, rejected: 0 },
     detection,
     costs: { embed: { seconds: 1.5, peakRssMB: 200, rows: 400, rowsPerSec: 266 } },
