@@ -1,11 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { decideDetection } from '../../src/detect/detect-targets.js';
 import { detectionOptions } from '../../src/detect/options.js';
 import { buildVerdict, nearestMiss, LARGE_CLASS_RATIO, type EncoderBudget } from '../../pipelines/cleanse/verdict.js';
 import { writeSyntheticDataset } from '../../pipelines/synthetic-data.js';
-import { cliBuilt, runCli, tempDir } from './fixture.js';
+import { cliBuilt, readOutput, runCli, tempDir } from './fixture.js';
 
 const hist = (label: number) => ({
   label,
@@ -86,5 +87,42 @@ describe.skipIf(!cliBuilt())('gssd cleanse of clean data', () => {
     const html = await readFile(join(out, 'report.html'), 'utf8');
     expect(html).toContain('no class flagged: largest outlier index');
     expect(html).toContain('id="class-sizes"');
+  });
+
+  it('report.json: cut points, per-class split counts and the extreme rows of each flagged class (a poisoned copy, --cut fixed)', async () => {
+    const p = await runCli(['poison', join(root, 'data'), '--attack', 'badnets', '--out', join(root, 'poisoned'), '--seed', '2']);
+    expect(p.code, p.stderr).toBe(0);
+    const out = join(root, 'fixed');
+    const r = await runCli(['cleanse', join(root, 'poisoned', 'data'), '--encoder', join(root, 'enc', 'encoder'), '--flow-epochs', '2', '--cut', 'fixed', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    // the poisoned target (class 0) has 2.1x the median class size
+    expect(report.verdict.largestClass.label).toBe(0);
+    expect(r.stdout).toContain('the median class size');
+    // label x split: every row once, each class's rows = its size
+    const byClass = report.classSplits.byClass as Record<string, number>[];
+    expect(byClass).toHaveLength(10);
+    for (const split of ['clean', 'poisoned', 'uncertain', 'rejected']) expect(byClass.reduce((a, c) => a + c[split], 0) + report.classSplits.noLabel[split]).toBe(report.splits[split]);
+    byClass.forEach((c, label) => expect(c.clean + c.poisoned + c.uncertain + c.rejected).toBe(report.verdict.classSizes[label]));
+    expect(report.flagged.length).toBeGreaterThan(0);
+    const rows = await readOutput(out);
+    const labelOf = new Map(rows.map((x) => [x.id, x]));
+    for (const f of report.flagged) {
+      const cut = report.cuts.find((c: { label: number }) => c.label === f.label);
+      const n = report.verdict.classSizes[f.label];
+      expect(cut).toMatchObject({ test: f.test, mode: 'fixed', n, nPoisoned: Math.floor(0.15 * n), nClean: Math.floor(0.3 * n), tiesByRow: true });
+      expect(byClass[f.label].poisoned).toBe(cut.nPoisoned);
+      const view = report.scoreViews.find((v: { label: number }) => v.label === f.label);
+      expect(view.counts.reduce((a: number, b: number) => a + b, 0)).toBe(n);
+      expect(view.lowest).toHaveLength(8);
+      // the extremes are real output rows with those scores, and the cut is where the poisoned rows end
+      for (const x of [...view.lowest, ...view.highest]) {
+        expect(Math.fround(labelOf.get(BigInt(x.id))!.score!)).toBe(Math.fround(x.score));
+        expect(existsSync(join(out, 'checkpoint', 'thumbs', x.thumb))).toBe(true);
+      }
+      const poisonSide = f.test === 'ND' ? view.lowest[0] : view.highest[0];
+      expect(labelOf.get(BigInt(poisonSide.id))!.split).toBe('poisoned');
+      expect(f.test === 'ND' ? poisonSide.score <= cut.poisonThreshold : poisonSide.score >= cut.poisonThreshold).toBe(true);
+    }
   });
 });
