@@ -10,6 +10,7 @@ import { splitBySplit, withVerdicts, type RowVerdict } from '../../src/stages/ro
 import { Progress } from '../../src/progress.js';
 import { VERSION } from '../../src/version.js';
 import { cacheColumns } from './embed-pass.js';
+import { KNN_COLUMNS } from '../../src/baselines/deep-knn.js';
 import { baselineFlagged, baselineVerdict } from './baseline-pass.js';
 import { trainableClasses, MIN_CLASS_ROWS } from './fit-pass.js';
 import { likelihoodColumns } from './score-pass.js';
@@ -32,9 +33,12 @@ export async function routePass(ctx: RunContext): Promise<void> {
   const K = state.numClasses!;
   const D = state.featureDim!;
   const baseline = state.baseline;
-  // GSSD routes from the likelihood matrix (K values + label per row); a baseline from h (D + label)
-  const cols = baseline ? cacheColumns(D) : likelihoodColumns(K);
-  const labelAt = baseline ? D : K;
+  // GSSD routes from the likelihood matrix (K values + label per row); a baseline from h (D + label),
+  // Deep k-NN from its per-row results (agreement, plurality, label)
+  const knn = baseline?.method === 'deep-knn';
+  const cols = knn ? KNN_COLUMNS : baseline ? cacheColumns(D) : likelihoodColumns(K);
+  const labelAt = cols - 1;
+  const matrixFile = knn ? 'knn.f32' : baseline ? 'embeddings.f32' : 'likelihood.f32';
   const thresholds = state.thresholds;
   const trainable = trainableClasses(state.embed.labelCounts, K);
   const metadata = {
@@ -56,7 +60,7 @@ export async function routePass(ctx: RunContext): Promise<void> {
   const noLabel = state.route.noLabel;
   const thumbs = new ThumbnailTaker(ctx, state.scoreViews ?? []);
   const labelColumn = options.source.columns.label;
-  const cursor = new MatrixCursor(ctx.work(baseline ? 'embeddings.f32' : 'likelihood.f32'), cols, state.route.rowsDone);
+  const cursor = new MatrixCursor(ctx.work(matrixFile), cols, state.route.rowsDone);
   const rejects = rejectLookup(ctx.work('rejected.jsonl'), state.route.rowsDone);
   const progress = new Progress(ctx.log, 'route', state.totalRows);
   progress.skip(state.route.rowsDone);
@@ -86,7 +90,7 @@ export async function routePass(ctx: RunContext): Promise<void> {
         if (label < 0) {
           verdicts.push({ split: 'rejected', score: null, loglik: null, pred: null, label: null, reason: await rejects.reasonOf(row) });
         } else if (baseline) {
-          verdicts.push(baselineVerdict(baseline, L.subarray(o, o + D), label, row));
+          verdicts.push(baselineVerdict(baseline, L.subarray(o, o + labelAt), label, row));
         } else if (!trainable[label]) {
           verdicts.push({
             split: 'uncertain', score: null, loglik: null, pred: null, label: null,

@@ -69,7 +69,9 @@ export interface CleanseState {
   thresholds: SplitThresholds | null;
   /** Per flagged class: histogram of gssd_score and the rows at both ends (absent in older checkpoints). */
   scoreViews?: ScoreView[] | null;
-  /** The fitted baseline detector (with --detector spectral|activation-clustering). */
+  /** --detector knn: rows done (in DIR/work/knn.f32) and per-class row and removal counts so far. */
+  knn?: { rowsDone: number; n: number[]; removed: number[] } | null;
+  /** The fitted baseline detector (with --detector spectral|activation-clustering|knn). */
   baseline: BaselineModel | null;
   route: {
     rowsDone: number;
