@@ -113,6 +113,7 @@ export async function writeReports(ctx: RunContext, wallSeconds: number): Promis
       classSizes: Array.from({ length: state.numClasses! }, (_, c) => state.embed.labelCounts[c] ?? 0),
       encoder: await encoderBudget({ pretrained: state.pretrain !== null, encoder: options.encoder ?? null, width: options.width, epochs: options.pretrainEpochs }),
       detector: options.detector,
+      knnClasses: state.baseline?.method === 'deep-knn' ? state.baseline.classes : undefined,
     }),
     splits: { ...state.route.counts },
     classSplits: state.route.byClass && state.route.noLabel

@@ -29,7 +29,7 @@ export interface EncoderBudget {
 
 /** The detection statistic that came closest to flagging a class. */
 export type NearestMiss =
-  | { label: number; test: 'D' | 'ND'; kind: 'robust'; index: number; critical: number }
+  | { label: number; test: 'D' | 'ND' | 'knn'; kind: 'robust'; index: number; critical: number }
   | { label: number; test: 'ND'; kind: 'paper'; statistic: number; threshold: number };
 
 /** What the run can say about its data, for the CLI and the reports (report.json `verdict`). */
@@ -66,8 +66,10 @@ export function buildVerdict(a: {
   classSizes: number[];
   encoder: EncoderBudget;
   detector: string;
+  /** --detector knn: the outlier test of each class's removed share. */
+  knnClasses?: { label: number; index: number | null; critical: number | null }[];
 }): Verdict {
-  const nearest = a.detection ? nearestMiss(a.detection) : null;
+  const nearest = a.detection ? nearestMiss(a.detection) : a.knnClasses ? knnNearest(a.knnClasses) : null;
   const warnings: string[] = [];
   let text: string;
   if (a.flagged.length) {
@@ -127,10 +129,20 @@ export function nearestMiss(d: DetectionReport): NearestMiss | null {
   return best;
 }
 
+/** Deep k-NN: the class whose removed share has the largest outlier index. */
+function knnNearest(classes: { label: number; index: number | null; critical: number | null }[]): NearestMiss | null {
+  let best: NearestMiss | null = null;
+  for (const c of classes) {
+    if (c.index === null || c.critical === null || !Number.isFinite(c.index)) continue;
+    if (!best || (best.kind === 'robust' && c.index > best.index)) best = { label: c.label, test: 'knn', kind: 'robust', index: c.index, critical: c.critical };
+  }
+  return best;
+}
+
 /** "largest outlier index 1.54 (class 3, ND-test) against critical 2.45". */
 export function describeNearest(n: NearestMiss): string {
   return n.kind === 'robust'
-    ? `largest outlier index ${n.index.toFixed(2)} (class ${n.label}, ${n.test}-test) against critical ${n.critical.toFixed(2)}`
+    ? `largest outlier index ${n.index.toFixed(2)} (class ${n.label}, ${n.test === 'knn' ? 'share removed by Deep k-NN' : `${n.test}-test`}) against critical ${n.critical.toFixed(2)}`
     : `lowest ND statistic ${n.statistic.toFixed(3)} (class ${n.label}) against beta_ND ${n.threshold} (paper thresholds)`;
 }
 

@@ -76,6 +76,8 @@ describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () =>
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect([report.detector, report.baseline.method, report.parameters.knnK]).toEqual(['knn', 'deep-knn', 10]);
+    // the verdict names the class whose removed share came nearest to a flag (or the flagged ones)
+    if (!report.flagged.length) expect(report.verdict.text).toMatch(/^no class flagged by knn: largest outlier index -?\d+\.\d\d \(class \d, share removed by Deep k-NN\) against critical/);
     const rows = await readOutput(whole);
     expect(rows).toHaveLength(800);
     expect(rows.filter((x) => x.split === 'poisoned')).toHaveLength(report.baseline.removed);
