@@ -7,7 +7,11 @@ import { buildData, makeBatch } from '../src/io/arrow-data.js';
 import { writeFileAtomic } from '../src/io/atomic-file.js';
 import { encodePng } from '../src/io/png.js';
 import { decodeBatch, PIXELS_COLUMN } from '../src/stages/decode.js';
-import { makeAttack, poisonPlan, PoisonSelector } from '../src/attacks/index.js';
+import { makeAttack, pgdPerturb, poisonPlan, PoisonSelector } from '../src/attacks/index.js';
+import { existsSync } from 'node:fs';
+import { initBackend } from '../src/models/backend.js';
+import { loadClassifier, type Classifier } from '../src/models/classifier.js';
+import { MANIFEST, readManifest } from '../src/models/save.js';
 import { InputError, UsageError } from '../src/errors.js';
 import { Rng } from '../src/rng.js';
 import { Progress } from '../src/progress.js';
@@ -27,6 +31,8 @@ export interface PoisonOptions {
   seed: number;
   split: 'train' | 'test';
   force: boolean;
+  /** `--attack lc`, train split: the `gssd train` model (run or model directory) the PGD perturbation is computed against. */
+  lcModel?: string;
 }
 
 /** What `gssd poison` did. */
@@ -59,12 +65,19 @@ export async function poison(o: PoisonOptions, log: Logger = silentLogger): Prom
   const attack = makeAttack(o.attack, o.seed);
   const rate = o.rate ?? attack.rate;
   if (!(rate > 0 && rate < 1)) throw new UsageError(`Expected \`--rate\` to be a number in (0, 1), got \`${rate}\``);
+  // Label-Consistent: target-class rows, adversarially perturbed against a trained classifier, then triggered, labels kept
+  const lc = attack.name === 'lc' && o.split === 'train';
+  if (lc && !o.lcModel) throw new UsageError('--attack lc needs --lc-model DIR: a gssd train model (trained on clean rows) that the adversarial perturbation is computed against');
+  if (!lc && o.lcModel) throw new UsageError('--lc-model is for --attack lc on the train split');
+  const clf = lc ? await openLcModel(o.lcModel!, o.source.imageSize) : null;
   await prepareOut(o.out, o.force);
   const size = o.source.imageSize;
   const cols = o.source.columns;
   const readOpts = readOptions(o.source);
-  const nonTarget = o.split === 'train' ? await countNonTarget(o.inputs, readOpts, cols.label, o.target) : 0;
-  const selector = o.split === 'train' ? new PoisonSelector(poisonPlan(nonTarget, rate, attack.coverRate ?? 0, o.target), new Rng(`${o.seed}:select`)) : null;
+  // the candidates: the non-target rows (dirty-label attacks), or the target rows (lc)
+  const candidates = o.split === 'train' ? await countNonTarget(o.inputs, readOpts, cols.label, o.target, lc) : 0;
+  // lc reuses the selector with the target rows as its candidates: they are shown to it as class 1, the rest as class 0 (its "target")
+  const selector = o.split === 'train' ? new PoisonSelector(poisonPlan(candidates, rate, attack.coverRate ?? 0, lc ? 0 : o.target), new Rng(`${o.seed}:select`)) : null;
   const metadata = { gssd_version: VERSION, gssd_poison: JSON.stringify({ attack: o.attack, rate, target: o.target, seed: o.seed, split: o.split }) };
   const data = await PartSink.open(join(o.out, 'data'), { metadata });
   const truth = selector ? await PartSink.open(join(o.out, 'truth'), { metadata, partRows: Number.MAX_SAFE_INTEGER }) : null;
@@ -80,6 +93,7 @@ export async function poison(o: PoisonOptions, log: Logger = silentLogger): Prom
     const ids = batch.getChild(cols.id)!;
     const keep: number[] = [];
     const images: Uint8Array[] = [];
+    const pgdRows: number[] = [];
     const newLabels: number[] = [];
     const truthRows = { id: [] as bigint[], poisoned: [] as boolean[], cover: [] as boolean[], source: [] as number[] };
     for (let i = 0; i < batch.numRows; i++, rowsIn++) {
@@ -89,8 +103,9 @@ export async function poison(o: PoisonOptions, log: Logger = silentLogger): Prom
       let out = px;
       let newLabel = label;
       if (selector) {
-        const role = selector.decide(label);
-        if (role !== 'clean') out = attack.apply(px, size, new Rng(`${o.seed}:row:${rowsIn}`));
+        const role = selector.decide(lc ? Number(label === o.target) : label);
+        if (role !== 'clean' && lc) pgdRows.push(images.length);
+        else if (role !== 'clean') out = attack.apply(px, size, new Rng(`${o.seed}:row:${rowsIn}`));
         if (role === 'poison' && attack.dirtyLabel) newLabel = o.target;
         if (role === 'poison') poisoned++;
         if (role === 'cover') covers++;
@@ -104,9 +119,18 @@ export async function poison(o: PoisonOptions, log: Logger = silentLogger): Prom
         poisoned++;
       }
       keep.push(i);
-      images.push(encodePng(out, size));
+      images.push(out);
       newLabels.push(newLabel);
     }
+    if (clf && pgdRows.length) {
+      // the batch's poison rows together: PGD on the classifier for their own label, then the trigger
+      const per = size * size * 3;
+      const stacked = new Uint8Array(pgdRows.length * per);
+      pgdRows.forEach((j, r) => stacked.set(images[j], r * per));
+      const hard = pgdPerturb(clf, stacked, pgdRows.length, size, pgdRows.map((j) => newLabels[j]));
+      pgdRows.forEach((j, r) => (images[j] = attack.apply(hard.subarray(r * per, (r + 1) * per), size, new Rng(0))));
+    }
+    for (let j = 0; j < images.length; j++) images[j] = encodePng(images[j], size);
     await data.write(replaceImageAndLabel(batch, keep, images, newLabels, cols));
     rowsOut += keep.length;
     if (truth) {
@@ -121,6 +145,7 @@ export async function poison(o: PoisonOptions, log: Logger = silentLogger): Prom
     progress.add(batch.numRows);
   }
   selector?.finish();
+  clf?.dispose();
   await data.close();
   await truth?.close();
   const pattern = attack.triggerPattern(size);
@@ -138,13 +163,29 @@ async function prepareOut(out: string, force: boolean): Promise<void> {
   for (const n of ours) await rm(join(out, n), { recursive: true, force: true });
 }
 
-async function countNonTarget(inputs: string[], opts: Parameters<typeof readBatches>[1], labelCol: string, target: number): Promise<number> {
+/** Rows whose label is not the target (or, with `targetRows`, rows whose label is). */
+async function countNonTarget(inputs: string[], opts: Parameters<typeof readBatches>[1], labelCol: string, target: number, targetRows = false): Promise<number> {
   let n = 0;
   for await (const batch of readBatches(inputs, opts)) {
     const labels = batch.getChild(labelCol)!;
-    for (let i = 0; i < batch.numRows; i++) if (Number(labels.get(i)) !== target) n++;
+    for (let i = 0; i < batch.numRows; i++) if ((Number(labels.get(i)) === target) === targetRows) n++;
   }
   return n;
+}
+
+/** The classifier of a `gssd train` run (its run or model directory) for the lc perturbation. */
+async function openLcModel(dir: string, imageSize: number): Promise<Classifier> {
+  await initBackend('auto');
+  const modelDir = existsSync(join(dir, MANIFEST)) ? dir : join(dir, 'model');
+  if (!existsSync(join(modelDir, MANIFEST))) throw new InputError(`${dir}: not a gssd train model (no ${MANIFEST} there or in model/)`);
+  const { kind } = await readManifest(modelDir);
+  if (kind !== 'classifier') throw new InputError(`${dir}: holds a gssd ${kind}, not a gssd train model`);
+  const clf = await loadClassifier(modelDir);
+  if (clf.options.imageSize !== imageSize) {
+    clf.dispose();
+    throw new UsageError(`the --lc-model ${dir} takes ${clf.options.imageSize}-px images; pass --image-size ${clf.options.imageSize}`);
+  }
+  return clf;
 }
 
 /** The batch's rows `keep`, with new image bytes (binary, or the `bytes` of a struct) and labels. */

@@ -1,4 +1,7 @@
 import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../src/io/atomic-file.js';
+import { MANIFEST, readManifest } from '../src/models/save.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { readBatches } from '../src/io/read.js';
 import { decode, PIXELS_COLUMN } from '../src/stages/decode.js';
@@ -86,10 +89,23 @@ export async function pretrainEncoder(
   const engine = await openSimclrEngine(config, progressState.savedDir, { runtime, device: s.device ?? 'auto', threads: s.threads ?? availableParallelism(), shards });
   try {
     await train(s, engine, progressState, io, log);
-    await replaceDir(io.encoderDir, (dir) => engine.saveEncoder(dir));
+    await replaceDir(io.encoderDir, async (dir) => {
+      await engine.saveEncoder(dir);
+      await recordBudget(dir, { trainedBy: 'simclr', epochs: s.epochs, width: s.width, batch: s.batch, lr: s.lr, rows: s.totalRows ?? null });
+    });
   } finally {
     await engine.close();
   }
+}
+
+/**
+ * Records how an encoder was trained in its manifest's `extra.gssdBudget`, so that a cleanse
+ * given it as `--encoder` can say whether it is below the budget the bench found reliable.
+ */
+async function recordBudget(dir: string, budget: Record<string, unknown>): Promise<void> {
+  const m = await readManifest(dir);
+  const extra = m.extra && typeof m.extra === 'object' ? m.extra : {};
+  await writeFileAtomic(join(dir, MANIFEST), JSON.stringify({ ...m, extra: { ...extra, gssdBudget: budget } }));
 }
 
 /** Writes a directory through `write(tmp)`, then swaps it in for `dir`. */

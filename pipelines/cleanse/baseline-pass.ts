@@ -4,11 +4,13 @@ import { fitSpectral, spectralVerdict, type SpectralModel } from '../../src/base
 import { fitActivationClustering, acVerdict, type AcModel } from '../../src/baselines/activation-clustering.js';
 import type { RowVerdict } from '../../src/stages/route.js';
 import type { RunContext } from './context.js';
+import { knnRowVerdict, type KnnModel } from '../../src/baselines/deep-knn.js';
+import { knnPass } from './knn-pass.js';
 
 /** The detectors `gssd cleanse --detector` offers: GSSD, or a baseline on the same embeddings. */
-export type DetectorName = 'gssd' | 'spectral' | 'activation-clustering';
+export type DetectorName = 'gssd' | 'spectral' | 'activation-clustering' | 'knn';
 
-export type BaselineModel = SpectralModel | AcModel;
+export type BaselineModel = SpectralModel | AcModel | KnnModel;
 
 /**
  * The baseline detectors' pass (instead of fit, score and detect): Spectral Signatures (Tran et
@@ -18,6 +20,7 @@ export type BaselineModel = SpectralModel | AcModel;
  */
 export async function baselinePass(ctx: RunContext): Promise<void> {
   const { options, state } = ctx;
+  if (options.detector === 'knn') return knnPass(ctx);
   const D = state.featureDim!;
   const K = state.numClasses!;
   const read = embeddingCacheReader(ctx.work('embeddings.f32'), D);
@@ -33,12 +36,16 @@ export async function baselinePass(ctx: RunContext): Promise<void> {
 
 /** The classes a baseline points at: AC's flagged classes, Spectral's suspected target. */
 export function baselineFlagged(model: BaselineModel): number[] {
-  return model.method === 'activation-clustering' ? model.flagged : model.suspectedTarget === null ? [] : [model.suspectedTarget];
+  return model.method === 'spectral-signatures' ? (model.suspectedTarget === null ? [] : [model.suspectedTarget]) : model.flagged;
 }
 
-/** A row's verdict under a baseline: removed rows go to `poisoned` (not relabelled), the rest to `clean`. */
+/**
+ * A row's verdict under a baseline: removed rows go to `poisoned` (not relabelled), the rest to
+ * `clean`. `h` is the row's embedding, or for Deep k-NN its result row (agreement, plurality).
+ */
 export function baselineVerdict(model: BaselineModel, h: Float32Array, label: number, rowIndex: number): RowVerdict {
-  const v = model.method === 'spectral-signatures' ? spectralVerdict(model, h, label, rowIndex) : acVerdict(model, h, label);
+  const v =
+    model.method === 'spectral-signatures' ? spectralVerdict(model, h, label, rowIndex) : model.method === 'deep-knn' ? knnRowVerdict(h, label) : acVerdict(model, h, label);
   const name = model.method;
   return v.removed
     ? { split: 'poisoned', score: v.score, loglik: null, pred: null, label: null, reason: `${name}: removed from class ${label}` }

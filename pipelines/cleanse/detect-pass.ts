@@ -5,6 +5,10 @@ import { eligibleReader } from './score-pass.js';
 import { trainableClasses } from './fit-pass.js';
 import type { RunContext } from './context.js';
 import { CLEANSE_DEFAULTS } from './options.js';
+import { summarizeScores } from '../../src/detect/score-summary.js';
+
+/** Thumbnails report.html shows at each end of a flagged class's score order. */
+export const THUMBS_PER_END = 8;
 
 /**
  * Pass 4b (METHOD.md steps 5 and 6): target-class detection (D-test, ND-test) over the
@@ -28,6 +32,8 @@ export async function detectPass(ctx: RunContext): Promise<void> {
       : await computeSplitThresholds(read, detection, { alphaClean: options.alphaClean, alphaPoisoned: options.alphaPoison });
   state.detection = detection;
   state.thresholds = thresholds;
+  // the report's view of each flagged class: a histogram of its scores and the rows at both ends
+  state.scoreViews = await summarizeScores(read, K, detection.flagged.map((f) => f.label), { bins: 40, k: THUMBS_PER_END });
   await ctx.commit();
   ctx.log.info('detect done', {
     flagged: detection.flagged.map((f) => `${f.label} (${f.test}-test)`),

@@ -49,6 +49,8 @@ export interface CleanseOptions {
   robustAlpha?: number;
   /** GSSD, or a baseline detector on the same embeddings (for comparison). */
   detector: DetectorName;
+  /** --detector knn: neighbours per row (default 50). */
+  knnK?: number;
   /** How a flagged class is split: the paper's fixed alpha fractions, or a 2-component mixture fit of its scores. */
   cut: CutMode;
   seed: number;
@@ -80,6 +82,7 @@ export const CLEANSE_DEFAULTS = {
   robustAlpha: DEFAULT_DETECTION_OPTIONS.robustAlpha,
   cut: 'adaptive' as CutMode,
   detector: 'gssd' as DetectorName,
+  knnK: 50,
   embedRuntime: 'auto' as EmbedRuntime,
   scoreRuntime: 'auto' as ScoreRuntime,
   seed: 0,
@@ -117,6 +120,7 @@ export function outputFingerprint(o: CleanseOptions): Record<string, unknown> {
     ...(o.targetDetection === 'robust' ? { robustAlpha: o.robustAlpha ?? CLEANSE_DEFAULTS.robustAlpha } : {}),
     cut: o.cut,
     detector: o.detector,
+    ...(o.detector === 'knn' ? { knnK: o.knnK ?? CLEANSE_DEFAULTS.knnK } : {}),
     seed: o.seed,
     partRows: o.partRows,
     checkpointRows: o.checkpointRows,

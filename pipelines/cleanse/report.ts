@@ -5,7 +5,11 @@ import { VERSION } from '../../src/version.js';
 import { renderReportHtml } from './report-html.js';
 import { baselineFlagged } from './baseline-pass.js';
 import type { RunContext } from './context.js';
-import type { PassCost, PassName, SinkName } from './state.js';
+import { buildVerdict, encoderBudget, type Verdict } from './verdict.js';
+import { SPLITS, type PassCost, type PassName, type ScoreView, type SinkName } from './state.js';
+import type { SplitThresholds } from '../../src/detect/split-thresholds.js';
+import type { AdaptiveCut } from '../../src/detect/adaptive-thresholds.js';
+import { readFile } from 'node:fs/promises';
 
 /** DIR/report.json: what a cleanse run found and what it cost. */
 export interface CleanseReport {
@@ -21,17 +25,66 @@ export interface CleanseReport {
   parameters: Record<string, unknown>;
   /** gssd, or the baseline detector used. */
   detector: string;
-  /** Flagged classes and the test that flagged each (D, ND, or the baseline's name); empty when the data was declared clean. */
+  /** Flagged classes and the test that flagged each (D, ND, or the baseline's name); empty when no class was flagged. */
   flagged: { label: number; test: string }[];
-  declaredClean: boolean;
+  /** What the run can say: the flagged classes or the statistic nearest to a flag, class sizes, encoder budget, warnings. */
+  verdict: Verdict;
   /** Rows per output split; their sum equals `rows`. */
   splits: Record<SinkName, number>;
+  /** Rows per class and split (the label x split table); `noLabel`: rejected rows whose label could not be read. Null for runs checkpointed before it existed. */
+  classSplits: { byClass: Record<SinkName, number>[]; noLabel: Record<SinkName, number> } | null;
+  /** GSSD: the cut points of each flagged class in gssd_score units (null: that side is empty). Empty when nothing was flagged. */
+  cuts: ReportCut[];
+  /** GSSD: per flagged class, the histogram of gssd_score and the rows at both ends (ids, scores, thumbnail files under checkpoint/thumbs). */
+  scoreViews: ScoreView[];
   /** GSSD's per-class detection statistics (null with a baseline detector). */
   detection: DetectionReport | null;
   /** The baseline's per-class summary (null with GSSD). */
   baseline: { method: string; flagged: number[]; removed: number; classes: { label: number; n: number; removed: number; flagged: boolean }[] } | null;
   costs: Partial<Record<PassName, PassCost & { rowsPerSec?: number }>>;
   wallSeconds: number;
+}
+
+/** The cut points of one flagged class, in gssd_score units. */
+export interface ReportCut {
+  label: number;
+  test: string;
+  mode: 'fixed' | 'adaptive';
+  n: number;
+  /** Rows the cut puts on the poisoned / clean side (the rest: uncertain). */
+  nPoisoned: number;
+  nClean: number;
+  /** ND-flagged classes: scores at or below it are poisoned; D-flagged: at or above it. Null when no row is. */
+  poisonThreshold: number | null;
+  /** ND: scores at or above it are clean; D: at or below it. Null when no row is. */
+  cleanThreshold: number | null;
+  /** Fixed mode only: ties at a threshold are split by row order (see splitRow). */
+  tiesByRow: boolean;
+}
+
+/** The cut points of the run's thresholds as report rows. */
+export function reportCuts(t: SplitThresholds | null): ReportCut[] {
+  if (!t) return [];
+  const finite = (v: number | undefined | null) => (v !== undefined && v !== null && Number.isFinite(v) ? v : null);
+  return t.classes.flatMap((c) => {
+    if (!c) return [];
+    const nd = c.test === 'ND';
+    const low = finite(c.lowLast?.value);
+    const high = finite(c.highFirst?.value);
+    const a = c as Partial<AdaptiveCut>;
+    const adaptive = t.cutMode === 'adaptive';
+    return [{
+      label: c.label,
+      test: c.test,
+      mode: t.cutMode,
+      n: c.n,
+      nPoisoned: c.nPoisoned,
+      nClean: c.nClean,
+      poisonThreshold: adaptive ? finite(a.poisonThreshold) : nd ? low : high,
+      cleanThreshold: adaptive ? finite(a.cleanThreshold) : nd ? high : low,
+      tiesByRow: !adaptive,
+    }];
+  });
 }
 
 /** Builds the report from the finished run's state and writes report.json and report.html. */
@@ -41,6 +94,7 @@ export async function writeReports(ctx: RunContext, wallSeconds: number): Promis
   for (const [pass, cost] of Object.entries(state.costs) as [PassName, PassCost][]) {
     costs[pass] = { ...cost, ...(cost.rows ? { rowsPerSec: Math.round(cost.rows / Math.max(cost.seconds, 1e-3)) } : {}) };
   }
+  const flagged = state.baseline ? baselineFlagged(state.baseline).map((label) => ({ label, test: options.detector as string })) : state.detection!.flagged;
   const report: CleanseReport = {
     gssdVersion: VERSION,
     createdAt: new Date().toISOString(),
@@ -52,9 +106,21 @@ export async function writeReports(ctx: RunContext, wallSeconds: number): Promis
     featureDim: state.featureDim!,
     parameters: state.fingerprint,
     detector: options.detector,
-    flagged: state.baseline ? baselineFlagged(state.baseline).map((label) => ({ label, test: options.detector })) : state.detection!.flagged,
-    declaredClean: state.baseline ? baselineFlagged(state.baseline).length === 0 : state.detection!.clean,
+    flagged,
+    verdict: buildVerdict({
+      flagged,
+      detection: state.detection,
+      classSizes: Array.from({ length: state.numClasses! }, (_, c) => state.embed.labelCounts[c] ?? 0),
+      encoder: await encoderBudget({ pretrained: state.pretrain !== null, encoder: options.encoder ?? null, width: options.width, epochs: options.pretrainEpochs }),
+      detector: options.detector,
+      knnClasses: state.baseline?.method === 'deep-knn' ? state.baseline.classes : undefined,
+    }),
     splits: { ...state.route.counts },
+    classSplits: state.route.byClass && state.route.noLabel
+      ? { byClass: state.route.byClass.map((r) => Object.fromEntries(SPLITS.map((k, j) => [k, r[j]])) as Record<SinkName, number>), noLabel: { ...state.route.noLabel } }
+      : null,
+    cuts: reportCuts(state.thresholds),
+    scoreViews: state.scoreViews ?? [],
     detection: state.detection,
     baseline: state.baseline
       ? {
@@ -68,8 +134,21 @@ export async function writeReports(ctx: RunContext, wallSeconds: number): Promis
     wallSeconds: Math.round(wallSeconds * 100) / 100,
   };
   await writeFileAtomic(join(options.out, 'report.json'), JSON.stringify(report, null, 1));
-  await writeFileAtomic(join(options.out, 'report.html'), renderReportHtml(report));
+  await writeFileAtomic(join(options.out, 'report.html'), renderReportHtml(report, await readThumbnails(ctx, report.scoreViews)));
   return report;
+}
+
+/** The thumbnails the route pass wrote, as base64 PNG by file name (missing files are left out). */
+async function readThumbnails(ctx: RunContext, views: ScoreView[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const v of views) {
+    for (const r of [...v.lowest, ...v.highest]) {
+      if (!r.thumb || out.has(r.thumb)) continue;
+      const bytes = await readFile(ctx.checkpoint(join('thumbs', r.thumb))).catch(() => null);
+      if (bytes) out.set(r.thumb, bytes.toString('base64'));
+    }
+  }
+  return out;
 }
 
 /** What trained the run's encoder (e.g. `onnx (2 threads)`), or null when it was given. */

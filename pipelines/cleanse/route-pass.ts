@@ -10,11 +10,16 @@ import { splitBySplit, withVerdicts, type RowVerdict } from '../../src/stages/ro
 import { Progress } from '../../src/progress.js';
 import { VERSION } from '../../src/version.js';
 import { cacheColumns } from './embed-pass.js';
+import { KNN_COLUMNS } from '../../src/baselines/deep-knn.js';
 import { baselineFlagged, baselineVerdict } from './baseline-pass.js';
 import { trainableClasses, MIN_CLASS_ROWS } from './fit-pass.js';
 import { likelihoodColumns } from './score-pass.js';
 import { outputFingerprint } from './options.js';
-import { SPLITS, type SinkName } from './state.js';
+import { SPLITS, type ScoreView, type SinkName, type ViewRow } from './state.js';
+import { imageBytesAt } from '../../src/io/columns.js';
+import { decodeImage } from '../../src/stages/decode.js';
+import { encodePng } from '../../src/io/png.js';
+import { writeFileAtomic } from '../../src/io/atomic-file.js';
 import type { RunContext } from './context.js';
 
 /**
@@ -28,9 +33,12 @@ export async function routePass(ctx: RunContext): Promise<void> {
   const K = state.numClasses!;
   const D = state.featureDim!;
   const baseline = state.baseline;
-  // GSSD routes from the likelihood matrix (K values + label per row); a baseline from h (D + label)
-  const cols = baseline ? cacheColumns(D) : likelihoodColumns(K);
-  const labelAt = baseline ? D : K;
+  // GSSD routes from the likelihood matrix (K values + label per row); a baseline from h (D + label),
+  // Deep k-NN from its per-row results (agreement, plurality, label)
+  const knn = baseline?.method === 'deep-knn';
+  const cols = knn ? KNN_COLUMNS : baseline ? cacheColumns(D) : likelihoodColumns(K);
+  const labelAt = cols - 1;
+  const matrixFile = knn ? 'knn.f32' : baseline ? 'embeddings.f32' : 'likelihood.f32';
   const thresholds = state.thresholds;
   const trainable = trainableClasses(state.embed.labelCounts, K);
   const metadata = {
@@ -43,7 +51,16 @@ export async function routePass(ctx: RunContext): Promise<void> {
     // PartSink.open deletes parts from startPart on: what an interrupted run wrote after its checkpoint
     sinks[split] = await PartSink.open(join(options.out, split), { partRows: options.partRows, metadata, startPart: state.route.parts[split] });
   }
-  const cursor = new MatrixCursor(ctx.work(baseline ? 'embeddings.f32' : 'likelihood.f32'), cols, state.route.rowsDone);
+  // rows per label and split; a run resumed from a checkpoint that predates them goes without
+  if (state.route.rowsDone === 0) {
+    state.route.byClass = Array.from({ length: K }, () => SPLITS.map(() => 0));
+    state.route.noLabel = { clean: 0, poisoned: 0, uncertain: 0, rejected: 0 };
+  }
+  const byClass = state.route.byClass;
+  const noLabel = state.route.noLabel;
+  const thumbs = new ThumbnailTaker(ctx, state.scoreViews ?? []);
+  const labelColumn = options.source.columns.label;
+  const cursor = new MatrixCursor(ctx.work(matrixFile), cols, state.route.rowsDone);
   const rejects = rejectLookup(ctx.work('rejected.jsonl'), state.route.rowsDone);
   const progress = new Progress(ctx.log, 'route', state.totalRows);
   progress.skip(state.route.rowsDone);
@@ -65,13 +82,15 @@ export async function routePass(ctx: RunContext): Promise<void> {
     for await (const batch of readBatches(options.inputs, { ...readOptions(options.source), startRow: row })) {
       const L = await cursor.take(batch.numRows);
       const verdicts: RowVerdict[] = [];
+      const inputLabels = batch.getChild(labelColumn);
       for (let i = 0; i < batch.numRows; i++, row++) {
         const o = i * cols;
         const label = L[o + labelAt];
+        if (!baseline && label >= 0 && trainable[label] && thumbs.wants(eligible)) await thumbs.take(eligible, batch, i, row);
         if (label < 0) {
           verdicts.push({ split: 'rejected', score: null, loglik: null, pred: null, label: null, reason: await rejects.reasonOf(row) });
         } else if (baseline) {
-          verdicts.push(baselineVerdict(baseline, L.subarray(o, o + D), label, row));
+          verdicts.push(baselineVerdict(baseline, L.subarray(o, o + labelAt), label, row));
         } else if (!trainable[label]) {
           verdicts.push({
             split: 'uncertain', score: null, loglik: null, pred: null, label: null,
@@ -80,6 +99,15 @@ export async function routePass(ctx: RunContext): Promise<void> {
         } else {
           const d = splitRow(label, L.subarray(o, o + K), eligible++, thresholds!);
           verdicts.push({ split: d.split, score: d.score, loglik: d.loglik, pred: d.pred, label: d.trainLabel, reason: d.reason });
+        }
+      }
+      if (byClass && noLabel) {
+        for (let i = 0; i < verdicts.length; i++) {
+          const known = L[i * cols + labelAt];
+          const label = known >= 0 ? known : Number(inputLabels?.get(i) ?? NaN);
+          const split = verdicts[i].split as SinkName;
+          if (Number.isInteger(label) && label >= 0 && label < K) byClass[label][SPLITS.indexOf(split)] += 1;
+          else noLabel[split] += 1;
         }
       }
       const annotated = withVerdicts(batch, verdicts);
@@ -97,6 +125,52 @@ export async function routePass(ctx: RunContext): Promise<void> {
     await cursor.close();
   }
   progress.done({ ...state.route.counts });
+}
+
+/**
+ * Thumbnails of the rows at both ends of each flagged class's score order (`state.scoreViews`,
+ * chosen by the detect pass): when the route pass reaches such a row, its image is decoded to
+ * at most 96 px, written as DIR/checkpoint/thumbs/<eligible>.png, and its row and id are noted
+ * in the view (committed with the route's checkpoints, so a resume redoes exactly the rows after them).
+ */
+class ThumbnailTaker {
+  private readonly wanted = new Map<number, ViewRow[]>();
+  private readonly size: number;
+
+  constructor(
+    private readonly ctx: RunContext,
+    views: ScoreView[],
+  ) {
+    for (const v of views) {
+      for (const r of [...v.lowest, ...v.highest]) {
+        const list = this.wanted.get(r.eligible) ?? [];
+        list.push(r);
+        this.wanted.set(r.eligible, list);
+      }
+    }
+    this.size = Math.min(ctx.options.source.imageSize, 96);
+  }
+
+  wants(eligible: number): boolean {
+    return this.wanted.has(eligible);
+  }
+
+  async take(eligible: number, batch: RecordBatch, i: number, row: number): Promise<void> {
+    const { columns } = this.ctx.options.source;
+    const idVector = batch.getChild(columns.id);
+    const id = idVector ? String(idVector.get(i)) : String(row);
+    let thumb: string | null = null;
+    try {
+      const bytes = imageBytesAt(batch, columns, i);
+      if (bytes) {
+        thumb = `${eligible}.png`;
+        await writeFileAtomic(this.ctx.checkpoint(join('thumbs', thumb)), encodePng(decodeImage(bytes, this.size), this.size));
+      }
+    } catch {
+      thumb = null;
+    }
+    for (const r of this.wanted.get(eligible)!) Object.assign(r, { row, id, thumb });
+  }
 }
 
 async function writeSplits(batch: RecordBatch, sinks: Record<SinkName, PartSink>, counts: Record<SinkName, number>): Promise<void> {

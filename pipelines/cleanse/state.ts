@@ -2,6 +2,22 @@ import type { BaselineModel } from './baseline-pass.js';
 import type { PretrainProgress } from '../pretrain.js';
 import type { DetectionReport } from '../../src/detect/detection-report.js';
 import type { SplitThresholds } from '../../src/detect/split-thresholds.js';
+import type { ExtremeRow, ScoreSummary } from '../../src/detect/score-summary.js';
+
+/** A row at an end of a flagged class's score order, with what the route pass learnt of it. */
+export interface ViewRow extends ExtremeRow {
+  /** Global input row index and id (as text), set when the route pass reaches the row. */
+  row?: number;
+  id?: string;
+  /** File name of its thumbnail (PNG) under DIR/checkpoint/thumbs, or null when it could not be made. */
+  thumb?: string | null;
+}
+
+/** What report.html shows of a flagged class's scores. */
+export interface ScoreView extends ScoreSummary {
+  lowest: ViewRow[];
+  highest: ViewRow[];
+}
 
 /** The passes of a cleanse run, in order. */
 export const PASSES = ['pretrain', 'embed', 'fit', 'score', 'detect', 'baseline', 'route', 'done'] as const;
@@ -51,9 +67,21 @@ export interface CleanseState {
   score: { rowsDone: number };
   detection: DetectionReport | null;
   thresholds: SplitThresholds | null;
-  /** The fitted baseline detector (with --detector spectral|activation-clustering). */
+  /** Per flagged class: histogram of gssd_score and the rows at both ends (absent in older checkpoints). */
+  scoreViews?: ScoreView[] | null;
+  /** --detector knn: rows done (in DIR/work/knn.f32) and per-class row and removal counts so far. */
+  knn?: { rowsDone: number; n: number[]; removed: number[] } | null;
+  /** The fitted baseline detector (with --detector spectral|activation-clustering|knn). */
   baseline: BaselineModel | null;
-  route: { rowsDone: number; eligibleDone: number; parts: Record<SinkName, number>; counts: Record<SinkName, number> };
+  route: {
+    rowsDone: number;
+    eligibleDone: number;
+    parts: Record<SinkName, number>;
+    counts: Record<SinkName, number>;
+    /** Rows per label and split (columns in SPLITS order); rejected rows without a usable label count in `noLabel`. Absent in older checkpoints. */
+    byClass?: number[][];
+    noLabel?: Record<SinkName, number>;
+  };
   costs: Partial<Record<PassName, PassCost>>;
   /** Wall seconds of the earlier segments of a resumed run, up to their last commit (absent in older checkpoints). */
   elapsedSeconds?: number;

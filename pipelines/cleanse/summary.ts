@@ -2,10 +2,10 @@ import type { CleanseReport } from './report.js';
 
 /** The few lines `gssd cleanse` prints when it is done. */
 export function formatCleanseSummary(r: CleanseReport, out: string): string {
-  const flagged = r.flagged.length ? r.flagged.map((f) => `class ${f.label} (${f.test === 'D' || f.test === 'ND' ? `${f.test}-test` : f.test})`).join(', ') : 'none (data declared clean)';
   const splits = Object.entries(r.splits).map(([k, v]) => `${k} ${v}`).join(', ');
   return [
-    `rows: ${r.rows}; flagged: ${flagged}`,
+    `rows: ${r.rows}; ${r.verdict.text}`,
+    ...r.verdict.warnings.map((w) => `warning: ${w}`),
     `splits: ${splits}`,
     `report: ${out}/report.html (and report.json); wall time ${r.wallSeconds.toFixed(1)} s on ${r.backend}`,
     '',

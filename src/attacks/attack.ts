@@ -2,7 +2,7 @@ import { InputError } from '../errors.js';
 import type { Rng } from '../rng.js';
 
 /** Names of the attacks in the registry. */
-export type AttackName = 'badnets' | 'blend' | 'wanet' | 'adap-patch' | 'adap-blend';
+export type AttackName = 'badnets' | 'blend' | 'wanet' | 'adap-patch' | 'adap-blend' | 'lc';
 
 /** An RGB image, HWC, uint8, `size` x `size`. */
 export interface RgbImage {

@@ -16,6 +16,7 @@ import { makeAdapPatch } from './adap-patch.js';
 import { makeBadnets } from './badnets.js';
 import { makeBlend } from './blend.js';
 import { makeWanet } from './wanet.js';
+import { makeLabelConsistent } from './label-consistent.js';
 
 export * from './attack.js';
 export * from './image.js';
@@ -25,8 +26,10 @@ export * from './wanet.js';
 export * from './adap-blend.js';
 export * from './adap-patch.js';
 export * from './poison-selector.js';
+export * from './label-consistent.js';
+export * from './pgd.js';
 
-const MAKERS: Record<AttackName, (patternSeed: number) => Attack> = {
+const MAKERS: Record<Exclude<AttackName, 'lc'>, (patternSeed: number) => Attack> = {
   badnets: makeBadnets,
   blend: makeBlend,
   wanet: makeWanet,
@@ -35,7 +38,7 @@ const MAKERS: Record<AttackName, (patternSeed: number) => Attack> = {
 };
 
 /** The attack names, in registry order. */
-export const ATTACK_NAMES = Object.keys(MAKERS) as AttackName[];
+export const ATTACK_NAMES = Object.keys(MAKERS) as Exclude<AttackName, 'lc'>[];
 
 /**
  * An attack with its fixed trigger drawn from `patternSeed`.
@@ -44,12 +47,14 @@ export const ATTACK_NAMES = Object.keys(MAKERS) as AttackName[];
  *   const a = makeAttack('blend', 7); a.triggerPattern(32); // save as PNG
  */
 export function makeAttack(name: string, patternSeed = 0): Attack {
-  const make = MAKERS[name as AttackName];
-  if (!make) throw new UsageError(`Expected \`--attack\` to be one of ${ATTACK_NAMES.map((n) => `\`${n}\``).join(', ')}, got \`${name}\``);
+  // the clean-label attack: its trigger alone (gssd poison adds the adversarial perturbation)
+  if (name === 'lc') return makeLabelConsistent(patternSeed);
+  const make = MAKERS[name as Exclude<AttackName, 'lc'>];
+  if (!make) throw new UsageError(`Expected \`--attack\` to be one of ${[...ATTACK_NAMES, 'lc'].map((n) => `\`${n}\``).join(', ')}, got \`${name}\``);
   return make(patternSeed);
 }
 
 /** The registry: every attack with pattern seed 0. */
-export const ATTACKS: Readonly<Record<AttackName, Attack>> = Object.freeze(
-  Object.fromEntries(ATTACK_NAMES.map((n) => [n, makeAttack(n, 0)])) as Record<AttackName, Attack>,
+export const ATTACKS: Readonly<Record<Exclude<AttackName, 'lc'>, Attack>> = Object.freeze(
+  Object.fromEntries(ATTACK_NAMES.map((n) => [n, makeAttack(n, 0)])) as Record<Exclude<AttackName, 'lc'>, Attack>,
 );

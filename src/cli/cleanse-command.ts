@@ -36,7 +36,10 @@ ${TRAIN_ENGINE_HELP}
   --robust-alpha A         robust mode: chance of flagging a class of a clean dataset, under normal
                            class statistics (default ${CLEANSE_DEFAULTS.robustAlpha})
   --detector NAME          gssd, or a baseline on the same embeddings: spectral (Spectral Signatures,
-                           Tran et al. 2018) or activation-clustering (Chen et al. 2018) (default gssd)
+                           Tran et al. 2018), activation-clustering (Chen et al. 2018) or knn (Deep k-NN,
+                           Peri et al. 2020: a row is removed when its neighbours' plurality label is
+                           another) (default gssd)
+  --knn-k N                --detector knn: neighbours per row (default ${CLEANSE_DEFAULTS.knnK})
   --cut fixed|adaptive     split of a flagged class: the alpha fractions, or a 2-component mixture fit
                            of its scores (default ${CLEANSE_DEFAULTS.cut})
   --lambda X               D-test lambda (default ${CLEANSE_DEFAULTS.lambda})
@@ -76,6 +79,7 @@ ${SOURCE_HELP}`,
     'robust-alpha': { type: 'string' },
     cut: { type: 'string' },
     detector: { type: 'string' },
+    'knn-k': { type: 'string' },
     lambda: { type: 'string' },
     'beta-d': { type: 'string' },
     'beta-nd': { type: 'string' },
@@ -120,6 +124,8 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
   if (targetDetection !== 'robust' && v('robust-alpha') !== undefined) {
     throw new UsageError('--robust-alpha sets the level of robust detection; it does nothing with --target-detection paper');
   }
+  const detector = enumOption(v('detector'), '--detector', ['gssd', 'spectral', 'activation-clustering', 'knn'] as const, D.detector);
+  if (detector !== 'knn' && v('knn-k') !== undefined) throw new UsageError('--knn-k sets the neighbours of --detector knn; add --detector knn');
   return {
     inputs,
     out: stringOption(v('out'), '--out'),
@@ -138,7 +144,8 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     flowWorkers: v('flow-workers') === undefined ? undefined : intOption(v('flow-workers'), '--flow-workers', { min: 1, max: 256, fallback: 1 }),
     targetDetection,
     robustAlpha: numberOption(v('robust-alpha'), '--robust-alpha', { min: 0, max: 1, open: true, fallback: D.robustAlpha }),
-    detector: enumOption(v('detector'), '--detector', ['gssd', 'spectral', 'activation-clustering'] as const, D.detector),
+    detector,
+    knnK: intOption(v('knn-k'), '--knn-k', { min: 1, fallback: D.knnK }),
     cut,
     lambda: numberOption(v('lambda'), '--lambda', { min: 0, max: 1, open: true, fallback: D.lambda }),
     betaD: numberOption(v('beta-d'), '--beta-d', { min: 0, max: 1, fallback: D.betaD }),

@@ -112,7 +112,7 @@ export function decideDetection(
       flaggedBy,
     });
   }
-  if (flagged.length === 0) notes.push('no class flagged: the data is declared clean');
+  if (flagged.length === 0) notes.push('no class flagged (which does not show that the data is clean: see the statistics nearest to a flag)');
   return {
     requestedMode: options.mode,
     mode,

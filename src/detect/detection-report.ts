@@ -40,7 +40,7 @@ export interface DetectionReport {
   classes: ClassDetection[];
   /** Flagged classes in class order, with the test that flagged them. */
   flagged: { label: number; test: FlaggingTest }[];
-  /** No class flagged: the data is declared clean. */
+  /** No class flagged (which does not show that the data is clean). */
   clean: boolean;
   notes: string[];
 }

@@ -36,7 +36,7 @@ export function splitRow(label: number, row: ArrayLike<number>, rowIndex: number
   const { score, loglik, pred, relabel } = sampleScore(label, row, thresholds.K);
   const cut = thresholds.classes[label];
   if (!cut) {
-    const reason = thresholds.clean ? 'no class flagged: data declared clean' : `class ${label} not flagged`;
+    const reason = thresholds.clean ? 'no class flagged' : `class ${label} not flagged`;
     return { split: 'clean', score, loglik, pred, trainLabel: label, reason };
   }
   const key = { value: score, rowIndex };

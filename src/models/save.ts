@@ -206,16 +206,24 @@ export async function saveResNet(net: ResNet, dir: string, extra?: unknown): Pro
 }
 
 /**
- * Loads a ResNet saved by `saveResNet` (or the encoder of a saved SimCLR trainer).
+ * Loads a ResNet saved by `saveResNet`, the encoder of a saved SimCLR trainer, or the backbone
+ * of a `gssd train` classifier (its ResNet without the head: h, the pooled features).
  *
  * @example
  *   const net = await loadResNet('out/encoder');
+ *   const backbone = await loadResNet('train-run/model');
  */
 export async function loadResNet(dir: string): Promise<ResNet> {
   const manifest = await readManifest(dir);
-  if (manifest.kind !== 'resnet' && manifest.kind !== 'simclr') throw new Error(`${dir}: holds a ${manifest.kind}, expected a resnet`);
+  if (manifest.kind !== 'resnet' && manifest.kind !== 'simclr' && manifest.kind !== 'classifier') throw new Error(`${dir}: holds a ${manifest.kind}, expected a resnet`);
   const { arrays } = await readModel(dir, manifest.kind);
-  const config = manifest.kind === 'resnet' ? (manifest.config as Required<ResNetOptions>) : (manifest.config as { encoder: Required<ResNetOptions> }).encoder;
+  let config: Required<ResNetOptions>;
+  if (manifest.kind === 'resnet') config = manifest.config as Required<ResNetOptions>;
+  else if (manifest.kind === 'simclr') config = (manifest.config as { encoder: Required<ResNetOptions> }).encoder;
+  else {
+    const c = manifest.config as Required<ResNetOptions>;
+    config = { width: c.width, imageSize: c.imageSize, stem: c.stem, seed: c.seed };
+  }
   return restoreResnet(arrays, config);
 }
 

@@ -33,7 +33,8 @@ describe('registry', () => {
     expect(ATTACKS['adap-blend']).toMatchObject({ rate: 0.01, coverRate: 0.01 });
     expect(ATTACKS['adap-patch']).toMatchObject({ rate: 0.01, coverRate: 0.01 });
     expect(ATTACKS.wanet.coverRate).toBeUndefined();
-    expect(() => makeAttack('lc')).toThrow(UsageError);
+    expect(() => makeAttack('issba')).toThrow(UsageError);
+    expect(makeAttack('lc').dirtyLabel).toBe(false); // the clean-label attack is outside the dirty-label registry
     expect(() => ATTACKS.blend.apply(new Uint8Array(10), 32, new Rng(0))).toThrow(InputError);
   });
 

@@ -69,6 +69,31 @@ describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () =>
     }
   });
 
+  it('runs Deep k-NN (--detector knn) blockwise, and a run killed between blocks resumes to the same output', async () => {
+    const args = (out: string) => ['cleanse', data, '--encoder', encoder, '--detector', 'knn', '--knn-k', '10', '--checkpoint-rows', '100', '--out', out, '--json'];
+    const whole = join(root, 'knn-whole');
+    const r = await runCli(args(whole));
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect([report.detector, report.baseline.method, report.parameters.knnK]).toEqual(['knn', 'deep-knn', 10]);
+    // the verdict names the class whose removed share came nearest to a flag (or the flagged ones)
+    if (!report.flagged.length) expect(report.verdict.text).toMatch(/^no class flagged by knn: largest outlier index -?\d+\.\d\d \(class \d, share removed by Deep k-NN\) against critical/);
+    const rows = await readOutput(whole);
+    expect(rows).toHaveLength(800);
+    expect(rows.filter((x) => x.split === 'poisoned')).toHaveLength(report.baseline.removed);
+    // gssd_score is the share of a row's 10 neighbours that carry its label; removed rows are outvoted
+    for (const x of rows) expect(x.score! * 10).toBeCloseTo(Math.round(x.score! * 10), 4);
+    for (const x of rows.filter((y) => y.split === 'poisoned')) expect(x.score).toBeLessThanOrEqual(0.5);
+    const killed = join(root, 'knn-killed');
+    const k = await runCli(args(killed), { env: { GSSD_CRASH_AT: 'knn-block:3' } });
+    expect(k.signal).toBe('SIGKILL');
+    const state = JSON.parse(await readFile(join(killed, 'checkpoint', 'state.json'), 'utf8'));
+    expect(state.knn.rowsDone).toBe(300);
+    const resumed = await runCli([...args(killed), '--resume']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await readOutput(killed)).toEqual(rows);
+  });
+
   it('applies --robust-alpha in robust detection and refuses to resume with another', async () => {
     const out = join(root, 'robust');
     const r = await runCli(['cleanse', data, '--encoder', encoder, '--flow-epochs', '2', '--target-detection', 'robust', '--robust-alpha', '0.3', '--out', out, '--json']);
