@@ -431,8 +431,9 @@ function buildBatch(
         const v = data[start + i];
         if (v == null) throw new InputError(`${at(from + i)}: label is null`);
         const k = Number(v);
-        if (s.numClasses !== undefined ? !(k >= 0 && k < s.numClasses) : !(k >= -2147483648 && k <= 2147483647)) {
-          const range = s.numClasses !== undefined ? `[0, ${s.numClasses})` : 'the Int32 range';
+        // labels are class indices: a negative one is bad input (the embedding cache also uses -1 as "no label")
+        if (s.numClasses !== undefined ? !(k >= 0 && k < s.numClasses) : !(k >= 0 && k <= 2147483647)) {
+          const range = s.numClasses !== undefined ? `[0, ${s.numClasses})` : '[0, 2^31) (a class index)';
           throw new InputError(`${at(from + i)}: label ${String(v)} is outside ${range}`);
         }
         labels[i] = k;
