@@ -4,6 +4,7 @@
  * stderr and exit code 1 instead of Node's stack trace. `GSSD_DEBUG=1` adds the stack.
  */
 import { errorMessage } from './errors.js';
+import { systemError } from './cli/system-error.js';
 
 /**
  * Installs the handlers once per process.
@@ -15,6 +16,11 @@ export function installProcessGuard(): void {
   if (installed) return;
   installed = true;
   const fail = (err: unknown) => {
+    const sys = systemError(err);
+    if (sys) {
+      process.stderr.write(`gssd: ${sys.message}\n`);
+      process.exit(sys.exitCode);
+    }
     const exitCode = (err as { exitCode?: number } | null)?.exitCode === 2 ? 2 : 1;
     const message = errorMessage(err).split('\n')[0] || String((err as Error | null)?.name ?? err);
     process.stderr.write(`gssd: ${message}\n`);
