@@ -46,7 +46,7 @@ export function systemError(err: unknown): SystemErrorReport | null {
     case 'EDQUOT':
       return {
         message:
-          `no space left on device${path ? ` writing ${path}` : ''} (${code}); what is already written stays safe ` +
+          `no space left on device ${path ? `writing ${path}` : 'where --out or TMPDIR live'} (${code}); what is already written stays safe ` +
           '(outputs and checkpoints are committed by rename): free some space, then run again (cleanse, pretrain, train: with --resume)',
         exitCode: EXIT_DISK_FULL,
       };
