@@ -46,7 +46,7 @@ export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise
   };
   const batches = decode(
     readBatches(options.inputs, { ...readOptions(options.source), startRow: rowsDone }),
-    { columns: options.source.columns, imageSize: options.source.imageSize },
+    { columns: options.source.columns, imageSize: options.source.imageSize, maxImagePixels: options.source.maxImagePixels },
   );
   try {
     for await (const batch of batches) {
