@@ -49,6 +49,8 @@ ${TRAIN_ENGINE_HELP}
   --part-rows N            rows per output part file (default ${CLEANSE_DEFAULTS.partRows})
   --checkpoint-rows N      rows between checkpoints of the streaming passes (default ${CLEANSE_DEFAULTS.checkpointRows})
   --keep-work              keep DIR/work (embedding cache, likelihood matrix)
+  --on-duplicate-id warn|error  rows repeating an earlier row's id: counted, warned about and in
+                           report.json (warn, the default), or an input error after the embed pass
   --json                   print the report as JSON on stdout
 ${SOURCE_HELP}`,
   options: {
@@ -82,6 +84,7 @@ ${SOURCE_HELP}`,
     'part-rows': { type: 'string' },
     'checkpoint-rows': { type: 'string' },
     'keep-work': { type: 'boolean' },
+    'on-duplicate-id': { type: 'string' },
     json: { type: 'boolean' },
   },
   async run(values, positionals, log) {
@@ -141,6 +144,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     partRows: intOption(v('part-rows'), '--part-rows', { min: 1, fallback: D.partRows }),
     checkpointRows: intOption(v('checkpoint-rows'), '--checkpoint-rows', { min: 1, fallback: D.checkpointRows }),
     keepWork: Boolean(values['keep-work']),
+    onDuplicateId: enumOption(v('on-duplicate-id'), '--on-duplicate-id', ['warn', 'error'] as const, 'warn'),
   };
 }
 
