@@ -3,7 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { inspect } from '../../pipelines/inspect.js';
 import { cliBuilt, runCli } from '../pipelines/fixture.js';
-import { makeJpeg, tempDir, writeSmallDataset } from './helpers.js';
+import { CIFAR_TRAIN, HAVE_CIFAR, SHARED, makeJpeg, noteSkip, tempDir, writeSmallDataset } from './helpers.js';
 
 // `python3 -m http.server` answers HTTP/1.0, has no Range support and ends every body by
 // closing the connection: the server that made undici's client fail an assertion.
@@ -12,14 +12,15 @@ if (!HAVE_PYTHON) console.log('[skip] python3 not found: the `python3 -m http.se
 
 let dir: string;
 let cleanup: () => Promise<void>;
-let server: ChildProcess | undefined;
 let base: string;
 let file: string;
+
+const servers: ChildProcess[] = [];
 
 /** Starts `python3 -m http.server` on a free 127.0.0.1 port serving `root`; resolves its base URL. */
 function startPythonServer(root: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    server = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', root], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', root], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     server.stdout!.on('data', (d) => {
       out += d;
@@ -28,8 +29,10 @@ function startPythonServer(root: string): Promise<string> {
     });
     server.on('error', reject);
     server.on('exit', (code) => reject(new Error(`python3 -m http.server exited with ${code}: ${out}`)));
+    servers.push(server);
   });
 }
+
 
 beforeAll(async () => {
   if (!HAVE_PYTHON) return;
@@ -40,7 +43,7 @@ beforeAll(async () => {
   base = await startPythonServer(dir);
 });
 afterAll(async () => {
-  server?.kill();
+  for (const s of servers) s.kill();
   await cleanup?.();
 });
 
@@ -71,5 +74,17 @@ describe.skipIf(!HAVE_PYTHON)('a plain static file server (python3 -m http.serve
     const r = await runCli(['inspect', `${base}/missing.parquet`]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(`gssd inspect: GET ${base}/missing.parquet: HTTP 404`);
+  });
+});
+
+noteSkip(HAVE_CIFAR, 'CIFAR-10');
+describe.skipIf(!HAVE_PYTHON || !HAVE_CIFAR)('the five CIFAR-10 train shards over python3 -m http.server', () => {
+  it('inspect gives the local counts for every shard', async () => {
+    const cifarBase = await startPythonServer(join(SHARED, 'cifar10'));
+    const urls = CIFAR_TRAIN.map((f) => `${cifarBase}/${f.split('/').pop()}`);
+    const strip = (s: { input: string }) => ({ ...s, input: undefined });
+    const [local, remote] = [await inspect(CIFAR_TRAIN), await inspect(urls, { retryDelayMs: 10 })];
+    expect(remote.inputs.map(strip)).toEqual(local.inputs.map(strip));
+    expect(remote.total.rows).toBe(50_000);
   });
 });
