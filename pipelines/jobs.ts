@@ -53,7 +53,7 @@ export async function embedShard(input: string, encoder: ImageEncoder, source: S
   const rejects: { row: number; reason: string }[] = [];
   let rows = 0;
   try {
-    for await (const batch of decode(readBatches([input], readOptions(source)), { columns: source.columns, imageSize: source.imageSize })) {
+    for await (const batch of decode(readBatches([input], readOptions(source)), { columns: source.columns, imageSize: source.imageSize, maxImagePixels: source.maxImagePixels })) {
       const r = await embedRows(batch, encoder, source.columns.label, stats, labelCounts);
       for (const bad of r.rejects) rejects.push({ row: rows + bad.row, reason: bad.reason });
       await cache.append(r.rows);

@@ -87,7 +87,7 @@ export async function poison(o: PoisonOptions, log: Logger = silentLogger): Prom
   let covers = 0;
   let poisoned = 0;
   for await (const batch of readBatches(o.inputs, readOpts)) {
-    const decoded = decodeBatch(batch, cols, size);
+    const decoded = decodeBatch(batch, cols, size, o.source.maxImagePixels);
     const pixels = decoded.getChild(PIXELS_COLUMN)!;
     const labels = batch.getChild(cols.label)!;
     const ids = batch.getChild(cols.id)!;

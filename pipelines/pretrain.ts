@@ -200,7 +200,7 @@ async function train(
 async function* pixelStream(inputs: string[], s: PretrainSettings): AsyncGenerator<Uint8Array> {
   const batches = decode(
     readBatches(inputs, { ...readOptions(s.source), numClasses: undefined }),
-    { columns: s.source.columns, imageSize: s.source.imageSize },
+    { columns: s.source.columns, imageSize: s.source.imageSize, maxImagePixels: s.source.maxImagePixels },
   );
   for await (const batch of batches) {
     const px = batch.getChild(PIXELS_COLUMN)!;

@@ -124,7 +124,7 @@ async function predictAll(
   const bar = new Progress(log, pass);
   const batch = o.batch ?? 256;
   for await (const b of readBatches(inputs, readOptions(o, batch))) {
-    const decoded: RecordBatch = decodeBatch(b, columns, size);
+    const decoded: RecordBatch = decodeBatch(b, columns, size, o.source?.maxImagePixels);
     const px = decoded.getChild(PIXELS_COLUMN)!;
     const labels = b.getChild(columns.label)!;
     const packed = new Uint8Array(b.numRows * per);

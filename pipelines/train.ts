@@ -359,7 +359,7 @@ async function runTraining(
           const labels: number[] = [];
           for (const row of rows) {
             try {
-              pixels.set(decodeImage(row.image, size), labels.length * per);
+              pixels.set(decodeImage(row.image, size, s.source.maxImagePixels), labels.length * per);
               labels.push(row.label);
             } catch {
               undecodable++;

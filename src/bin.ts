@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // The `gssd` executable: everything lives in cli.ts.
 import { main } from './cli.js';
+import { installProcessGuard } from './process-guard.js';
+
+installProcessGuard();
 
 main(process.argv.slice(2)).then(
   (code) => {

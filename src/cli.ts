@@ -1,12 +1,14 @@
 /**
  * The `gssd` command line: parses arguments, makes a logger, runs one pipeline, and turns
- * errors into one line on stderr with exit code 2 (bad input or usage) or 1 (a bug).
+ * errors into one line on stderr with exit code 2 (bad input or usage, an unusable --out),
+ * 3 (disk full) or 1 (a bug).
  */
 import { parseArgs } from 'node:util';
 import { COMMANDS, type Command } from './cli/commands.js';
 import { UsageError, errorMessage } from './errors.js';
 import { createLogger } from './log.js';
 import { enumOption } from './cli/options.js';
+import { systemError } from './cli/system-error.js';
 import { VERSION } from './version.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -40,6 +42,12 @@ export async function main(argv: string[]): Promise<number> {
     log = createLogger({ format: enumOption(values.log as string | undefined, '--log', ['text', 'json', 'silent'] as const, 'text') });
     return (await command.run(values as Record<string, string | boolean | string[] | undefined>, positionals, log)) ?? 0;
   } catch (err) {
+    const sys = systemError(err);
+    if (sys) {
+      if (log.format === 'json') log.error('error', { message: sys.message, exitCode: sys.exitCode });
+      else process.stderr.write(`gssd ${name}: ${sys.message}\n`);
+      return sys.exitCode;
+    }
     const code = (err as { exitCode?: number }).exitCode;
     const known = err instanceof UsageError || code === 2 || isParseArgsError(err);
     const message = errorMessage(err).split('\n')[0];

@@ -1,7 +1,9 @@
 /**
  * Errors that reach the user as one line. `InputError` is bad input (exit code 2):
  * a file, URL, column or row the user gave us that we cannot use. `UsageError` is a
- * bad command line or option (exit code 2). Anything else is a bug (exit code 1).
+ * bad command line or option (exit code 2). File-system errors of the environment (an
+ * unusable `--out`: exit 2; a full disk: exit 3) are mapped by `cli/system-error.ts`.
+ * Anything else is a bug (exit code 1).
  *
  * @example
  *   throw new InputError(`${file}: row group 3: column "label" holds 12, outside [0, 10)`);

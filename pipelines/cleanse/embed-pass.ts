@@ -2,6 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import type { RecordBatch } from 'apache-arrow';
 import { dirname } from 'node:path';
 import { readBatches } from '../../src/io/read.js';
+import { countDuplicateIds, IdLog } from '../../src/io/duplicate-ids.js';
+import { InputError } from '../../src/errors.js';
 import { MatrixWriter } from '../../src/io/matrix-file.js';
 import { RejectLog } from '../../src/io/reject-log.js';
 import { decode } from '../../src/stages/decode.js';
@@ -30,6 +32,8 @@ export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise
   await mkdir(dirname(ctx.work('x')), { recursive: true });
   const cache = await MatrixWriter.open(ctx.work('embeddings.f32'), cols, { keepRows: state.embed.rowsDone });
   const rejects = await RejectLog.open(ctx.work('rejected.jsonl'), { keepBelowRow: state.embed.rowsDone });
+  // every row's id, for the duplicate count at the end (null: resumed from a checkpoint without them)
+  const ids = await IdLog.open(ctx.work('ids.i64'), { keepRows: state.embed.rowsDone }).catch(() => null);
   const stats = state.embed.stats ? RunningStats.fromJSON(state.embed.stats) : new RunningStats(d);
   const labelCounts = [...state.embed.labelCounts];
   let rowsDone = state.embed.rowsDone;
@@ -40,13 +44,14 @@ export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise
   const checkpoint = async () => {
     await cache.flush();
     await rejects.flush();
+    await ids?.flush();
     state.embed = { rowsDone, rejected, stats: stats.toJSON(), labelCounts: [...labelCounts] };
     await ctx.commit();
     sinceCheckpoint = 0;
   };
   const batches = decode(
     readBatches(options.inputs, { ...readOptions(options.source), startRow: rowsDone }),
-    { columns: options.source.columns, imageSize: options.source.imageSize },
+    { columns: options.source.columns, imageSize: options.source.imageSize, maxImagePixels: options.source.maxImagePixels },
   );
   try {
     for await (const batch of batches) {
@@ -55,6 +60,7 @@ export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise
       for (const { row, reason } of bad) rejects.add(rowsDone + row, reason);
       rejected += bad.length;
       await cache.append(rows);
+      ids?.append(batch.getChild(options.source.columns.id)!.toArray() as BigInt64Array);
       rowsDone += n;
       sinceCheckpoint += n;
       progress.add(n);
@@ -64,8 +70,19 @@ export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise
   } finally {
     await cache.close().catch(() => {});
     await rejects.close().catch(() => {});
+    await ids?.close().catch(() => {});
   }
   progress.done({ rejected });
+  state.duplicateIds = ids ? await countDuplicateIds(ctx.work('ids.i64')) : null;
+  await ctx.commit();
+  const dup = state.duplicateIds;
+  if (dup && dup.rows > 0) {
+    const what = `${dup.rows} rows repeat the id of an earlier row (${dup.ids} ids, e.g. ${dup.examples.join(', ')})`;
+    if (options.onDuplicateId === 'error') {
+      throw new InputError(`${options.inputs[0]}${options.inputs.length > 1 ? ' (and others)' : ''}: ${what}; ids must be unique (column "${options.source.columns.id}")`);
+    }
+    ctx.log.warn('duplicate ids', { rows: dup.rows, ids: dup.ids, examples: dup.examples.join(',') });
+  }
 }
 
 /**

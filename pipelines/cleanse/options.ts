@@ -63,6 +63,8 @@ export interface CleanseOptions {
   checkpointRows: number;
   /** Keep DIR/work (embedding cache, likelihood matrix) after a successful run. */
   keepWork: boolean;
+  /** Rows repeating an earlier row's id: `warn` (the default: counted, reported, kept) or `error` (an input error after the embed pass). */
+  onDuplicateId?: 'warn' | 'error';
 }
 
 export const CLEANSE_DEFAULTS = {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic-file.js';
 import type { DetectionReport } from '../../src/detect/detection-report.js';
+import type { DuplicateIds } from '../../src/io/duplicate-ids.js';
 import { VERSION } from '../../src/version.js';
 import { renderReportHtml } from './report-html.js';
 import { baselineFlagged } from './baseline-pass.js';
@@ -20,6 +21,8 @@ export interface CleanseReport {
   runtimes: { pretrain: string | null; embed: string | null; score: string | null };
   inputs: string[];
   rows: number;
+  /** Rows repeating an earlier row's id (kept, routed like any row); null when not counted. */
+  duplicateIds?: DuplicateIds | null;
   numClasses: number;
   featureDim: number;
   parameters: Record<string, unknown>;
@@ -102,6 +105,7 @@ export async function writeReports(ctx: RunContext, wallSeconds: number): Promis
     runtimes: { pretrain: pretrainRuntime(state), embed: state.embedRuntime, score: state.scoreRuntime ?? null },
     inputs: options.inputs,
     rows: state.totalRows,
+    duplicateIds: state.duplicateIds ?? null,
     numClasses: state.numClasses!,
     featureDim: state.featureDim!,
     parameters: state.fingerprint,

@@ -1,4 +1,5 @@
 import type { BaselineModel } from './baseline-pass.js';
+import type { DuplicateIds } from '../../src/io/duplicate-ids.js';
 import type { PretrainProgress } from '../pretrain.js';
 import type { DetectionReport } from '../../src/detect/detection-report.js';
 import type { SplitThresholds } from '../../src/detect/split-thresholds.js';
@@ -62,6 +63,8 @@ export interface CleanseState {
     stats: { dim: number; count: number; mean: number[]; m2: number[] } | null;
     labelCounts: number[];
   };
+  /** Duplicate ids counted at the end of the embed pass; null when not counted (a run resumed from a checkpoint of an older gssd). */
+  duplicateIds?: DuplicateIds | null;
   numClasses: number | null;
   fit: { epochsDone: number };
   score: { rowsDone: number };

@@ -7,6 +7,7 @@ export function formatCleanseSummary(r: CleanseReport, out: string): string {
     `rows: ${r.rows}; ${r.verdict.text}`,
     ...r.verdict.warnings.map((w) => `warning: ${w}`),
     `splits: ${splits}`,
+    ...(r.duplicateIds?.rows ? [`warning: ${r.duplicateIds.rows} rows repeat the id of an earlier row (${r.duplicateIds.ids} ids, e.g. ${r.duplicateIds.examples.join(', ')}); kept`] : []),
     `report: ${out}/report.html (and report.json); wall time ${r.wallSeconds.toFixed(1)} s on ${r.backend}`,
     '',
   ].join('\n');

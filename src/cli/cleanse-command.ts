@@ -56,6 +56,8 @@ ${TRAIN_ENGINE_HELP}
                            jobs on \`gssd worker\`s through Redis (needs --encoder and --redis; DIR and
                            the inputs must be at the same paths on every worker; docs/distributed.md)
   --redis URL              the Redis of --engine bullmq (redis://host:port[/db])
+  --on-duplicate-id warn|error  rows repeating an earlier row's id: counted, warned about and in
+                           report.json (warn, the default), or an input error after the embed pass
   --json                   print the report as JSON on stdout
 ${SOURCE_HELP}`,
   options: {
@@ -90,6 +92,7 @@ ${SOURCE_HELP}`,
     'part-rows': { type: 'string' },
     'checkpoint-rows': { type: 'string' },
     'keep-work': { type: 'boolean' },
+    'on-duplicate-id': { type: 'string' },
     json: { type: 'boolean' },
     engine: { type: 'string' },
     redis: { type: 'string' },
@@ -159,6 +162,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     partRows: intOption(v('part-rows'), '--part-rows', { min: 1, fallback: D.partRows }),
     checkpointRows: intOption(v('checkpoint-rows'), '--checkpoint-rows', { min: 1, fallback: D.checkpointRows }),
     keepWork: Boolean(values['keep-work']),
+    onDuplicateId: enumOption(v('on-duplicate-id'), '--on-duplicate-id', ['warn', 'error'] as const, 'warn'),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import { intOption } from './options.js';
 import type { ReadOptions } from '../io/read.js';
+import { DEFAULT_MAX_IMAGE_PIXELS } from '../stages/decode.js';
 
 /** The options every command that reads inputs takes, as `parseArgs` config. */
 export const SOURCE_OPTIONS = {
@@ -13,6 +14,7 @@ export const SOURCE_OPTIONS = {
   retries: { type: 'string' },
   concurrency: { type: 'string' },
   timeout: { type: 'string' },
+  'max-image-pixels': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 export const SOURCE_HELP = `Input options (inputs: Parquet files, directories, globs, http(s) URLs, or - for a list on stdin):
@@ -24,7 +26,9 @@ export const SOURCE_HELP = `Input options (inputs: Parquet files, directories, g
   --num-classes K          number of classes (default: 1 + the largest label seen)
   --retries N              retries per HTTP request (default 5)
   --concurrency N          remote shards prefetched at once (default 2)
-  --timeout SECONDS        per HTTP request (default 30)`;
+  --timeout SECONDS        per HTTP request (default 30)
+  --max-image-pixels N     images larger than N pixels (width x height, from the header) are not
+                           decoded; their rows are rejected with the reason (default 50000000)`;
 
 export interface SourceSettings {
   batchRows: number;
@@ -34,6 +38,8 @@ export interface SourceSettings {
   retries: number;
   concurrency: number;
   timeoutMs: number;
+  /** Images with more pixels are not decoded (rows rejected); default `DEFAULT_MAX_IMAGE_PIXELS`. */
+  maxImagePixels?: number;
 }
 
 /** Reads and validates the input options. */
@@ -47,6 +53,7 @@ export function sourceSettings(v: Record<string, unknown>): SourceSettings {
     retries: intOption(s('retries'), '--retries', { min: 0, max: 100, fallback: 5 }),
     concurrency: intOption(s('concurrency'), '--concurrency', { min: 1, max: 64, fallback: 2 }),
     timeoutMs: 1000 * intOption(s('timeout'), '--timeout', { min: 1, fallback: 30 }),
+    maxImagePixels: intOption(s('max-image-pixels'), '--max-image-pixels', { min: 1, fallback: DEFAULT_MAX_IMAGE_PIXELS }),
   };
 }
 

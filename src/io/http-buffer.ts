@@ -4,15 +4,15 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { getGlobalDispatcher, interceptors, request, type Dispatcher } from 'undici';
+import { httpGet, type HttpAgents, type HttpResponse } from './http-get.js';
 import { InputError } from '../errors.js';
 import { fileBuffer, type InputBuffer } from './async-buffer.js';
 import { RetryableError, statusError, withRetries, type RetryPolicy } from './retry.js';
 
 /** Options of {@link httpBuffer}. */
 export interface HttpOptions extends RetryPolicy {
-  /** undici dispatcher owning the sockets (destroy it to release them); should follow redirects. Default: the global one, following up to 5 redirects. */
-  dispatcher?: Dispatcher;
+  /** Keep-alive sockets the requests share (close them to release the sockets). Default: Node's global agents. Redirects are followed (up to 5). */
+  agents?: HttpAgents;
   /** Time allowed for connecting, for the response headers and between body chunks (ms). */
   timeoutMs: number;
 }
@@ -84,24 +84,8 @@ export async function httpBuffer(url: string, options: HttpOptions): Promise<Inp
   };
 }
 
-async function get(url: string, options: HttpOptions, range?: string): Promise<Dispatcher.ResponseData> {
-  const headers: Record<string, string> = { 'accept-encoding': 'identity' };
-  if (range) headers.range = range;
-  return request(url, {
-    method: 'GET',
-    headers,
-    dispatcher: options.dispatcher ?? defaultDispatcher(),
-    signal: options.signal,
-    headersTimeout: options.timeoutMs,
-    bodyTimeout: options.timeoutMs,
-  });
-}
-
-let redirecting: Dispatcher | undefined;
-
-function defaultDispatcher(): Dispatcher {
-  redirecting ??= getGlobalDispatcher().compose(interceptors.redirect({ maxRedirections: 5 }));
-  return redirecting;
+function get(url: string, options: HttpOptions, range?: string): Promise<HttpResponse> {
+  return httpGet(url, { range, timeoutMs: options.timeoutMs, signal: options.signal, agents: options.agents });
 }
 
 /** Downloads the whole body of `url` (no Range) to a temp file; one attempt. */
@@ -115,7 +99,7 @@ async function download(url: string, options: HttpOptions): Promise<string> {
 }
 
 /** Streams a 200 response body to a temp file, checking its length against Content-Length. */
-async function saveBody(url: string, res: Dispatcher.ResponseData): Promise<string> {
+async function saveBody(url: string, res: HttpResponse): Promise<string> {
   const path = join(tmpdir(), `gssd-${process.pid}-${randomUUID()}.parquet`);
   const expected = Number(res.headers['content-length'] ?? NaN);
   let received = 0;

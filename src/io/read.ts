@@ -1,5 +1,5 @@
 import { parquetMetadataAsync, parquetRead, parquetSchema, toJson, type AsyncBuffer, type FileMetaData } from 'hyparquet';
-import { Agent, interceptors, type Dispatcher } from 'undici';
+import { closeHttpAgents, httpAgents, type HttpAgents } from './http-get.js';
 import PQueue from 'p-queue';
 import { Field, Int32, Int64, Type, Utf8, type Data, type RecordBatch } from 'apache-arrow';
 import { InputError, UsageError, errorMessage, expectInteger } from '../errors.js';
@@ -181,15 +181,13 @@ export async function readFooters(inputs: string[], opts: ReadOptions = {}): Pro
 class Session {
   private readonly queue: PQueue;
   private readonly abort = new AbortController();
-  private readonly agent: Agent;
-  private readonly dispatcher: Dispatcher;
+  private readonly agents: HttpAgents;
   private readonly opens = new Map<number, Promise<OpenInput>>();
   readonly signal: AbortSignal;
 
   constructor(private readonly inputs: string[], private readonly s: Settings, userSignal?: AbortSignal) {
     this.queue = new PQueue({ concurrency: s.concurrency });
-    this.agent = new Agent({ connect: { timeout: s.timeoutMs }, keepAliveTimeout: 10_000 });
-    this.dispatcher = this.agent.compose(interceptors.redirect({ maxRedirections: 5 }));
+    this.agents = httpAgents(s.timeoutMs);
     this.signal = userSignal ? AbortSignal.any([userSignal, this.abort.signal]) : this.abort.signal;
     userSignal?.throwIfAborted();
   }
@@ -244,7 +242,7 @@ class Session {
           retries: this.s.retries,
           retryDelayMs: this.s.retryDelayMs,
           timeoutMs: this.s.timeoutMs,
-          dispatcher: this.dispatcher,
+          agents: this.agents,
           signal: this.signal,
         })
       : await fileBuffer(input);
@@ -269,7 +267,7 @@ class Session {
     this.abort.abort(new Error('reader closed'));
     for (const index of [...this.opens.keys()]) await this.close(index);
     await this.queue.onIdle().catch(() => {});
-    await this.agent.destroy().catch(() => {});
+    closeHttpAgents(this.agents);
   }
 }
 
@@ -431,8 +429,9 @@ function buildBatch(
         const v = data[start + i];
         if (v == null) throw new InputError(`${at(from + i)}: label is null`);
         const k = Number(v);
-        if (s.numClasses !== undefined ? !(k >= 0 && k < s.numClasses) : !(k >= -2147483648 && k <= 2147483647)) {
-          const range = s.numClasses !== undefined ? `[0, ${s.numClasses})` : 'the Int32 range';
+        // labels are class indices: a negative one is bad input (the embedding cache also uses -1 as "no label")
+        if (s.numClasses !== undefined ? !(k >= 0 && k < s.numClasses) : !(k >= 0 && k <= 2147483647)) {
+          const range = s.numClasses !== undefined ? `[0, ${s.numClasses})` : '[0, 2^31) (a class index)';
           throw new InputError(`${at(from + i)}: label ${String(v)} is outside ${range}`);
         }
         labels[i] = k;

@@ -8,13 +8,14 @@
  * one intra-op thread per core. onnxruntime-node runs a batch synchronously on the main
  * thread (its own thread pool underneath): the event loop waits meanwhile.
  */
-import { expectInteger } from '../errors.js';
+import { InputError, UsageError, errorMessage, expectInteger } from '../errors.js';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { CIFAR_MEAN, CIFAR_STD } from '../stages/augment.js';
 import type { ImageEncoder } from '../stages/embed.js';
 import { readOnnxMetadata } from './onnx-model.js';
+import { readFields, WIRE_BYTES, WIRE_VARINT } from './onnx-proto.js';
 import { checkChannels, INPUT_LAYOUTS, parseEncoderMetadata, type EncoderInputSpec, type OnnxInputLayout } from './onnx-metadata.js';
 import { firstLine, openOnnxSession, type OnnxProviderRequest } from './onnx-session.js';
 
@@ -73,8 +74,25 @@ export class OnnxEncoder implements ImageEncoder {
    *   const own = await OnnxEncoder.load('resnet50.onnx', { imageSize: 224, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], inputLayout: 'nchw' });
    */
   static async load(model: string | Uint8Array, options: OnnxEncoderOptions = {}): Promise<OnnxEncoder> {
-    const where = typeof model === 'string' ? model : 'ONNX model';
-    const bytes = typeof model === 'string' ? await readModelFile(model) : model;
+    if (typeof model !== 'string') return OnnxEncoder.open(model, 'ONNX model', options);
+    // a user's model file: anything wrong with it is bad input, one line naming the file
+    try {
+      const bytes = await readModelFile(model);
+      const external = externalInitializer(bytes);
+      if (external) {
+        throw new InputError(
+          `${model}: initializer ${external} keeps its data in a separate file (ONNX external data); give gssd one self-contained .onnx with the weights inside`,
+        );
+      }
+      return await OnnxEncoder.open(bytes, model, options);
+    } catch (err) {
+      if (err instanceof InputError || err instanceof UsageError) throw err;
+      const message = errorMessage(err).split('\n')[0];
+      throw new InputError(message.startsWith(model) ? message : `${model}: ${message}`, { cause: err });
+    }
+  }
+
+  private static async open(bytes: Uint8Array, where: string, options: OnnxEncoderOptions): Promise<OnnxEncoder> {
     const intraOpThreads = options.intraOpThreads ?? availableParallelism();
     const batchSize = options.batchSize ?? 256;
     expectInteger('intraOpThreads', intraOpThreads, 1);
@@ -109,6 +127,10 @@ export class OnnxEncoder implements ImageEncoder {
       const spec: EncoderInputSpec = { imageSize, mean, std, inputLayout };
       const enc = new OnnxEncoder(session, provider, imageSize, 0, spec, inMeta.name, inMeta.type, outputName, batchSize, intraOpThreads);
       const outMeta = session.outputMetadata[session.outputNames.indexOf(outputName)];
+      if (!outMeta?.isTensor) throw new Error(`${where}: output ${outputName} is not a tensor`);
+      if (outMeta.shape.length !== 2) {
+        throw new Error(`${where}: output ${outputName} has shape [${outMeta.shape}], expected 2 dimensions (images x features); flatten or pool it in the model`);
+      }
       const dims = outMeta?.isTensor ? outMeta.shape.slice(1) : [];
       const staticDim = dims.length > 0 && dims.every((d) => typeof d === 'number' && d > 0) ? dims.reduce<number>((a, d) => a * (d as number), 1) : undefined;
       const featureDim = staticDim ?? (await enc.run(new Uint8Array(imageSize * imageSize * 3), 1)).length;
@@ -195,6 +217,32 @@ function fillInput(pixels: Uint8Array, m: number, S: number, layout: OnnxInputLa
       out[bl + p] = pixels[src + 3 * p + 2] * a[2] + b[2];
     }
   }
+}
+
+/**
+ * The name of the first graph initializer whose data lives in an external file (ONNX
+ * `data_location = EXTERNAL`), or null; null too when the bytes are not a parsable model
+ * (onnxruntime reports those).
+ */
+function externalInitializer(bytes: Uint8Array): string | null {
+  try {
+    for (const graph of readFields(bytes)) {
+      if (graph.field !== 7 || graph.wire !== WIRE_BYTES) continue; // ModelProto.graph
+      for (const init of readFields(graph.value)) {
+        if (init.field !== 5 || init.wire !== WIRE_BYTES) continue; // GraphProto.initializer
+        let name = '';
+        let external = false;
+        for (const f of readFields(init.value)) {
+          if (f.field === 8 && f.wire === WIRE_BYTES) name = new TextDecoder().decode(f.value); // TensorProto.name
+          if (f.field === 14 && f.wire === WIRE_VARINT && f.value === 1) external = true; // data_location = EXTERNAL
+        }
+        if (external) return name || '(unnamed)';
+      }
+    }
+  } catch {
+    // not a parsable protobuf
+  }
+  return null;
 }
 
 async function readModelFile(path: string): Promise<Uint8Array> {

@@ -8,6 +8,22 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
+/**
+ * onnxruntime-node 1.2x+ on Linux and macOS starts a telemetry uploader with the first session:
+ * it queues events (session creation, model load, process and system metrics) in
+ * `$HOME/.cache/Microsoft/DeveloperTools/.onnxruntime/` (`deviceid`, `onnxruntime.db`) and
+ * writes `.ses` and `mat-debug-PID.log` to `$TMPDIR`. Its only switch is an environment
+ * variable read when the first session is created (`ORT_DISABLE_TELEMETRY` in 1.30; newer
+ * releases read `ORT_TELEMETRY_DISABLED`), so gssd sets both on loading this module, before
+ * any session exists. Setting `process.env` on the main thread changes the real process
+ * environment, which worker threads and the native library share.
+ */
+export function disableOnnxTelemetry(): void {
+  process.env.ORT_DISABLE_TELEMETRY = '1';
+  process.env.ORT_TELEMETRY_DISABLED = '1';
+}
+disableOnnxTelemetry();
+
 /** Where the model runs: `auto` tries CUDA then falls back to the CPU silently. */
 export type OnnxProviderRequest = 'auto' | 'cuda' | 'cpu';
 
@@ -38,6 +54,7 @@ export async function openOnnxSession(
   where: string,
   tuning: OnnxSessionTuning = {},
 ): Promise<{ session: ort.InferenceSession; provider: 'cuda' | 'cpu' }> {
+  disableOnnxTelemetry(); // again, in case a caller's code changed the environment since
   if (!ONNX_PROVIDERS.includes(request)) throw new Error(`Expected \`provider\` to be auto, cuda or cpu, got \`${String(request)}\``);
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',

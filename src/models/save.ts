@@ -6,14 +6,15 @@
  * manifest last, so a directory with a manifest is always complete. Loading gives
  * bit-identical weights, optimiser state and so outputs.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { InputError, errorMessage } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import type { FlowState } from './flow.js';
 import { FlowBank, type FlowBankOptions, type FlowBankState } from './flow-bank.js';
 import { ResNet } from './resnet.js';
-import { resnetInitialVariables, resnetLayout, type ResNetOptions } from './resnet-layout.js';
+import { convBns, resnetInitialVariables, resnetLayout, type ResNetOptions } from './resnet-layout.js';
 import { SimclrTrainer, type SimclrOptions } from './simclr.js';
 
 export const MANIFEST = 'manifest.json';
@@ -78,16 +79,47 @@ export async function writeModel(dir: string, kind: ModelKind, config: unknown, 
  *   const { extra } = await readManifest('out/flows');
  */
 export async function readManifest(dir: string, kind?: ModelKind): Promise<Manifest> {
+  const path = join(dir, MANIFEST);
   let text: string;
   try {
-    text = await readFile(join(dir, MANIFEST), 'utf8');
+    text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new Error(`${dir}: no saved model (${MANIFEST} missing)`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? `${MANIFEST} missing` : code === 'ENOTDIR' ? 'not a directory' : errorMessage(err);
+    throw new InputError(`${dir}: no saved model (${why})`, { cause: err });
   }
-  const m = JSON.parse(text) as Manifest;
-  if (m.format !== FORMAT || m.version !== VERSION) throw new Error(`${dir}/${MANIFEST}: not a ${FORMAT} v${VERSION} manifest`);
-  if (kind && m.kind !== kind) throw new Error(`${dir}: holds a ${m.kind}, expected a ${kind}`);
+  let m: Manifest;
+  try {
+    m = JSON.parse(text) as Manifest;
+  } catch (err) {
+    throw new InputError(`${path}: not valid JSON (${errorMessage(err)})`, { cause: err });
+  }
+  if (m === null || typeof m !== 'object' || m.format !== FORMAT || m.version !== VERSION) throw new InputError(`${path}: not a ${FORMAT} v${VERSION} manifest`);
+  if (kind && m.kind !== kind) throw new InputError(`${dir}: holds a ${m.kind}, expected a ${kind}`);
+  if (!Array.isArray(m.arrays) || !m.arrays.every(validEntry)) throw new InputError(`${path}: its "arrays" list is not a list of {name, offset, length}`);
   return m;
+}
+
+function validEntry(e: unknown): boolean {
+  const a = e as ArrayEntry | null;
+  return a !== null && typeof a === 'object' && typeof a.name === 'string' && Number.isSafeInteger(a.offset) && a.offset >= 0 && Number.isSafeInteger(a.length) && a.length >= 0;
+}
+
+/**
+ * Checks, before anything is built or read, that the arrays of the manifest fit in
+ * `tensors.bin` (a short or missing file is an InputError naming it).
+ */
+async function checkTensorsSize(dir: string, manifest: Manifest): Promise<void> {
+  const path = join(dir, TENSORS);
+  const needed = 4 * manifest.arrays.reduce((end, e) => Math.max(end, e.offset + e.length), 0);
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (err) {
+    throw new InputError(`${path}: cannot read the weights (${errorMessage(err)})`, { cause: err });
+  }
+  if (size < needed) throw new InputError(`${path}: ${size} bytes, the manifest's arrays need ${needed}: a truncated or mismatched file`);
+  if (size % 4 !== 0) throw new InputError(`${path}: ${size} bytes is not a whole number of float32 values`);
 }
 
 /**
@@ -98,6 +130,7 @@ export async function readManifest(dir: string, kind?: ModelKind): Promise<Manif
  */
 export async function readModel(dir: string, kind: ModelKind): Promise<{ manifest: Manifest; arrays: Map<string, Float32Array> }> {
   const manifest = await readManifest(dir, kind);
+  await checkTensorsSize(dir, manifest);
   const buf = await readFile(join(dir, TENSORS));
   const bytes = new Uint8Array(buf.byteLength);
   bytes.set(buf);
@@ -105,17 +138,45 @@ export async function readModel(dir: string, kind: ModelKind): Promise<{ manifes
   const all = new Float32Array(bytes.buffer);
   const arrays = new Map<string, Float32Array>();
   for (const e of manifest.arrays) {
-    if (e.offset + e.length > all.length) throw new Error(`${dir}/${TENSORS}: too short for array ${e.name}`);
+    if (e.offset + e.length > all.length) throw new InputError(`${dir}/${TENSORS}: too short for array ${e.name}`);
     arrays.set(e.name, all.subarray(e.offset, e.offset + e.length));
   }
   return { manifest, arrays };
 }
 
-/** The array `name` of a loaded model, or a clear error. */
-export function need(arrays: Map<string, Float32Array>, name: string): Float32Array {
+/** The array `name` of a loaded model, or a clear error naming `where` (the model directory). */
+export function need(arrays: Map<string, Float32Array>, name: string, where = 'saved model'): Float32Array {
   const a = arrays.get(name);
-  if (!a) throw new Error(`saved model has no array ${name}`);
+  if (!a) throw new InputError(`${where}: has no array ${name}`);
   return a;
+}
+
+/**
+ * Checks a saved encoder's config against its arrays before any network is built: a valid
+ * ResNet config whose every variable is in the manifest with the size the config needs (so a
+ * manifest edited to `"width": 4000` is an error at once, not gigabytes of allocation).
+ */
+function checkResnetConfig(dir: string, manifest: Manifest, config: unknown, prefix: string): Required<ResNetOptions> {
+  const where = join(dir, MANIFEST);
+  const c = config as Partial<Required<ResNetOptions>> | null;
+  if (c === null || typeof c !== 'object') throw new InputError(`${where}: no encoder config`);
+  const intIn = (v: unknown, lo: number, hi: number) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+  if (!intIn(c.width, 1, 4096)) throw new InputError(`${where}: encoder width ${JSON.stringify(c.width)} is not an integer in [1, 4096]`);
+  if (!intIn(c.imageSize, 1, 8192)) throw new InputError(`${where}: encoder imageSize ${JSON.stringify(c.imageSize)} is not an integer in [1, 8192]`);
+  if (c.stem !== 'cifar' && c.stem !== 'imagenet') throw new InputError(`${where}: encoder stem ${JSON.stringify(c.stem)} is not cifar or imagenet`);
+  if (!Number.isFinite(c.seed)) throw new InputError(`${where}: encoder seed ${JSON.stringify(c.seed)} is not a number`);
+  const entries = new Map(manifest.arrays.map((e) => [e.name, e]));
+  for (const cb of convBns(resnetLayout(c))) {
+    const sizes: [string, number][] = [[cb.conv, cb.k * cb.k * cb.inC * cb.outC], ...['gamma', 'beta', 'running_mean', 'running_var'].map((v): [string, number] => [`${cb.bn}.${v}`, cb.outC])];
+    for (const [name, size] of sizes) {
+      const e = entries.get(`${prefix}${name}`);
+      if (!e) throw new InputError(`${where}: no array ${prefix}${name}, which the config (width ${c.width}) needs`);
+      if (e.length !== size) {
+        throw new InputError(`${where}: the config (width ${c.width}, stem ${c.stem}) needs ${size} values for ${prefix}${name}, the weights have ${e.length}`);
+      }
+    }
+  }
+  return c as Required<ResNetOptions>;
 }
 
 /**
@@ -215,15 +276,12 @@ export async function saveResNet(net: ResNet, dir: string, extra?: unknown): Pro
  */
 export async function loadResNet(dir: string): Promise<ResNet> {
   const manifest = await readManifest(dir);
-  if (manifest.kind !== 'resnet' && manifest.kind !== 'simclr' && manifest.kind !== 'classifier') throw new Error(`${dir}: holds a ${manifest.kind}, expected a resnet`);
+  if (manifest.kind !== 'resnet' && manifest.kind !== 'simclr' && manifest.kind !== 'classifier') throw new InputError(`${dir}: holds a ${manifest.kind}, expected a resnet`);
+  // a classifier's config holds the backbone's fields next to its own (numClasses, momentum, ...)
+  const raw = manifest.kind === 'simclr' ? (manifest.config as { encoder?: unknown } | null)?.encoder : manifest.config;
+  const checked = checkResnetConfig(dir, manifest, raw, 'encoder/');
+  const config: Required<ResNetOptions> = { width: checked.width, imageSize: checked.imageSize, stem: checked.stem, seed: checked.seed };
   const { arrays } = await readModel(dir, manifest.kind);
-  let config: Required<ResNetOptions>;
-  if (manifest.kind === 'resnet') config = manifest.config as Required<ResNetOptions>;
-  else if (manifest.kind === 'simclr') config = (manifest.config as { encoder: Required<ResNetOptions> }).encoder;
-  else {
-    const c = manifest.config as Required<ResNetOptions>;
-    config = { width: c.width, imageSize: c.imageSize, stem: c.stem, seed: c.seed };
-  }
   return restoreResnet(arrays, config);
 }
 
@@ -293,13 +351,15 @@ export async function saveSimclrArrays(a: SimclrArrays, dir: string, extra?: unk
  *   const state = await loadSimclrArrays('ck/simclr-e1-s0');
  */
 export async function loadSimclrArrays(dir: string): Promise<SimclrArrays> {
-  const { manifest, arrays } = await readModel(dir, 'simclr');
+  const manifest = await readManifest(dir, 'simclr');
+  checkResnetConfig(dir, manifest, (manifest.config as { encoder?: unknown } | null)?.encoder, 'encoder/');
+  const { arrays } = await readModel(dir, 'simclr');
   const config = manifest.config as SimclrConfig;
   const state = manifest.state as { adamIterations: number; adamSlots: number };
   const encoder = new Map<string, Float32Array>();
-  for (const v of resnetInitialVariables(resnetLayout(config.encoder))) encoder.set(v.name, need(arrays, `encoder/${v.name}`).slice());
-  const head = [0, 1].map((i) => need(arrays, `head/${i}`).slice());
-  const slots = Array.from({ length: state.adamSlots }, (_, i) => need(arrays, `adam/${i}`).slice());
+  for (const v of resnetInitialVariables(resnetLayout(config.encoder))) encoder.set(v.name, need(arrays, `encoder/${v.name}`, dir).slice());
+  const head = [0, 1].map((i) => need(arrays, `head/${i}`, dir).slice());
+  const slots = Array.from({ length: state.adamSlots }, (_, i) => need(arrays, `adam/${i}`, dir).slice());
   const half = slots.length / 2;
   const adam = slots.length > 0 ? { iterations: state.adamIterations, m: slots.slice(0, half), v: slots.slice(half) } : null;
   return { config, encoder, head, adam };

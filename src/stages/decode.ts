@@ -4,17 +4,27 @@ import { Binary, Field, Utf8, makeData, type RecordBatch } from 'apache-arrow';
 import { UsageError } from '../errors.js';
 import { buildData, withColumns } from '../io/arrow-data.js';
 import { DEFAULT_COLUMNS, imageBytesOf, type Columns } from '../io/columns.js';
+import { imageInfo } from '../io/image-info.js';
 
 /** Column added by {@link decode}: `imageSize*imageSize*3` bytes, uint8 HWC RGB; null when undecodable. */
 export const PIXELS_COLUMN = 'gssd_pixels';
 /** Column added by {@link decode}: null, or why the image could not be decoded. */
 export const REASON_COLUMN = 'gssd_reason';
 
+/**
+ * Largest image decoded, in pixels (width x height), PNG and JPEG alike: a small file can
+ * claim a huge size (a 420 KB PNG of 12000 x 12000 pixels decodes to 2 GB), so the size in
+ * the header is checked before decoding; a larger image rejects its row.
+ */
+export const DEFAULT_MAX_IMAGE_PIXELS = 50_000_000;
+
 /** Options of {@link decode}. */
 export interface DecodeOptions {
   columns?: Columns;
   /** Side of the square output image in pixels (default 32). */
   imageSize?: number;
+  /** Images with more pixels than this are not decoded; their rows get a reason (default {@link DEFAULT_MAX_IMAGE_PIXELS}). */
+  maxImagePixels?: number;
 }
 
 /**
@@ -29,8 +39,10 @@ export interface DecodeOptions {
 export async function* decode(source: AsyncIterable<RecordBatch>, opts: DecodeOptions = {}): AsyncGenerator<RecordBatch> {
   const columns = opts.columns ?? DEFAULT_COLUMNS;
   const size = opts.imageSize ?? 32;
+  const maxPixels = opts.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS;
   if (!Number.isInteger(size) || size < 1) throw new UsageError(`Expected \`imageSize\` to be an integer from 1 and up, got \`${size}\``);
-  for await (const batch of source) yield decodeBatch(batch, columns, size);
+  if (!Number.isInteger(maxPixels) || maxPixels < 1) throw new UsageError(`Expected \`maxImagePixels\` to be an integer from 1 and up, got \`${maxPixels}\``);
+  for await (const batch of source) yield decodeBatch(batch, columns, size, maxPixels);
 }
 
 /**
@@ -39,7 +51,7 @@ export async function* decode(source: AsyncIterable<RecordBatch>, opts: DecodeOp
  * @example
  *   const out = decodeBatch(batch, DEFAULT_COLUMNS, 32);
  */
-export function decodeBatch(batch: RecordBatch, columns: Columns, size: number): RecordBatch {
+export function decodeBatch(batch: RecordBatch, columns: Columns, size: number, maxPixels = DEFAULT_MAX_IMAGE_PIXELS): RecordBatch {
   const images = batch.getChild(columns.image);
   if (!images) throw new Error(`decode: batch has no image column "${columns.image}"`);
   const n = batch.numRows;
@@ -54,12 +66,12 @@ export function decodeBatch(batch: RecordBatch, columns: Columns, size: number):
     const bytes = imageBytesOf(images, i);
     try {
       if (!bytes) throw new Error('no image bytes');
-      pixels.set(decodeImage(bytes, size), offset);
+      pixels.set(decodeImage(bytes, size, maxPixels), offset);
       offset += stride;
       nullBitmap[i >> 3] |= 1 << (i & 7);
     } catch (err) {
       nullCount++;
-      reasons[i] = `undecodable image: ${shortMessage(err)}`;
+      reasons[i] = err instanceof ImageTooLarge ? err.message : `undecodable image: ${shortMessage(err)}`;
     }
     valueOffsets[i + 1] = offset;
   }
@@ -86,16 +98,20 @@ export function decodeBatch(batch: RecordBatch, columns: Columns, size: number):
  * @example
  *   const rgb = decodeImage(pngBytes, 32); // Uint8Array(3072)
  */
-export function decodeImage(bytes: Uint8Array, size: number): Uint8Array {
+export function decodeImage(bytes: Uint8Array, size: number, maxPixels = DEFAULT_MAX_IMAGE_PIXELS): Uint8Array {
   let width: number;
   let height: number;
   let rgb: Uint8Array;
+  const header = imageInfo(bytes);
+  if (header.width !== null && header.height !== null && header.width * header.height > maxPixels) {
+    throw new ImageTooLarge(`image too large: ${header.width}x${header.height} pixels, above the limit of ${maxPixels} (--max-image-pixels)`);
+  }
   if (isPng(bytes)) {
     const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     ({ width, height } = png);
     rgb = rgbaToRgb(png.data, width * height);
   } else if (isJpeg(bytes)) {
-    const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: 100, maxMemoryUsageInMB: 1024 });
+    const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: maxPixels / 1e6, maxMemoryUsageInMB: 1024 });
     ({ width, height } = img);
     rgb = img.data;
     if (rgb.length < width * height * 3) throw new Error('JPEG decoded to fewer pixels than its size');
@@ -104,6 +120,14 @@ export function decodeImage(bytes: Uint8Array, size: number): Uint8Array {
   }
   if (!(width > 0 && height > 0)) throw new Error(`image has size ${width}x${height}`);
   return width === size && height === size ? rgb.subarray(0, size * size * 3) : resize(rgb, width, height, size, size);
+}
+
+/** An image whose header claims more pixels than allowed (not decoded). */
+export class ImageTooLarge extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageTooLarge';
+  }
 }
 
 function isPng(b: Uint8Array): boolean {

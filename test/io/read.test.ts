@@ -73,6 +73,16 @@ describe('readChunks', () => {
     expect((await collect([f])).length).toBe(3);
   });
 
+  it('rejects negative labels (-1, -3, INT32_MIN) without numClasses, naming file, row group and row', async () => {
+    for (const bad of [-1, -3, -2147483648]) {
+      const labels = Array.from({ length: 30 }, (_, i) => (i === 17 ? bad : i % 10));
+      const f = writeSmallDataset(join(dir, `negative${bad}.parquet`), 30, { rowGroupSize: 10, labels });
+      const err = await errorOf(collect([f]));
+      expect(err).toBeInstanceOf(InputError);
+      expect(err.message).toBe(`${f}: row group 1, row 17: label ${bad} is outside [0, 2^31) (a class index)`);
+    }
+  });
+
   it('rejects a null label and a non-integer label column', async () => {
     const f = writeSmallDataset(join(dir, 'nulllabel.parquet'), 4, { labels: [1, 2, null, 3] });
     const err = await errorOf(collect([f]));

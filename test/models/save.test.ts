@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/models/backend.js';
 import { FlowBank } from '../../src/models/flow-bank.js';
 import { ResNet } from '../../src/models/resnet.js';
 import { SimclrTrainer } from '../../src/models/simclr.js';
-import { loadFlowBank, loadResNet, loadSimclr, readManifest, saveFlowBank, saveResNet, saveSimclr } from '../../src/models/save.js';
+import { loadFlowBank, loadResNet, loadSimclr, loadSimclrArrays, readManifest, saveFlowBank, saveResNet, saveSimclr } from '../../src/models/save.js';
+import { InputError } from '../../src/errors.js';
 import { augment } from '../../src/stages/augment.js';
 import { Rng } from '../../src/rng.js';
 import { structuredImages } from './fixture.js';
@@ -83,5 +84,53 @@ describe('save / load', () => {
     await expect(loadResNet(join(dir, 'flows'))).rejects.toThrow(/flow-bank, expected a resnet/);
     copy.dispose();
     bank.dispose();
+  });
+
+  it('bad encoder directories are one-line InputErrors naming the file, checked before anything is built', async () => {
+    const good = join(dir, 'good-enc');
+    await saveResNet(new ResNet({ width: 2, imageSize: 16, seed: 1 }), good);
+    const variant = async (name: string, change: (d: string) => Promise<void>) => {
+      const d = join(dir, name);
+      await cp(good, d, { recursive: true });
+      await change(d);
+      return d;
+    };
+    const failure = async (d: string) => {
+      const err = await loadResNet(d).then(() => null, (e: Error) => e);
+      expect(err).toBeInstanceOf(InputError);
+      expect(err!.message).not.toContain('\n');
+      return err!.message;
+    };
+    const noManifest = await variant('no-manifest', (d) => rm(join(d, 'manifest.json')));
+    expect(await failure(noManifest)).toBe(`${noManifest}: no saved model (manifest.json missing)`);
+    const badJson = await variant('bad-json', (d) => writeFile(join(d, 'manifest.json'), '{"format": "gssd-model", '));
+    expect(await failure(badJson)).toMatch(new RegExp(`^${join(badJson, 'manifest.json')}: not valid JSON`));
+    const short = await variant('short', (d) => truncate(join(d, 'tensors.bin'), 100));
+    expect(await failure(short)).toMatch(new RegExp(`^${join(short, 'tensors.bin')}: 100 bytes, the manifest's arrays need \\d+`));
+    const flows = join(dir, 'flows-not-enc');
+    await saveFlowBank(new FlowBank({ dim: 4, numClasses: 2, seed: 1 }), flows);
+    expect(await failure(flows)).toBe(`${flows}: holds a flow-bank, expected a resnet`);
+    // a manifest edited to width 4000: an error at once, nothing allocated for that width
+    const wide = await variant('wide', async (d) => {
+      const m = JSON.parse(await readFile(join(d, 'manifest.json'), 'utf8'));
+      m.config.width = 4000;
+      await writeFile(join(d, 'manifest.json'), JSON.stringify(m));
+    });
+    const rss = process.memoryUsage().rss;
+    expect(await failure(wide)).toBe(`${join(wide, 'manifest.json')}: the config (width 4000, stem cifar) needs 108000 values for encoder/stem.conv, the weights have 54`);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(100e6);
+    const absurd = await variant('absurd', async (d) => {
+      const m = JSON.parse(await readFile(join(d, 'manifest.json'), 'utf8'));
+      m.config.width = 1e9;
+      await writeFile(join(d, 'manifest.json'), JSON.stringify(m));
+    });
+    expect(await failure(absurd)).toMatch(/encoder width 1000000000 is not an integer in \[1, 4096\]/);
+    // the SimCLR state loader (both training engines) checks the same way
+    const sim = join(dir, 'sim-wide');
+    await saveSimclr(new SimclrTrainer(new ResNet({ width: 2, imageSize: 16, seed: 1 }), { seed: 1 }), sim);
+    const m = JSON.parse(await readFile(join(sim, 'manifest.json'), 'utf8'));
+    m.config.encoder.width = 4000;
+    await writeFile(join(sim, 'manifest.json'), JSON.stringify(m));
+    await expect(loadSimclrArrays(sim)).rejects.toThrow(/needs 108000 values for encoder\/stem.conv/);
   });
 });

@@ -3,7 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Binary, Field, Int32, Int64 } from 'apache-arrow';
 import { PNG } from 'pngjs';
-import { decode, decodeImage, PIXELS_COLUMN, REASON_COLUMN } from '../../src/stages/decode.js';
+import { deflateSync, crc32 } from 'node:zlib';
+import { decode, decodeImage, DEFAULT_MAX_IMAGE_PIXELS, PIXELS_COLUMN, REASON_COLUMN } from '../../src/stages/decode.js';
+import { sourceSettings } from '../../src/cli/source-options.js';
 import { buildData, makeBatch } from '../../src/io/arrow-data.js';
 import { readBatches } from '../../src/io/read.js';
 import { CIFAR_TRAIN, HAVE_CIFAR, HAVE_MNIST, MNIST_TEST, SHARED, makeJpeg, makePng, noteSkip, tempDir, writeSmallDataset } from '../io/helpers.js';
@@ -76,6 +78,34 @@ describe('decode stage', () => {
     expect(reasons.get(3)).not.toContain('\n');
   });
 
+  it('does not decode an image above --max-image-pixels (PNG and JPEG): its row gets the reason', async () => {
+    // a decompression bomb: 2000 x 2000 RGB of zeros is 12 MB of pixels in a ~12 KB PNG
+    const bomb = bombPng(2000, 2000);
+    expect(bomb.length).toBeLessThan(100_000);
+    // a 12000 x 12000 header (the issue's 420 KB file would decode to 2 GB): refused from the header alone
+    const huge = bombPng(12000, 12000, false);
+    const images = [makePng(8, 8), bomb, makeJpeg(64, 64, 2), huge];
+    const f = writeSmallDataset(join(dir, 'bombs.parquet'), 4, { images });
+    const [limited] = await all(decode(readBatches([f]), { imageSize: 8, maxImagePixels: 4000 }));
+    const reasons = limited.getChild(REASON_COLUMN)!;
+    const pixels = limited.getChild(PIXELS_COLUMN)!;
+    expect(limited.numRows).toBe(4);
+    expect(reasons.get(0)).toBeNull();
+    expect(reasons.get(1)).toBe('image too large: 2000x2000 pixels, above the limit of 4000 (--max-image-pixels)');
+    expect(pixels.get(1)).toBeNull();
+    expect(reasons.get(2)).toBe('image too large: 64x64 pixels, above the limit of 4000 (--max-image-pixels)');
+    expect(reasons.get(3)).toBe('image too large: 12000x12000 pixels, above the limit of 4000 (--max-image-pixels)');
+    // the default limit decodes the 4-megapixel bomb and the JPEG, and still refuses 144 megapixels
+    expect(DEFAULT_MAX_IMAGE_PIXELS).toBe(50_000_000);
+    const [defaults] = await all(decode(readBatches([f]), { imageSize: 8 }));
+    expect([0, 1, 2].map((i) => defaults.getChild(REASON_COLUMN)!.get(i))).toEqual([null, null, null]);
+    expect(defaults.getChild(REASON_COLUMN)!.get(3)).toBe('image too large: 12000x12000 pixels, above the limit of 50000000 (--max-image-pixels)');
+    // the option
+    expect(sourceSettings({ 'max-image-pixels': '1000' }).maxImagePixels).toBe(1000);
+    expect(sourceSettings({}).maxImagePixels).toBe(DEFAULT_MAX_IMAGE_PIXELS);
+    expect(() => sourceSettings({ 'max-image-pixels': '0' })).toThrow(/--max-image-pixels/);
+  });
+
   it('handles a null image cell', async () => {
     const batch = makeBatch(
       [new Field('id', new Int64(), false), new Field('label', new Int32(), false), new Field('image', new Binary(), true)],
@@ -142,3 +172,22 @@ describe.skipIf(!HAVE_CIFAR)('decode CIFAR-10 JPEGs', () => {
     expect(failed).toBe(0);
   });
 });
+
+/** An RGB PNG of zeros, `w` x `h`, highly compressed; `complete: false` writes the header and a token IDAT only. */
+function bombPng(w: number, h: number, complete = true): Uint8Array {
+  const chunk = (type: string, data: Uint8Array) => {
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    out.write(type, 4, 'latin1');
+    out.set(data, 8);
+    out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const raw = complete ? Buffer.alloc(h * (1 + 3 * w)) : Buffer.alloc(1 + 3 * w);
+  const signature = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return new Uint8Array(Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', new Uint8Array(0))]));
+}
