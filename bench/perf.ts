@@ -14,7 +14,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { loadOnnxRuntime } from '../src/models/onnx-runtime.js';
 import { initBackend } from '../src/models/backend.js';
 import { EmbedPool } from '../src/models/embed-pool.js';
 import { FlowBank } from '../src/models/flow-bank.js';
@@ -32,6 +32,8 @@ import { Rng } from '../src/rng.js';
 import { measure, timeOnce, type Rate } from './lib/rate.js';
 import { runTorchEmbed, runTorchRef } from './lib/torch-ref.js';
 import { writePerfReport, type PerfReport, type PerfRow } from './lib/perf-report.js';
+
+const ort = await loadOnnxRuntime('perf bench');
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

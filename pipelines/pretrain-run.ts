@@ -35,7 +35,7 @@ export async function pretrainCommandRun(
   log.info('backend', { backend });
   const store = new CheckpointStore<PretrainRunState>(run.out);
   let state = run.resume ? await store.load() : null;
-  const settings = { ...requested, ...trainingEngine(state?.settings, run, run.out) };
+  const settings = { ...requested, ...trainingEngine(state?.settings, run, run.out, log) };
   if (state) await continueWith(state, settings, run.out, store, log);
   if (!state) {
     await mkdir(run.out, { recursive: true });

@@ -157,7 +157,7 @@ export async function train(o: TrainOptions, log: Logger = silentLogger): Promis
     const scan = await scanRows(settings);
     if (scan.trainRows < 2) throw new InputError(`${o.inputs[0]}${o.inputs.length > 1 ? ' ...' : ''}: fewer than 2 rows with a label to train with`);
     log.info('train data', { ...scan });
-    state = { settings, backend, engine: trainingEngine(undefined, o, o.out), scan, progress: null, summary: null };
+    state = { settings, backend, engine: trainingEngine(undefined, o, o.out, log), scan, progress: null, summary: null };
     await store.save(state);
   }
   const engine = trainingEngine(state.engine ?? {}, o, o.out);
