@@ -17,11 +17,11 @@ import { baselinePass } from './cleanse/baseline-pass.js';
 import { pretrainPass } from './cleanse/pretrain-pass.js';
 import { openEncoder } from './cleanse/open-encoder.js';
 import { writeReports, type CleanseReport } from './cleanse/report.js';
-import { outputFingerprint, type CleanseOptions } from './cleanse/options.js';
+import { cleanseOptions, outputFingerprint, type CleanseOptions, type CleanseRequest } from './cleanse/options.js';
 import { initialState, PASSES, type CleanseState, type PassName } from './cleanse/state.js';
 import { CheckpointStore } from '../src/io/checkpoint.js';
 
-export { CLEANSE_DEFAULTS, type CleanseOptions } from './cleanse/options.js';
+export { CLEANSE_DEFAULTS, cleanseOptions, type CleanseOptions, type CleanseRequest } from './cleanse/options.js';
 
 /**
  * A whole GSSD cleanse run (DESIGN.md, "Passes of a cleanse run"): pretrain (when no encoder
@@ -31,11 +31,13 @@ export { CLEANSE_DEFAULTS, type CleanseOptions } from './cleanse/options.js';
  * Parquet parts and `out/report.json` + `out/report.html`.
  *
  * @example
- *   const report = await cleanse({ ...CLEANSE_DEFAULTS, inputs: ['train.parquet'], out: 'out', source, resume: false, force: false, keepWork: false });
+ *   const report = await cleanse({ inputs: ['train.parquet'], out: 'out', signal: AbortSignal.timeout(3_600_000) });
  *   console.log(report.flagged, report.splits);
  */
-export async function cleanse(options: CleanseOptions, log: Logger = silentLogger): Promise<CleanseReport> {
+export async function cleanse(request: CleanseRequest, log: Logger = silentLogger): Promise<CleanseReport> {
   const startedAt = Date.now();
+  const options = cleanseOptions(request);
+  options.signal?.throwIfAborted();
   const backend = await initBackend(options.backend);
   log.info('backend', { backend });
   const state = await openRun(options, backend);

@@ -73,6 +73,8 @@ export async function pretrainEncoder(
     checkpointDir: (epoch: number, step: number) => string;
     commit: (p: PretrainProgress) => Promise<void>;
     resumeFrom?: PretrainProgress | null;
+    /** Stops pretraining before the next step; the last commit stays resumable. */
+    signal?: AbortSignal;
   },
   log: Logger = silentLogger,
 ): Promise<void> {
@@ -105,7 +107,7 @@ async function train(
   s: PretrainSettings,
   engine: SimclrEngine,
   progressState: PretrainProgress,
-  io: { checkpointDir: (epoch: number, step: number) => string; commit: (p: PretrainProgress) => Promise<void> },
+  io: { checkpointDir: (epoch: number, step: number) => string; commit: (p: PretrainProgress) => Promise<void>; signal?: AbortSignal },
   log: Logger,
 ): Promise<void> {
   const size = s.source.imageSize;
@@ -147,6 +149,7 @@ async function train(
         return { at, n, both: await ready };
       };
       const run = async (job: { at: number; n: number; both: Float32Array }) => {
+        io.signal?.throwIfAborted();
         const loss = await engine.step(job.both, job.n);
         if (!started) {
           started = true;
@@ -158,7 +161,7 @@ async function train(
         bar.add(job.n);
         if ((job.at + 1) % s.checkpointSteps === 0) await save(epoch, job.at + 1);
       };
-      for await (const images of shuffleBatches(pixelStream(order, s), s.batch, s.shuffleBuffer, rng, { minLast })) {
+      for await (const images of shuffleBatches(pixelStream(order, s, io.signal), s.batch, s.shuffleBuffer, rng, { minLast })) {
         if (step < resumeAt) {
           bar.skip(images.length);
           step++;
@@ -181,9 +184,9 @@ async function train(
 }
 
 /** The decoded images of the inputs in order (undecodable rows are skipped here: pretraining only). */
-async function* pixelStream(inputs: string[], s: PretrainSettings): AsyncGenerator<Uint8Array> {
+async function* pixelStream(inputs: string[], s: PretrainSettings, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   const batches = decode(
-    readBatches(inputs, { ...readOptions(s.source), numClasses: undefined }),
+    readBatches(inputs, { ...readOptions(s.source), numClasses: undefined, signal }),
     { columns: s.source.columns, imageSize: s.source.imageSize },
   );
   for await (const batch of batches) {

@@ -45,7 +45,7 @@ export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise
     sinceCheckpoint = 0;
   };
   const batches = decode(
-    readBatches(options.inputs, { ...readOptions(options.source), startRow: rowsDone }),
+    readBatches(options.inputs, { ...readOptions(options.source), startRow: rowsDone, signal: options.signal }),
     { columns: options.source.columns, imageSize: options.source.imageSize },
   );
   try {

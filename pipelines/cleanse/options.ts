@@ -6,7 +6,8 @@ import type { CutMode } from '../../src/detect/split-thresholds.js';
 import type { DetectorName } from './baseline-pass.js';
 import type { EmbedRuntime } from './open-encoder.js';
 import type { ScoreRuntime } from '../../src/models/flow-scorer.js';
-import type { SourceSettings } from '../../src/cli/source-options.js';
+import { resolveSource, type SourceOption, type SourceSettings } from '../../src/cli/source-options.js';
+import type { ColumnsOption } from '../../src/io/columns.js';
 
 /**
  * Everything a cleanse run is configured by. Defaults are METHOD.md's reference values, except
@@ -61,6 +62,34 @@ export interface CleanseOptions {
   checkpointRows: number;
   /** Keep DIR/work (embedding cache, likelihood matrix) after a successful run. */
   keepWork: boolean;
+  /**
+   * Stops the run: it throws the signal's reason at the next row batch, training step or
+   * checkpoint, and what is committed stays, so `resume: true` continues it (same output).
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * A cleanse as a library caller asks for it: `inputs` and `out`, anything else optional
+ * (`CLEANSE_DEFAULTS`, `SOURCE_DEFAULTS`; `resume`, `force`, `keepWork` false). `columns`
+ * is the same option `readBatches` and `decode` take.
+ */
+export type CleanseRequest = Partial<Omit<CleanseOptions, 'inputs' | 'out' | 'source'>> & {
+  inputs: string[];
+  out: string;
+  source?: SourceOption;
+  columns?: ColumnsOption;
+};
+
+/**
+ * The full options of a request, defaults filled in.
+ *
+ * @example
+ *   const o = cleanseOptions({ inputs: ['train.parquet'], out: 'run', columns: { image: 'img' } });
+ */
+export function cleanseOptions(r: CleanseRequest): CleanseOptions {
+  const given = Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as CleanseRequest;
+  return { ...CLEANSE_DEFAULTS, resume: false, force: false, keepWork: false, ...given, source: resolveSource(r.source, r.columns) };
 }
 
 export const CLEANSE_DEFAULTS = {

@@ -39,6 +39,7 @@ export async function pretrainPass(ctx: RunContext): Promise<void> {
       encoderDir,
       checkpointDir: (epoch, step) => ctx.checkpoint(`simclr-e${epoch}-s${step}`),
       resumeFrom: state.pretrain,
+      signal: options.signal,
       commit: async (p) => {
         state.pretrain = p;
         await ctx.commit();

@@ -3,6 +3,10 @@ import { writeFileAtomic } from '../../src/io/atomic-file.js';
 import type { DetectionReport } from '../../src/detect/detection-report.js';
 import { VERSION } from '../../src/version.js';
 import { renderReportHtml } from './report-html.js';
+import { readFooters } from '../../src/io/read.js';
+import { resolveColumns } from '../../src/io/columns.js';
+import { classNamesOf } from '../../src/io/class-names.js';
+import { readOptions } from '../../src/cli/source-options.js';
 import { baselineFlagged } from './baseline-pass.js';
 import type { RunContext } from './context.js';
 import type { PassCost, PassName, SinkName } from './state.js';
@@ -17,6 +21,8 @@ export interface CleanseReport {
   inputs: string[];
   rows: number;
   numClasses: number;
+  /** Class names by label, from the inputs' Hugging Face `ClassLabel` metadata; null when they have none. */
+  classNames?: string[] | null;
   featureDim: number;
   parameters: Record<string, unknown>;
   /** gssd, or the baseline detector used. */
@@ -49,6 +55,7 @@ export async function writeReports(ctx: RunContext, wallSeconds: number): Promis
     inputs: options.inputs,
     rows: state.totalRows,
     numClasses: state.numClasses!,
+    classNames: await inputClassNames(options),
     featureDim: state.featureDim!,
     parameters: state.fingerprint,
     detector: options.detector,
@@ -70,6 +77,12 @@ export async function writeReports(ctx: RunContext, wallSeconds: number): Promis
   await writeFileAtomic(join(options.out, 'report.json'), JSON.stringify(report, null, 1));
   await writeFileAtomic(join(options.out, 'report.html'), renderReportHtml(report));
   return report;
+}
+
+/** The class names in the first input's metadata, if any. */
+async function inputClassNames(options: RunContext['options']): Promise<string[] | null> {
+  const [footer] = await readFooters(options.inputs.slice(0, 1), readOptions(options.source));
+  return classNamesOf(footer.metadata, resolveColumns(options.source.columns).label);
 }
 
 /** What trained the run's encoder (e.g. `onnx (2 threads)`), or null when it was given. */

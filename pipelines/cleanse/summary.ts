@@ -1,8 +1,9 @@
+import { classTitle } from '../../src/io/class-names.js';
 import type { CleanseReport } from './report.js';
 
 /** The few lines `gssd cleanse` prints when it is done. */
 export function formatCleanseSummary(r: CleanseReport, out: string): string {
-  const flagged = r.flagged.length ? r.flagged.map((f) => `class ${f.label} (${f.test === 'D' || f.test === 'ND' ? `${f.test}-test` : f.test})`).join(', ') : 'none (data declared clean)';
+  const flagged = r.flagged.length ? r.flagged.map((f) => `${classTitle(f.label, r.classNames)} (${f.test === 'D' || f.test === 'ND' ? `${f.test}-test` : f.test})`).join(', ') : 'none (data declared clean)';
   const splits = Object.entries(r.splits).map(([k, v]) => `${k} ${v}`).join(', ');
   return [
     `rows: ${r.rows}; flagged: ${flagged}`,
