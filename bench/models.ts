@@ -74,7 +74,7 @@ async function rateAsync(fn: () => Promise<unknown>, items: number, seconds: num
   return n / ((performance.now() - t0) / 1000);
 }
 
-/** PyTorch figures of DESIGN.md, measured on this machine when it was otherwise idle. */
+/** PyTorch figures of docs/architecture.md, measured on this machine when it was otherwise idle. */
 const DESIGN_REFERENCE: Record<string, number> = {
   flow_train_b16_vectors_per_s: 1300,
   flow_train_b256_vectors_per_s: 7700,
@@ -253,7 +253,7 @@ async function main(): Promise<void> {
     rows.push([`SimCLR step w${w} (images/s)`, `simclr_w${w}_images_per_s`, 'simclr_train_images_per_s', `simclr_w${w}`, 0.3]);
     rows.push([`SimCLR step w${w}, ParallelSimclr (images/s)`, `simclr_parallel_w${w}_images_per_s`, 'simclr_train_images_per_s', `simclr_w${w}`, 0.3]);
   }
-  const table = ['| work | ours (wall) | ours (CPU time) | PyTorch same run | ratio | PyTorch DESIGN.md | ratio (wall) | ratio (CPU time) | target |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  const table = ['| work | ours (wall) | ours (CPU time) | PyTorch same run | ratio | PyTorch docs/architecture.md | ratio (wall) | ratio (CPU time) | target |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
   const f = (v: number | undefined, digits = 0) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
   for (const [name, key, torchKey, refKey, target] of rows) {
     const o = ours[key];

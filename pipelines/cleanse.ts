@@ -24,7 +24,7 @@ import { CheckpointStore } from '../src/io/checkpoint.js';
 export { CLEANSE_DEFAULTS, cleanseOptions, type CleanseOptions, type CleanseRequest } from './cleanse/options.js';
 
 /**
- * A whole GSSD cleanse run (DESIGN.md, "Passes of a cleanse run"): pretrain (when no encoder
+ * A whole GSSD cleanse run (docs/architecture.md, "Passes"): pretrain (when no encoder
  * is given) -> embed -> fit per-class flows -> score -> detect -> route, each pass streaming
  * and checkpointed under `out/checkpoint`, so that `resume: true` continues a killed run and
  * gives the same output as an uninterrupted one. Writes `out/{clean,poisoned,uncertain,rejected}`

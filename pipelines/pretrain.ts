@@ -13,7 +13,7 @@ import { Progress } from '../src/progress.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { readOptions, type SourceSettings } from '../src/cli/source-options.js';
 
-/** Settings of SimCLR pretraining (METHOD.md step 1; reference: 100 epochs, batch 256, Adam 3e-4). */
+/** Settings of SimCLR pretraining (docs/method.md, step 1; reference: 100 epochs, batch 256, Adam 3e-4). */
 export interface PretrainSettings {
   inputs: string[];
   source: SourceSettings;

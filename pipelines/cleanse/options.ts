@@ -10,7 +10,7 @@ import { resolveSource, type SourceOption, type SourceSettings } from '../../src
 import type { ColumnsOption } from '../../src/io/columns.js';
 
 /**
- * Everything a cleanse run is configured by. Defaults are METHOD.md's reference values, except
+ * Everything a cleanse run is configured by. Defaults are docs/method.md's reference values, except
  * target detection (robust, from `DEFAULT_DETECTION_OPTIONS`) and the cut (adaptive), which
  * bench:efficacy chose (README, "Target detection").
  */

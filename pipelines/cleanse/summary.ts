@@ -5,7 +5,11 @@ import type { CleanseReport } from './report.js';
 export function formatCleanseSummary(r: CleanseReport, out: string): string {
   const flagged = r.flagged.length ? r.flagged.map((f) => `${classTitle(f.label, r.classNames)} (${f.test === 'D' || f.test === 'ND' ? `${f.test}-test` : f.test})`).join(', ') : 'none (data declared clean)';
   const splits = Object.entries(r.splits).map(([k, v]) => `${k} ${v}`).join(', ');
+  const names = r.classNames?.length
+    ? [`classes (from the input's metadata): ${r.classNames.slice(0, 20).map((n, k) => `${k} ${n}`).join(', ')}${r.classNames.length > 20 ? `, ... (${r.classNames.length})` : ''}`]
+    : [];
   return [
+    ...names,
     `rows: ${r.rows}; flagged: ${flagged}`,
     `splits: ${splits}`,
     `report: ${out}/report.html (and report.json); wall time ${r.wallSeconds.toFixed(1)} s on ${r.backend}`,
