@@ -3,6 +3,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, InputError } from '../src/errors.js';
 import { countRows } from '../src/io/read.js';
+import { resolveInputs } from '../src/io/inputs.js';
 import { initBackend } from '../src/models/backend.js';
 import { loadFlowBank } from '../src/models/save.js';
 import { silentLogger, type Logger } from '../src/log.js';
@@ -36,7 +37,8 @@ export { CLEANSE_DEFAULTS, cleanseOptions, type CleanseOptions, type CleanseRequ
  */
 export async function cleanse(request: CleanseRequest, log: Logger = silentLogger): Promise<CleanseReport> {
   const startedAt = Date.now();
-  const options = cleanseOptions(request);
+  // inputs as the CLI resolves them: directories and globs to their Parquet files, in order
+  const options = cleanseOptions({ ...request, inputs: await resolveInputs(request.inputs) });
   options.signal?.throwIfAborted();
   const backend = await initBackend(options.backend);
   log.info('backend', { backend });

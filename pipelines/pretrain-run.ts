@@ -2,6 +2,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointStore } from '../src/io/checkpoint.js';
 import { countRows } from '../src/io/read.js';
+import { resolveInputs } from '../src/io/inputs.js';
 import { initBackend, type BackendName } from '../src/models/backend.js';
 import { UsageError } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/log.js';
@@ -158,7 +159,7 @@ export async function pretrain(o: PretrainOptions, log: Logger = silentLogger): 
   const p = { ...PRETRAIN_DEFAULTS, ...given };
   await pretrainCommandRun(
     {
-      inputs: p.inputs,
+      inputs: await resolveInputs(p.inputs),
       source: resolveSource(p.source, p.columns),
       width: p.width,
       epochs: p.epochs,

@@ -1,13 +1,14 @@
 /**
  * Class names from a Parquet file's key-value metadata: Hugging Face `datasets` writes its
- * features under the `huggingface` key, a `ClassLabel` feature with the names in label order.
+ * features under the `huggingface` key, a `ClassLabel` feature with the names in label order;
+ * else a `label_names` JSON array (as in gssd's own and the shared CIFAR-10 files).
  *
  * @example
  *   classNamesOf({ huggingface: '{"info":{"features":{"label":{"names":["cat","dog"],"_type":"ClassLabel"}}}}' }, 'label');   // ['cat', 'dog']
  */
 export function classNamesOf(metadata: Record<string, string>, labelColumn: string): string[] | null {
   const text = metadata.huggingface;
-  if (!text) return null;
+  if (!text) return plainNames(metadata.label_names);
   try {
     const features = (JSON.parse(text) as { info?: { features?: Record<string, unknown> } }).info?.features;
     const label = features?.[labelColumn] as { _type?: string; names?: unknown } | undefined;
@@ -27,4 +28,14 @@ export function classNamesOf(metadata: Record<string, string>, labelColumn: stri
 export function classTitle(label: number, names: readonly string[] | null | undefined): string {
   const name = names?.[label];
   return name === undefined ? `class ${label}` : `class ${label} (${name})`;
+}
+
+function plainNames(text: string | undefined): string[] | null {
+  if (!text) return null;
+  try {
+    const names = JSON.parse(text) as unknown;
+    return Array.isArray(names) && names.every((n) => typeof n === 'string') ? (names as string[]) : null;
+  } catch {
+    return null;
+  }
 }

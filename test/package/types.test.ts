@@ -29,18 +29,12 @@ describe.skipIf(!cliBuilt())('the published types in a strict NodeNext consumer'
     if (root) await rm(root, { recursive: true, force: true });
   });
 
-  it('compiles with no error', async () => {
-    const r = await new Promise<{ code: number; out: string }>((done) =>
-      execFile(process.execPath, [TSC, '-p', root], (err, stdout, stderr) => done({ code: err ? 1 : 0, out: stdout + stderr })),
-    );
-    expect(r.out).toBe('');
-    expect(r.code).toBe(0);
-  }, 120_000);
-
-  it('reports a type error as one (the check is real)', async () => {
+  it('compiles with no error, and reports a wrong call (the check is real)', async () => {
     await writeFile(join(root, 'bad.ts'), `import { cleanse } from 'gssd';\nawait cleanse({ inputs: ['a'] });\n`);
-    await writeFile(join(root, 'tsconfig.bad.json'), JSON.stringify({ ...CONSUMER_TSCONFIG, files: ['bad.ts'] }));
-    const out = await new Promise<string>((done) => execFile(process.execPath, [TSC, '-p', join(root, 'tsconfig.bad.json')], (_e, stdout) => done(stdout)));
-    expect(out).toMatch(/TS2345|TS2741/);
+    await writeFile(join(root, 'tsconfig.json'), JSON.stringify({ ...CONSUMER_TSCONFIG, files: ['main.ts', 'bad.ts'] }));
+    const out = await new Promise<string>((done) => execFile(process.execPath, [TSC, '-p', root], (_err, stdout, stderr) => done(stdout + stderr)));
+    const errors = out.split('\n').filter((l) => /error TS/.test(l));
+    expect(errors.filter((l) => !l.includes('bad.ts(')), out).toEqual([]);
+    expect(errors.join('\n')).toMatch(/bad\.ts\(2,\d+\): error TS(2345|2741)/);
   }, 120_000);
 });
