@@ -31,7 +31,7 @@ describe('AbortSignal in pretrain() and cleanse()', () => {
   beforeAll(async () => {
     root = await tempDir('abort');
     data = join(root, 'data');
-    await writeSyntheticDataset(data, { rows: 300, seed: 5 });
+    await writeSyntheticDataset(data, { rows: 200, seed: 5 });
   });
 
   afterAll(async () => {
@@ -56,7 +56,7 @@ describe('AbortSignal in pretrain() and cleanse()', () => {
     await expect(stopped).rejects.toThrow('aborted at fit epoch');
     await expect(readdir(join(root, 'run-stopped', 'clean'))).rejects.toThrow();
     const report = await cleanse({ ...options, out: join(root, 'run-stopped'), resume: true });
-    expect(report.rows).toBe(300);
+    expect(report.rows).toBe(200);
     expect(await readOutput(join(root, 'run-stopped'))).toEqual(await readOutput(join(root, 'run-once')));
   }, 120_000);
 });
