@@ -6,10 +6,13 @@
  *
  *   npm run bench:build && node .bench-build/bench/conv-grad.js [--threads 2]
  */
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
+import { loadOnnxRuntime } from '../src/models/onnx-runtime.js';
 import { OnnxGraph } from '../src/models/onnx-graph.js';
 import { Tape, conv2d, weightedSum } from '../src/models/onnx-autodiff.js';
 import { Rng } from '../src/rng.js';
+
+const ort = await loadOnnxRuntime('conv-grad bench');
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -19,7 +22,7 @@ const threads = Number(arg('threads', '2'));
 const rng = new Rng(0);
 const rand = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
 
-async function time(bytes: Uint8Array, feeds: Record<string, ort.Tensor>, reps = 3): Promise<number> {
+async function time(bytes: Uint8Array, feeds: Record<string, Ort.Tensor>, reps = 3): Promise<number> {
   const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
   await s.run(feeds);
   let best = Infinity;

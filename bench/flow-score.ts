@@ -3,7 +3,7 @@
  * backend (one thread) against `OnnxFlowScorer.logProb` (onnxruntime-node, one intra-op
  * thread per core), for a K = 10 bank and a single flow (K = 1, comparable with PyTorch's
  * `flow_score_vectors_per_s` of torch_ref.py: 61,000 vectors/s with 2 threads on the 2-core
- * machine of DESIGN.md), D = 512, 4096 rows per call.
+ * machine of docs/architecture.md), D = 512, 4096 rows per call.
  *
  *   tsc -p tsconfig.json --outDir .bench-build && node .bench-build/bench/flow-score.js \
  *     [--seconds 10] [--rounds 3] [--rows 4096] [--classes 10] [--layouts per-flow,batched]

@@ -81,7 +81,7 @@ async function rateAsync(fn: () => Promise<unknown>, items: number, seconds: num
   return n / ((performance.now() - t0) / 1000);
 }
 
-/** PyTorch figures of DESIGN.md, measured on this machine when it was otherwise idle. */
+/** PyTorch figures of docs/architecture.md, measured on this machine when it was otherwise idle. */
 const DESIGN_REFERENCE: Record<string, number> = {
   flow_train_b16_vectors_per_s: 1300,
   flow_train_b256_vectors_per_s: 7700,
@@ -316,7 +316,7 @@ async function main(): Promise<void> {
     rows.push([`SimCLR step w${w}, ONNX Runtime as \`gssd pretrain\` trains (images/s)`, `simclr_onnx_w${w}_images_per_s`, 'simclr_train_images_per_s', `simclr_w${w}`, 1.2]);
     rows.push([`classifier step w${w} b${trainBatch}, ONNX Runtime as \`gssd train\` trains (images/s)`, `classifier_onnx_w${w}_images_per_s`, 'classifier_train_images_per_s', `classifier_w${w}`, 1.2]);
   }
-  const table = ['| work | ours (wall) | ours (CPU time) | PyTorch same run | ratio | PyTorch DESIGN.md | ratio (wall) | ratio (CPU time) | target |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  const table = ['| work | ours (wall) | ours (CPU time) | PyTorch same run | ratio | PyTorch docs/architecture.md | ratio (wall) | ratio (CPU time) | target |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
   const f = (v: number | undefined, digits = 0) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
   for (const [name, key, torchKey, refKey, target] of rows) {
     const o = ours[key];

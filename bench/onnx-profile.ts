@@ -5,11 +5,14 @@
  *   npm run bench:build && node .bench-build/bench/onnx-profile.js [--width 16] [--batch 256] [--threads 2] [--steps 2]
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
+import { loadOnnxRuntime } from '../src/models/onnx-runtime.js';
 import { simclrStepGraph } from '../src/models/onnx-simclr-graph.js';
 import { SIMCLR_ADAM } from '../src/models/onnx-simclr.js';
 import { resnetLayout } from '../src/models/resnet-layout.js';
 import { Rng } from '../src/rng.js';
+
+const ort = await loadOnnxRuntime('onnx-profile bench');
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,7 +41,7 @@ const session = await ort.InferenceSession.create(graph.bytes, {
 });
 console.log(`session opened in ${(performance.now() - t1).toFixed(0)} ms`);
 const rng = new Rng(0);
-const feeds: Record<string, ort.Tensor> = {
+const feeds: Record<string, Ort.Tensor> = {
   views: new ort.Tensor('float32', Float32Array.from({ length: 2 * n * 32 * 32 * 3 }, () => rng.normal()), [2 * n, 32, 32, 3]),
   lr_corrected: new ort.Tensor('float32', Float32Array.of(1e-3), []),
   second_correction: new ort.Tensor('float32', Float32Array.of(1), []),

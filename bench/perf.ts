@@ -14,7 +14,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { loadOnnxRuntime } from '../src/models/onnx-runtime.js';
 import { initBackend } from '../src/models/backend.js';
 import { EmbedPool } from '../src/models/embed-pool.js';
 import { FlowBank } from '../src/models/flow-bank.js';
@@ -33,6 +33,8 @@ import { measure, timeOnce, type Rate } from './lib/rate.js';
 import { runTorchEmbed, runTorchRef } from './lib/torch-ref.js';
 import { writePerfReport, type PerfReport, type PerfRow } from './lib/perf-report.js';
 
+const ort = await loadOnnxRuntime('perf bench');
+
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
@@ -48,7 +50,7 @@ const outDir = resolve(arg('out', 'bench/results'));
 const rounds = Number(arg('rounds', '2'));
 const withTorch = !process.argv.includes('--no-torch');
 
-/** PyTorch CPU figures of DESIGN.md, measured on this machine when it was idle. */
+/** PyTorch CPU figures of docs/architecture.md, measured on this machine when it was idle. */
 const TORCH_IDLE: Record<string, number> = { embed_w32: 214, embed_w64: 103, flow_b16: 1300, flow_b256: 7700, flow_score: 20000 };
 
 const rows: PerfRow[] = [];
@@ -248,7 +250,7 @@ async function main(): Promise<void> {
   stageDone('interleaved');
 
   if (maxRows <= 50_000) notes.push(`decode and route measured on ${Math.min(maxRows, 50_000)} rows (the CIFAR-10 train shards), not 500k: their rate does not depend on the row count (streaming, flat memory).`);
-  notes.push('Ratios divide our wall-clock rate by the PyTorch figure of the same run (torch_ref.py runs before our compute stages), or by DESIGN.md\'s idle-machine figure; the load average (1 min) shows how busy the shared machine was at the end of each figure. On a shared machine the interleaved encoder table is the fairest comparison.');
+  notes.push('Ratios divide our wall-clock rate by the PyTorch figure of the same run (torch_ref.py runs before our compute stages), or by docs/architecture.md\'s idle-machine figure; the load average (1 min) shows how busy the shared machine was at the end of each figure. On a shared machine the interleaved encoder table is the fairest comparison.');
   notes.push('"per CPU-second": items per second of CPU time of this process, all threads (ONNX Runtime and EmbedPool use every core, so this is about wall rate / cores on an idle machine).');
   const report: PerfReport = {
     date: new Date().toISOString(),

@@ -4,6 +4,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, InputError } from '../src/errors.js';
 import { countRows } from '../src/io/read.js';
+import { resolveInputs } from '../src/io/inputs.js';
 import { initBackend } from '../src/models/backend.js';
 import { loadFlowBank } from '../src/models/save.js';
 import { silentLogger, type Logger } from '../src/log.js';
@@ -18,25 +19,28 @@ import { baselinePass } from './cleanse/baseline-pass.js';
 import { pretrainPass } from './cleanse/pretrain-pass.js';
 import { openEncoder } from './cleanse/open-encoder.js';
 import { writeReports, type CleanseReport } from './cleanse/report.js';
-import { outputFingerprint, type CleanseOptions } from './cleanse/options.js';
+import { cleanseOptions, outputFingerprint, type CleanseOptions, type CleanseRequest } from './cleanse/options.js';
 import { initialState, PASSES, type CleanseState, type PassName } from './cleanse/state.js';
 import { CheckpointStore } from '../src/io/checkpoint.js';
 
-export { CLEANSE_DEFAULTS, type CleanseOptions } from './cleanse/options.js';
+export { CLEANSE_DEFAULTS, cleanseOptions, type CleanseOptions, type CleanseRequest } from './cleanse/options.js';
 
 /**
- * A whole GSSD cleanse run (DESIGN.md, "Passes of a cleanse run"): pretrain (when no encoder
+ * A whole GSSD cleanse run (docs/architecture.md, "Passes"): pretrain (when no encoder
  * is given) -> embed -> fit per-class flows -> score -> detect -> route, each pass streaming
  * and checkpointed under `out/checkpoint`, so that `resume: true` continues a killed run and
  * gives the same output as an uninterrupted one. Writes `out/{clean,poisoned,uncertain,rejected}`
  * Parquet parts and `out/report.json` + `out/report.html`.
  *
  * @example
- *   const report = await cleanse({ ...CLEANSE_DEFAULTS, inputs: ['train.parquet'], out: 'out', source, resume: false, force: false, keepWork: false });
+ *   const report = await cleanse({ inputs: ['train.parquet'], out: 'out', signal: AbortSignal.timeout(3_600_000) });
  *   console.log(report.flagged, report.splits);
  */
-export async function cleanse(options: CleanseOptions, log: Logger = silentLogger): Promise<CleanseReport> {
+export async function cleanse(request: CleanseRequest, log: Logger = silentLogger): Promise<CleanseReport> {
   const startedAt = Date.now();
+  // inputs as the CLI resolves them: directories and globs to their Parquet files, in order
+  const options = cleanseOptions({ ...request, inputs: await resolveInputs(request.inputs) });
+  options.signal?.throwIfAborted();
   const backend = await initBackend(options.backend);
   log.info('backend', { backend });
   const state = await openRun(options, backend);

@@ -41,7 +41,7 @@ export const DEMO_DEFAULTS = { out: 'gssd-demo', rows: 3000, data: 'auto', attac
  * The demo's target detection. Its encoder budget is far below the one `gssd cleanse`'s
  * robust default was chosen at (10,000 rows, width 16): at 3,000 rows and width 8 the
  * target's ND statistic is the lowest but no outlier at alpha 0.2 (index 1.5 against 2.45),
- * while METHOD.md's absolute threshold flags it alone. So the demo uses paper detection,
+ * while docs/method.md's absolute threshold flags it alone. So the demo uses paper detection,
  * with cleanse's default (adaptive) cut.
  */
 export const DEMO_DETECTION = { targetDetection: 'paper' as TargetDetectionMode, cut: CLEANSE_DEFAULTS.cut };

@@ -1,3 +1,4 @@
+import { ROW_COLUMN } from '../src/stages/input-schema.js';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readBatches } from '../src/io/read.js';
@@ -128,7 +129,8 @@ function rowCursor(files: string[], split: RoutedRow['split'], columns: Columns)
         const r = batches ? await batches.next() : { done: true as const, value: undefined };
         if (r.done) return null;
         const b = r.value;
-        const ids = b.getChild(columns.id)!;
+        // outputs of inputs without an id carry the input row index in gssd_row
+        const ids = b.getChild(ROW_COLUMN) ?? b.getChild(columns.id)!;
         const labels = b.getChild(columns.label)!;
         const gl = b.getChild('gssd_label');
         if (!gl) throw new InputError(`${files[0]}: no gssd_label column; is it gssd cleanse output?`);

@@ -1,6 +1,6 @@
 import type { Field } from 'apache-arrow';
 import { countRows, readChunks, readFooters, type ReadOptions } from '../src/io/read.js';
-import { imageBytesAt, DEFAULT_COLUMNS } from '../src/io/columns.js';
+import { imageBytesAt, resolveColumns } from '../src/io/columns.js';
 import { imageInfo } from '../src/io/image-info.js';
 import { Progress } from '../src/progress.js';
 import { silentLogger, type Logger } from '../src/log.js';
@@ -32,7 +32,7 @@ export async function inspect(
   log: Logger = silentLogger,
 ): Promise<{ inputs: InspectSummary[]; total: InspectSummary }> {
   const sampleRows = options.sampleRows ?? 256;
-  const columns = options.columns ?? DEFAULT_COLUMNS;
+  const columns = resolveColumns(options.columns);
   const per: InspectSummary[] = inputs.map((input) => empty(input));
   const progress = new Progress(log, 'inspect', log.tty ? await countRows(inputs, options) : undefined);
   for await (const chunk of readChunks(inputs, options)) {

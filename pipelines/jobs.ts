@@ -1,5 +1,5 @@
 /**
- * The passes of a cleanse as jobs for several machines (DESIGN.md, "Beyond one machine"):
+ * The passes of a cleanse as jobs for several machines (docs/architecture.md, "Beyond one machine"):
  * each is a pure function of (one shard or one class, frozen inputs) -> output file +
  * manifest, so that an engine (a Kubernetes Indexed Job, BullMQ on Redis, ...) can run them:
  *

@@ -50,7 +50,7 @@ export interface PoisonSummary {
 }
 
 /**
- * Writes a poisoned copy of the inputs (METHOD.md, attacks): every row re-encoded as PNG the
+ * Writes a poisoned copy of the inputs (docs/method.md, attacks): every row re-encoded as PNG the
  * same way, so the file format does not tell which rows were touched. Train split: exactly
  * floor(rate x non-target rows) rows drawn from the non-target classes get the trigger and the
  * target label (plus as many cover rows, trigger and own label, for Adap-*); the ground truth

@@ -2,9 +2,13 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointStore } from '../src/io/checkpoint.js';
 import { countRows } from '../src/io/read.js';
+import { resolveInputs } from '../src/io/inputs.js';
 import { initBackend, type BackendName } from '../src/models/backend.js';
 import { UsageError } from '../src/errors.js';
-import type { Logger } from '../src/log.js';
+import { silentLogger, type Logger } from '../src/log.js';
+import { resolveSource, type SourceOption } from '../src/cli/source-options.js';
+import type { ColumnsOption } from '../src/io/columns.js';
+import type { OnnxProviderRequest } from '../src/models/onnx-session.js';
 import type { TrainRuntimeRequest } from '../src/models/simclr-engine.js';
 import { trainingEngine } from './training-engine.js';
 import { pretrainEncoder, type PretrainProgress, type PretrainSettings } from './pretrain.js';
@@ -28,14 +32,15 @@ interface PretrainRunState {
  */
 export async function pretrainCommandRun(
   requested: Omit<PretrainSettings, 'totalRows' | 'trainRuntime' | 'threads'>,
-  run: { out: string; resume: boolean; backend: BackendName; trainRuntime?: TrainRuntimeRequest; threads?: number },
+  run: { out: string; resume: boolean; backend: BackendName; trainRuntime?: TrainRuntimeRequest; threads?: number; signal?: AbortSignal },
   log: Logger,
 ): Promise<void> {
+  run.signal?.throwIfAborted();
   const backend = await initBackend(run.backend);
   log.info('backend', { backend });
   const store = new CheckpointStore<PretrainRunState>(run.out);
   let state = run.resume ? await store.load() : null;
-  const settings = { ...requested, ...trainingEngine(state?.settings, run, run.out) };
+  const settings = { ...requested, ...trainingEngine(state?.settings, run, run.out, log) };
   if (state) await continueWith(state, settings, run.out, store, log);
   if (!state) {
     await mkdir(run.out, { recursive: true });
@@ -54,6 +59,7 @@ export async function pretrainCommandRun(
       encoderDir: join(run.out, 'encoder'),
       checkpointDir: (epoch, step) => store.path(`simclr-e${epoch}-s${step}`),
       resumeFrom: s.progress,
+      signal: run.signal,
       commit: async (p) => {
         s.progress = p;
         await store.save(s);
@@ -98,4 +104,75 @@ function optionName(key: string): string {
   if (key === 'inputs') return 'inputs';
   if (key === 'source') return 'input options';
   return `--${key.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}`;
+}
+
+/** The training settings of `pretrain` (see `PretrainSettings`). */
+export interface PretrainTunables {
+  width: number;
+  epochs: number;
+  batch: number;
+  lr: number;
+  seed: number;
+  checkpointSteps: number;
+  shuffleBuffer: number;
+  simclrShards: number;
+}
+
+/** The defaults of `pretrain` (and of `gssd pretrain`). */
+export const PRETRAIN_DEFAULTS: Readonly<PretrainTunables> = Object.freeze({
+  width: 16,
+  epochs: 10,
+  batch: 256,
+  lr: 3e-4,
+  seed: 0,
+  checkpointSteps: 50,
+  shuffleBuffer: 4096,
+  simclrShards: 2,
+});
+
+/** Options of `pretrain`: `inputs` and `out`, the rest optional (`PRETRAIN_DEFAULTS`, `SOURCE_DEFAULTS`). */
+export interface PretrainOptions extends Partial<PretrainTunables> {
+  inputs: string[];
+  out: string;
+  source?: SourceOption;
+  /** The same option `readBatches`, `decode` and `cleanse` take. */
+  columns?: ColumnsOption;
+  /** Continue the run in `out` (or extend it to more `epochs`). Default false. */
+  resume?: boolean;
+  backend?: BackendName;
+  trainRuntime?: TrainRuntimeRequest;
+  device?: OnnxProviderRequest;
+  threads?: number;
+  /** Stops before the next step; the last checkpoint stays, and `resume: true` continues (same encoder). */
+  signal?: AbortSignal;
+}
+
+/**
+ * SimCLR pretraining into `out` (the encoder in `out/encoder`, for `cleanse({ encoder })`),
+ * as `gssd pretrain` runs it: checkpointed and resumable.
+ *
+ * @example
+ *   const { encoder } = await pretrain({ inputs: ['train.parquet'], out: 'enc', epochs: 20 });
+ */
+export async function pretrain(o: PretrainOptions, log: Logger = silentLogger): Promise<{ encoder: string }> {
+  const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as PretrainOptions;
+  const p = { ...PRETRAIN_DEFAULTS, ...given };
+  await pretrainCommandRun(
+    {
+      inputs: await resolveInputs(p.inputs),
+      source: resolveSource(p.source, p.columns),
+      width: p.width,
+      epochs: p.epochs,
+      batch: p.batch,
+      lr: p.lr,
+      seed: p.seed,
+      checkpointSteps: p.checkpointSteps,
+      shuffleBuffer: p.shuffleBuffer,
+      simclrShards: p.simclrShards,
+      device: p.device ?? 'auto',
+    },
+    { out: p.out, resume: p.resume ?? false, backend: p.backend ?? 'auto', trainRuntime: p.trainRuntime, threads: p.threads, signal: p.signal },
+    log,
+  );
+  return { encoder: join(p.out, 'encoder') };
 }

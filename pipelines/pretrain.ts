@@ -16,7 +16,7 @@ import { Progress } from '../src/progress.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { readOptions, type SourceSettings } from '../src/cli/source-options.js';
 
-/** Settings of SimCLR pretraining (METHOD.md step 1; reference: 100 epochs, batch 256, Adam 3e-4). */
+/** Settings of SimCLR pretraining (docs/method.md, step 1; reference: 100 epochs, batch 256, Adam 3e-4). */
 export interface PretrainSettings {
   inputs: string[];
   source: SourceSettings;
@@ -76,6 +76,8 @@ export async function pretrainEncoder(
     checkpointDir: (epoch: number, step: number) => string;
     commit: (p: PretrainProgress) => Promise<void>;
     resumeFrom?: PretrainProgress | null;
+    /** Stops pretraining before the next step; the last commit stays resumable. */
+    signal?: AbortSignal;
   },
   log: Logger = silentLogger,
 ): Promise<void> {
@@ -121,7 +123,7 @@ async function train(
   s: PretrainSettings,
   engine: SimclrEngine,
   progressState: PretrainProgress,
-  io: { checkpointDir: (epoch: number, step: number) => string; commit: (p: PretrainProgress) => Promise<void> },
+  io: { checkpointDir: (epoch: number, step: number) => string; commit: (p: PretrainProgress) => Promise<void>; signal?: AbortSignal },
   log: Logger,
 ): Promise<void> {
   const size = s.source.imageSize;
@@ -163,6 +165,7 @@ async function train(
         return { at, n, both: await ready };
       };
       const run = async (job: { at: number; n: number; both: Float32Array }) => {
+        io.signal?.throwIfAborted();
         const loss = await engine.step(job.both, job.n);
         if (!started) {
           started = true;
@@ -174,7 +177,7 @@ async function train(
         bar.add(job.n);
         if ((job.at + 1) % s.checkpointSteps === 0) await save(epoch, job.at + 1);
       };
-      for await (const images of shuffleBatches(pixelStream(order, s), s.batch, s.shuffleBuffer, rng, { minLast })) {
+      for await (const images of shuffleBatches(pixelStream(order, s, io.signal), s.batch, s.shuffleBuffer, rng, { minLast })) {
         if (step < resumeAt) {
           bar.skip(images.length);
           step++;
@@ -197,9 +200,9 @@ async function train(
 }
 
 /** The decoded images of the inputs in order (undecodable rows are skipped here: pretraining only). */
-async function* pixelStream(inputs: string[], s: PretrainSettings): AsyncGenerator<Uint8Array> {
+async function* pixelStream(inputs: string[], s: PretrainSettings, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   const batches = decode(
-    readBatches(inputs, { ...readOptions(s.source), numClasses: undefined }),
+    readBatches(inputs, { ...readOptions(s.source), numClasses: undefined, signal }),
     { columns: s.source.columns, imageSize: s.source.imageSize, maxImagePixels: s.source.maxImagePixels },
   );
   for await (const batch of batches) {

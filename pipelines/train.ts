@@ -24,7 +24,7 @@ import { readOptions, type SourceSettings } from '../src/cli/source-options.js';
 /** The label column `gssd cleanse` writes: the label to train with, null where none. */
 export const GSSD_LABEL = 'gssd_label';
 
-/** Options of `gssd train` (METHOD.md step 7; reference: 200 epochs, batch 128, SGD 0.1, fine-tune 2 epochs at 1e-4). */
+/** Options of `gssd train` (docs/method.md, step 7; reference: 200 epochs, batch 128, SGD 0.1, fine-tune 2 epochs at 1e-4). */
 export interface TrainOptions {
   /** Rows to train on, e.g. `RUN/clean` of a cleanse run. */
   inputs: string[];
@@ -125,7 +125,7 @@ interface Row {
 }
 
 /**
- * Trains the final classifier (METHOD.md step 7) into `out/model`: a ResNet-18 of `width` +
+ * Trains the final classifier (docs/method.md, step 7) into `out/model`: a ResNet-18 of `width` +
  * linear head, from scratch on the rows of `inputs` with their training label (`gssd_label`
  * of a cleanse output, else the label column), SGD lr `lr` x0.1 at 50% and 75% of `epochs`,
  * RandomCrop(pad 4) + flip; then `finetuneEpochs` epochs at constant `finetuneLr` on the rows
@@ -157,7 +157,7 @@ export async function train(o: TrainOptions, log: Logger = silentLogger): Promis
     const scan = await scanRows(settings);
     if (scan.trainRows < 2) throw new InputError(`${o.inputs[0]}${o.inputs.length > 1 ? ' ...' : ''}: fewer than 2 rows with a label to train with`);
     log.info('train data', { ...scan });
-    state = { settings, backend, engine: trainingEngine(undefined, o, o.out), scan, progress: null, summary: null };
+    state = { settings, backend, engine: trainingEngine(undefined, o, o.out, log), scan, progress: null, summary: null };
     await store.save(state);
   }
   const engine = trainingEngine(state.engine ?? {}, o, o.out);

@@ -1,11 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { UsageError } from '../src/errors.js';
 import { resolveTrainRuntime, type TrainRuntimeRequest } from '../src/models/simclr-engine.js';
+import type { Logger } from '../src/log.js';
 
 /**
  * The training runtime and thread count of a run: a resumed run keeps the ones it started
  * with (runs from before the onnx runtime: tfjs), unless asked for another runtime, which is
- * refused; a new run takes the request (`auto` is onnx) and the CPU count.
+ * refused; a new run takes the request (`auto` is onnx, or tfjs with a warning on `log` when
+ * onnxruntime-node is not installed) and the CPU count.
  *
  * @example
  *   const { trainRuntime, threads } = trainingEngine(state?.settings, { trainRuntime: 'auto' }, 'out');
@@ -14,6 +16,7 @@ export function trainingEngine(
   started: { trainRuntime?: 'onnx' | 'tfjs'; threads?: number } | undefined,
   run: { trainRuntime?: TrainRuntimeRequest; threads?: number },
   out: string,
+  log?: Logger,
 ): { trainRuntime: 'onnx' | 'tfjs'; threads: number } {
   const request = run.trainRuntime ?? 'auto';
   if (started) {
@@ -23,6 +26,6 @@ export function trainingEngine(
     }
     return { trainRuntime: was, threads: started.threads ?? run.threads ?? availableParallelism() };
   }
-  return { trainRuntime: resolveTrainRuntime(request), threads: run.threads ?? availableParallelism() };
+  return { trainRuntime: resolveTrainRuntime(request, (message) => log?.warn(message)), threads: run.threads ?? availableParallelism() };
 }
 

@@ -13,7 +13,7 @@ export interface PerfRow {
   rate: Rate;
   /** PyTorch CPU figure measured in the same run. */
   torch?: number;
-  /** PyTorch CPU figure of DESIGN.md (this machine, idle). */
+  /** PyTorch CPU figure of docs/architecture.md (this machine, idle). */
   torchIdle?: number;
   /** Minimum ratio ours / torch wanted. */
   target?: number;
@@ -53,7 +53,7 @@ export function perfMarkdown(r: PerfReport): string {
       .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
       .join(', ')}.`,
     '',
-    '| stage | what | ours (wall) | ours (per CPU-second) | PyTorch CPU, same run | ratio | PyTorch DESIGN.md (idle) | ratio | target | load avg | note |',
+    '| stage | what | ours (wall) | ours (per CPU-second) | PyTorch CPU, same run | ratio | PyTorch docs/architecture.md (idle) | ratio | target | load avg | note |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const row of r.rows) {

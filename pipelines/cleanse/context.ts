@@ -35,14 +35,16 @@ export class RunContext {
     return this.store.path(name);
   }
 
-  /** Writes the state atomically: the run's new last committed point. */
+  /** Writes the state atomically: the run's new last committed point; then stops if the run was aborted. */
   async commit(): Promise<void> {
     this.state.elapsedSeconds = Math.round(this.elapsed() * 100) / 100;
     await this.store.save(this.state);
+    this.options.signal?.throwIfAborted();
   }
 
   /** Measures a pass: wall time and peak RSS (sampled), added to state.costs. */
   async measure<T>(pass: PassName, work: () => Promise<T>, rows?: number): Promise<T> {
+    this.options.signal?.throwIfAborted();
     const start = Date.now();
     let peak = process.memoryUsage().rss;
     const timer = setInterval(() => {

@@ -11,7 +11,7 @@ import { summarizeScores } from '../../src/detect/score-summary.js';
 export const THUMBS_PER_END = 8;
 
 /**
- * Pass 4b (METHOD.md steps 5 and 6): target-class detection (D-test, ND-test) over the
+ * Pass 4b (docs/method.md, steps 5 and 6): target-class detection (D-test, ND-test) over the
  * likelihood file, then the cut points of every flagged class (exact alpha fractions, or the
  * adaptive mixture cut), by a few more streaming passes over the same file. Small results; stored in the checkpoint state.
  */

@@ -19,7 +19,7 @@ export function cacheColumns(featureDim: number): number {
 }
 
 /**
- * Pass 2 (METHOD.md step 2): every row's h into the on-disk embedding cache
+ * Pass 2 (docs/method.md, step 2): every row's h into the on-disk embedding cache
  * (DIR/work/embeddings.f32, one row per input row, in input order), rejected rows into
  * DIR/work/rejected.jsonl, and the running mean/std of h. Checkpoints every
  * `checkpointRows` rows; a resume truncates the cache to the last checkpoint and goes on.
@@ -50,7 +50,7 @@ export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise
     sinceCheckpoint = 0;
   };
   const batches = decode(
-    readBatches(options.inputs, { ...readOptions(options.source), startRow: rowsDone }),
+    readBatches(options.inputs, { ...readOptions(options.source), startRow: rowsDone, signal: options.signal }),
     { columns: options.source.columns, imageSize: options.source.imageSize, maxImagePixels: options.source.maxImagePixels },
   );
   try {

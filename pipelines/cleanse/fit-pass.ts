@@ -31,7 +31,7 @@ export function flowWorkerCount(requested: number | undefined, backend: string, 
 }
 
 /**
- * Pass 3 (METHOD.md step 3): `flowEpochs` epochs over the embedding cache in a seeded,
+ * Pass 3 (docs/method.md, step 3): `flowEpochs` epochs over the embedding cache in a seeded,
  * bounded-memory shuffled order; each row (standardised) goes to its class's flow, which
  * takes an Adam step whenever it has `flowBatch` rows. The classes' flows train on worker
  * threads (`FlowBankPool`, bit-identical to one thread). The flow bank is checkpointed at

@@ -6,10 +6,11 @@ import type { CutMode } from '../../src/detect/split-thresholds.js';
 import type { DetectorName } from './baseline-pass.js';
 import type { EmbedRuntime } from './open-encoder.js';
 import type { ScoreRuntime } from '../../src/models/flow-scorer.js';
-import type { SourceSettings } from '../../src/cli/source-options.js';
+import { resolveSource, type SourceOption, type SourceSettings } from '../../src/cli/source-options.js';
+import type { ColumnsOption } from '../../src/io/columns.js';
 
 /**
- * Everything a cleanse run is configured by. Defaults are METHOD.md's reference values, except
+ * Everything a cleanse run is configured by. Defaults are docs/method.md's reference values, except
  * target detection (robust, from `DEFAULT_DETECTION_OPTIONS`) and the cut (adaptive), which
  * bench:efficacy chose (README, "Target detection").
  */
@@ -65,6 +66,34 @@ export interface CleanseOptions {
   keepWork: boolean;
   /** Rows repeating an earlier row's id: `warn` (the default: counted, reported, kept) or `error` (an input error after the embed pass). */
   onDuplicateId?: 'warn' | 'error';
+  /**
+   * Stops the run: it throws the signal's reason at the next row batch, training step or
+   * checkpoint, and what is committed stays, so `resume: true` continues it (same output).
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * A cleanse as a library caller asks for it: `inputs` and `out`, anything else optional
+ * (`CLEANSE_DEFAULTS`, `SOURCE_DEFAULTS`; `resume`, `force`, `keepWork` false). `columns`
+ * is the same option `readBatches` and `decode` take.
+ */
+export type CleanseRequest = Partial<Omit<CleanseOptions, 'inputs' | 'out' | 'source'>> & {
+  inputs: string[];
+  out: string;
+  source?: SourceOption;
+  columns?: ColumnsOption;
+};
+
+/**
+ * The full options of a request, defaults filled in.
+ *
+ * @example
+ *   const o = cleanseOptions({ inputs: ['train.parquet'], out: 'run', columns: { image: 'img' } });
+ */
+export function cleanseOptions(r: CleanseRequest): CleanseOptions {
+  const given = Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as CleanseRequest;
+  return { ...CLEANSE_DEFAULTS, resume: false, force: false, keepWork: false, ...given, source: resolveSource(r.source, r.columns) };
 }
 
 export const CLEANSE_DEFAULTS = {

@@ -14,7 +14,7 @@ export async function pretrainPass(ctx: RunContext): Promise<void> {
   const encoderDir = ctx.checkpoint('encoder');
   // a run that started pretraining before the onnx runtime existed has no engine recorded: tfjs
   const started = state.pretrainEngine ?? (state.pretrain ? {} : undefined);
-  const engine = trainingEngine(started, { trainRuntime: options.trainRuntime, threads: options.threads }, options.out);
+  const engine = trainingEngine(started, { trainRuntime: options.trainRuntime, threads: options.threads }, options.out, ctx.log);
   if (!state.pretrainEngine) {
     state.pretrainEngine = engine;
     await ctx.commit();
@@ -39,6 +39,7 @@ export async function pretrainPass(ctx: RunContext): Promise<void> {
       encoderDir,
       checkpointDir: (epoch, step) => ctx.checkpoint(`simclr-e${epoch}-s${step}`),
       resumeFrom: state.pretrain,
+      signal: options.signal,
       commit: async (p) => {
         state.pretrain = p;
         await ctx.commit();

@@ -1,5 +1,6 @@
 import type { ClassDetection, DetectionReport } from '../../src/detect/detection-report.js';
 import type { CleanseReport } from './report.js';
+import { classTitle } from '../../src/io/class-names.js';
 
 /**
  * report.html: one self-contained page (inline SVG and CSS, no scripts, no network) with the
@@ -38,7 +39,7 @@ ${verdictSection(r)}
 ${d && d.notes.length ? `<ul>${d.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
 <h2>Splits</h2><table><tr><th>split</th><th>rows</th><th>share</th></tr>${splitRows}</table>
 ${scoreSections(r, thumbnails)}
-${d ? detectionSections(d) : baselineSection(r)}
+${d ? detectionSections(d, r.classNames ?? null) : baselineSection(r)}
 <h2>Cost per pass</h2><table><tr><th>pass</th><th>wall</th><th>peak RSS</th><th>rows/s</th></tr>${costRows}</table>
 <h2>Parameters</h2><pre>${esc(JSON.stringify(r.parameters, null, 1))}</pre>
 </body></html>
@@ -59,7 +60,7 @@ function verdictSection(r: CleanseReport): string {
   const sizes = v.classSizes
     .map((n, c) => {
       const ratio = v.medianClassSize > 0 ? n / v.medianClassSize : 0;
-      return `<tr${ratio > v.largeClassRatio ? ' class="bad"' : ''}><td>class ${c}${flagged.has(c) ? ' (flagged)' : ''}</td><td class="num">${n.toLocaleString('en-US')}</td><td class="num">${ratio.toFixed(2)}x</td>${splitCells(cs?.byClass[c])}</tr>`;
+      return `<tr${ratio > v.largeClassRatio ? ' class="bad"' : ''}><td>${esc(classTitle(c, r.classNames))}${flagged.has(c) ? ' (flagged)' : ''}</td><td class="num">${n.toLocaleString('en-US')}</td><td class="num">${ratio.toFixed(2)}x</td>${splitCells(cs?.byClass[c])}</tr>`;
     })
     .join('');
   const noLabel = cs && splitNames.some((k) => cs.noLabel[k] > 0) ? `<tr><td>no usable label</td><td></td><td></td>${splitCells(cs.noLabel)}</tr>` : '';
@@ -127,31 +128,31 @@ function num(v: number | null): string {
   return v === null ? 'none' : v.toPrecision(4);
 }
 
-function detectionSections(d: DetectionReport): string {
+function detectionSections(d: DetectionReport, names: string[] | null = null): string {
   const ndMax = Math.max(d.options.betaND * 1.5, ...d.classes.map((c) => c.ndTest.statistic ?? 0));
   return `<h2>ND-test: -mean log-likelihood of other classes' rows under each class's flow</h2>
 ${ndChart(d.classes, d.mode === 'paper' ? d.options.betaND : null, ndMax)}
 <p class="muted">${d.mode === 'paper' ? `A class is flagged when its statistic is below beta_ND = ${d.options.betaND} (dashed line).` : 'Robust mode: a class is flagged when its statistic is a low outlier against the other classes (its outlier index above the critical value).'}</p>
 <h2>D-test: histogram of u = max over other classes of exp(L) for each class's rows</h2>
 <p class="muted">Dashed line: lambda = ${d.options.lambda}. Shaded: the low mode below the valley (bins before m), S rows. ${d.mode === 'paper' ? `Flagged when m &ne; 0, S &gt; ${d.options.betaD} N and S &ge; 2 h_m.` : 'Robust mode flags a class whose share of rows with u below the 1% quantile of the other classes is an outlier.'}</p>
-<div class="grid">${d.classes.map((c) => classCard(c, d.options.lambda)).join('')}</div>`;
+<div class="grid">${d.classes.map((c) => classCard(c, d.options.lambda, names)).join('')}</div>`;
 }
 
 function baselineSection(r: CleanseReport): string {
   const b = r.baseline;
   if (!b) return '';
   const rows = b.classes
-    .map((c) => `<tr${c.flagged ? ' class="bad"' : ''}><td>class ${c.label}</td><td class="num">${c.n}</td><td class="num">${c.removed}</td><td class="num">${pct(c.removed, c.n)}</td><td>${c.flagged ? 'flagged' : ''}</td></tr>`)
+    .map((c) => `<tr${c.flagged ? ' class="bad"' : ''}><td>${esc(classTitle(c.label, r.classNames))}</td><td class="num">${c.n}</td><td class="num">${c.removed}</td><td class="num">${pct(c.removed, c.n)}</td><td>${c.flagged ? 'flagged' : ''}</td></tr>`)
     .join('');
   return `<h2>${esc(b.method)}: rows removed per class</h2><table><tr><th>class</th><th>rows</th><th>removed</th><th>share</th><th></th></tr>${rows}</table>`;
 }
 
-function classCard(c: ClassDetection, lambda: number): string {
+function classCard(c: ClassDetection, lambda: number, names: string[] | null = null): string {
   const t = c.dTest;
   const why = c.flaggedBy ? `<span class="bad">flagged by the ${c.flaggedBy}-test</span>` : 'not flagged';
   const nd = c.ndTest.statistic === null ? 'n/a' : c.ndTest.statistic.toFixed(3);
   const detail = t.skipped ? `D-test skipped: ${esc(t.skipped)}` : `m = ${t.m ?? '-'}, S = ${t.S} (${pct(t.S, c.n)} of the class)`;
-  return `<div class="card${c.flaggedBy ? ' flag' : ''}"><b>class ${c.label}</b> &middot; n = ${c.n} &middot; ${why}<br>${histogram(t.edges, t.counts, lambda, t.m ?? 0)}<div class="muted">${detail}; ND statistic ${nd}${c.ndTest.index != null ? `, outlier index ${c.ndTest.index.toFixed(2)}${c.ndTest.critical != null ? ` (critical ${c.ndTest.critical.toFixed(2)})` : ''}` : ''}</div></div>`;
+  return `<div class="card${c.flaggedBy ? ' flag' : ''}"><b>${esc(classTitle(c.label, names))}</b> &middot; n = ${c.n} &middot; ${why}<br>${histogram(t.edges, t.counts, lambda, t.m ?? 0)}<div class="muted">${detail}; ND statistic ${nd}${c.ndTest.index != null ? `, outlier index ${c.ndTest.index.toFixed(2)}${c.ndTest.critical != null ? ` (critical ${c.ndTest.critical.toFixed(2)})` : ''}` : ''}</div></div>`;
 }
 
 function histogram(edges: number[], counts: number[], lambda: number, m: number): string {

@@ -4,6 +4,10 @@ import type { DetectionReport } from '../../src/detect/detection-report.js';
 import type { DuplicateIds } from '../../src/io/duplicate-ids.js';
 import { VERSION } from '../../src/version.js';
 import { renderReportHtml } from './report-html.js';
+import { readFooters } from '../../src/io/read.js';
+import { resolveColumns } from '../../src/io/columns.js';
+import { classNamesOf } from '../../src/io/class-names.js';
+import { readOptions } from '../../src/cli/source-options.js';
 import { baselineFlagged } from './baseline-pass.js';
 import type { RunContext } from './context.js';
 import { buildVerdict, encoderBudget, type Verdict } from './verdict.js';
@@ -24,6 +28,8 @@ export interface CleanseReport {
   /** Rows repeating an earlier row's id (kept, routed like any row); null when not counted. */
   duplicateIds?: DuplicateIds | null;
   numClasses: number;
+  /** Class names by label, from the inputs' Hugging Face `ClassLabel` metadata; null when they have none. */
+  classNames?: string[] | null;
   featureDim: number;
   parameters: Record<string, unknown>;
   /** gssd, or the baseline detector used. */
@@ -107,6 +113,7 @@ export async function writeReports(ctx: RunContext, wallSeconds: number): Promis
     rows: state.totalRows,
     duplicateIds: state.duplicateIds ?? null,
     numClasses: state.numClasses!,
+    classNames: await inputClassNames(options),
     featureDim: state.featureDim!,
     parameters: state.fingerprint,
     detector: options.detector,
@@ -153,6 +160,12 @@ async function readThumbnails(ctx: RunContext, views: ScoreView[]): Promise<Map<
     }
   }
   return out;
+}
+
+/** The class names in the first input's metadata, if any. */
+async function inputClassNames(options: RunContext['options']): Promise<string[] | null> {
+  const [footer] = await readFooters(options.inputs.slice(0, 1), readOptions(options.source));
+  return classNamesOf(footer.metadata, resolveColumns(options.source.columns).label);
 }
 
 /** What trained the run's encoder (e.g. `onnx (2 threads)`), or null when it was given. */

@@ -1,7 +1,9 @@
 import { readOptions } from '../../src/cli/source-options.js';
 import { join } from 'node:path';
 import type { RecordBatch, Schema } from 'apache-arrow';
-import { readBatches } from '../../src/io/read.js';
+import { readBatches, readFooters } from '../../src/io/read.js';
+import { resolveColumns } from '../../src/io/columns.js';
+import { inInputSchema, type InputShape } from '../../src/stages/input-schema.js';
 import { PartSink } from '../../src/io/part-sink.js';
 import { MatrixCursor } from '../../src/io/matrix-cursor.js';
 import { readRejects, type RejectEntry } from '../../src/io/reject-log.js';
@@ -41,7 +43,11 @@ export async function routePass(ctx: RunContext): Promise<void> {
   const matrixFile = knn ? 'knn.f32' : baseline ? 'embeddings.f32' : 'likelihood.f32';
   const thresholds = state.thresholds;
   const trainable = trainableClasses(state.embed.labelCounts, K);
+  const [footer] = await readFooters(options.inputs.slice(0, 1), readOptions(options.source));
+  const shape: InputShape = { columns: resolveColumns(options.source.columns), hasId: footer.hasId, labelType: footer.labelType };
+  // the inputs' key-value metadata (e.g. Hugging Face's `huggingface` features) travels with the rows
   const metadata = {
+    ...footer.metadata,
     gssd_version: VERSION,
     gssd_params: JSON.stringify(outputFingerprint(options)),
     gssd_flagged: JSON.stringify(baseline ? baselineFlagged(baseline) : (state.detection?.flagged ?? [])),
@@ -79,7 +85,7 @@ export async function routePass(ctx: RunContext): Promise<void> {
     sinceCheckpoint = 0;
   };
   try {
-    for await (const batch of readBatches(options.inputs, { ...readOptions(options.source), startRow: row })) {
+    for await (const batch of readBatches(options.inputs, { ...readOptions(options.source), startRow: row, signal: options.signal })) {
       const L = await cursor.take(batch.numRows);
       const verdicts: RowVerdict[] = [];
       const inputLabels = batch.getChild(labelColumn);
@@ -110,7 +116,7 @@ export async function routePass(ctx: RunContext): Promise<void> {
           else noLabel[split] += 1;
         }
       }
-      const annotated = withVerdicts(batch, verdicts);
+      const annotated = inInputSchema(withVerdicts(batch, verdicts), shape);
       schema ??= annotated.schema;
       await writeSplits(annotated, sinks, state.route.counts);
       sinceCheckpoint += batch.numRows;
@@ -119,7 +125,7 @@ export async function routePass(ctx: RunContext): Promise<void> {
     }
     await checkpoint();
     // a split with no rows still gets a (zero-row) part file carrying the schema
-    schema ??= await outputSchema(ctx);
+    schema ??= await outputSchema(ctx, shape);
     for (const split of SPLITS) await sinks[split].commitEmptyIfNone(schema);
   } finally {
     await cursor.close();
@@ -181,10 +187,10 @@ async function writeSplits(batch: RecordBatch, sinks: Record<SinkName, PartSink>
 }
 
 /** The schema of the output rows: the inputs' columns and the verdict columns. */
-async function outputSchema(ctx: RunContext): Promise<Schema> {
+async function outputSchema(ctx: RunContext, shape: InputShape): Promise<Schema> {
   for await (const batch of readBatches(ctx.options.inputs, { ...readOptions(ctx.options.source), batchRows: 1 })) {
     const verdict: RowVerdict = { split: 'clean', score: null, loglik: null, pred: null, label: null, reason: '' };
-    return withVerdicts(batch, [verdict]).schema;
+    return inInputSchema(withVerdicts(batch, [verdict]), shape).schema;
   }
   throw new Error('no input rows to take the output schema from');
 }

@@ -21,7 +21,7 @@ export function likelihoodColumns(numClasses: number): number {
 }
 
 /**
- * Pass 4a (METHOD.md step 4): the likelihood matrix L[i, c] = l_c(z_i), row by row from the
+ * Pass 4a (docs/method.md, step 4): the likelihood matrix L[i, c] = l_c(z_i), row by row from the
  * embedding cache, to DIR/work/likelihood.f32, on ONNX Runtime or TF.js (`--score-runtime`;
  * a resumed run must use the runtime it started with). Checkpointed every `checkpointRows` rows.
  */

@@ -26,7 +26,7 @@ export function badnetsPlace(size: number): PatchPlace {
 }
 
 /**
- * The BadNets attack (METHOD.md): a patch of fixed random colours (seeded by `patternSeed`)
+ * The BadNets attack (docs/method.md): a patch of fixed random colours (seeded by `patternSeed`)
  * pasted opaquely. The small-image patch is 2x2 colours; the 224 px one a 4x4 grid of
  * random colour blocks (logo-like), both nearest-scaled to the side.
  *

@@ -21,7 +21,7 @@ export function patternAtSize(pattern32: Float64Array): (size: number) => Float6
 }
 
 /**
- * The Blend attack (METHOD.md): image = (1 - 0.1) * image + 0.1 * pattern, with a fixed
+ * The Blend attack (docs/method.md): image = (1 - 0.1) * image + 0.1 * pattern, with a fixed
  * seeded smooth colour texture (32 px, resized for other sizes) standing in for the
  * reference's cartoon picture. Rounded to the nearest byte.
  *

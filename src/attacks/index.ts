@@ -1,5 +1,5 @@
 /**
- * Backdoor attacks used to evaluate the defence (METHOD.md, "Attacks used to evaluate"),
+ * Backdoor attacks used to evaluate the defence (docs/method.md, "Attacks gssd can make"),
  * all-to-one, on uint8 HWC RGB images of any size, deterministic given the pattern seed and
  * the per-sample Rng.
  *

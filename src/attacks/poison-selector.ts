@@ -16,7 +16,7 @@ export interface PoisonPlan {
 }
 
 /**
- * The poison plan: poisoned count = floor(rate * nonTarget) (METHOD.md), cover count =
+ * The poison plan: poisoned count = floor(rate * nonTarget) (docs/method.md), cover count =
  * floor(coverRate * nonTarget), both drawn from the non-target rows.
  *
  * @example

@@ -2,7 +2,7 @@ import { InputError } from '../errors.js';
 
 /**
  * A chunk of rows of the embedding cache as the baselines stream it: `h` is row-major
- * n x D (the encoder output, METHOD.md step 1), `labels` the (possibly poisoned) training
+ * n x D (the encoder output, docs/method.md step 1), `labels` the (possibly poisoned) training
  * label of each row. A row's global index is its position in the stream (the first row of
  * the first chunk is row 0). A negative label marks a row that takes no part (a rejected
  * row): the fits skip it, but it still counts for the row index.

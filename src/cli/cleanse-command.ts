@@ -32,7 +32,7 @@ ${TRAIN_ENGINE_HELP}
   --flow-lr X              flow Adam learning rate (default ${CLEANSE_DEFAULTS.flowLr})
   --flow-workers N         threads training the per-class flows; any count gives the same flows
                            (default: the CPU count on the wasm and cpu backends, 1 on tensorflow)
-  --target-detection M     paper (METHOD.md thresholds) or robust (outliers among classes) (default ${CLEANSE_DEFAULTS.targetDetection})
+  --target-detection M     paper (docs/method.md thresholds) or robust (outliers among classes) (default ${CLEANSE_DEFAULTS.targetDetection})
   --robust-alpha A         robust mode: chance of flagging a class of a clean dataset, under normal
                            class statistics (default ${CLEANSE_DEFAULTS.robustAlpha})
   --detector NAME          gssd, or a baseline on the same embeddings: spectral (Spectral Signatures,

@@ -28,7 +28,7 @@ export interface AdaptiveCut extends ClassCut {
  * Adaptive cut points (an alternative to the fixed alpha fractions, for the benchmark):
  * per flagged class, a 256-bin histogram of its scores (two streaming passes: range, counts),
  * a 2-component Gaussian mixture fitted by EM on it (`fitMixture2`); the poison component is
- * the low-mean one for the ND-test and the high-mean one for the D-test (METHOD.md step 6
+ * the low-mean one for the ND-test and the high-mean one for the D-test (docs/method.md, step 6
  * directions). Walking the bin edges from the poison component's mean towards the clean
  * side, the poison threshold is the last edge with P(poison | s) >= `poisonPosterior`, the
  * clean threshold the first later edge with P(poison | s) <= `cleanPosterior`; rows beyond

@@ -24,7 +24,7 @@ export interface Valley {
   hm: number;
 }
 
-/** The paper's D-test decision for one class (METHOD.md step 5). */
+/** The paper's D-test decision for one class (docs/method.md, step 5). */
 export interface DTestResult extends DTestHistogram {
   /** max{k : e_k < lambda}, or null when the class was skipped. */
   kStar: number | null;

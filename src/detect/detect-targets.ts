@@ -39,7 +39,7 @@ export async function detectTargets(
 /**
  * The detection decision from finished per-class statistics (pure).
  *
- * paper mode (METHOD.md step 5): D-test per class; ND-test (statistic < beta_ND) on the classes
+ * paper mode (docs/method.md, step 5): D-test per class; ND-test (statistic < beta_ND) on the classes
  * the D-test did not flag.
  *
  * robust mode (K >= 3; K < 3 falls back to paper mode, noted in the report): the absolute

@@ -1,5 +1,5 @@
 /**
- * Target-class detection (METHOD.md step 5) and the per-row clean / poisoned / uncertain
+ * Target-class detection (docs/method.md, step 5) and the per-row clean / poisoned / uncertain
  * split (step 6), streaming over a re-readable likelihood matrix.
  *
  * @example

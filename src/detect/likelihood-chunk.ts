@@ -2,7 +2,7 @@ import { InputError } from '../errors.js';
 
 /**
  * A chunk of rows of the N x K log-likelihood matrix as the pipeline streams it.
- * `L` is row-major `n x K` (per-dimension log-likelihoods, METHOD.md step 3), `labels`
+ * `L` is row-major `n x K` (per-dimension log-likelihoods, docs/method.md step 3), `labels`
  * holds the (possibly poisoned) training label of each row. A row's global index is its
  * position in the stream: the first row of the first chunk is row 0.
  *

@@ -10,7 +10,7 @@ export interface NDStatistic {
 }
 
 /**
- * Streaming ND-test statistics (METHOD.md step 5), one pass, K sums in memory.
+ * Streaming ND-test statistics (docs/method.md, step 5), one pass, K sums in memory.
  *
  * @example
  *   const acc = new NDTestAccumulator(10);

@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 /** How target classes are decided: the paper's absolute thresholds, or outliers among classes. */
 export type TargetDetectionMode = 'paper' | 'robust';
 
-/** Options of target-class detection (METHOD.md step 5). */
+/** Options of target-class detection (docs/method.md, step 5). */
 export interface DetectionOptions {
   /** `paper` (absolute thresholds) or `robust` (outlier against the other classes). Default `robust` (measured: bench/results/efficacy-10k-w16*.md). */
   mode: TargetDetectionMode;
@@ -25,7 +25,7 @@ export interface DetectionOptions {
   robustMinScaleD: number;
 }
 
-/** Robust detection at alpha 0.2, with METHOD.md's thresholds (lambda 0.75, beta_D 0.05, beta_ND 0.6, 30 bins) for paper mode. */
+/** Robust detection at alpha 0.2, with docs/method.md's thresholds (lambda 0.75, beta_D 0.05, beta_ND 0.6, 30 bins) for paper mode. */
 export const DEFAULT_DETECTION_OPTIONS: Readonly<DetectionOptions> = Object.freeze({
   mode: 'robust',
   bins: 30,

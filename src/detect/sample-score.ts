@@ -1,5 +1,5 @@
 /**
- * Per-row quantities of METHOD.md step 6 for a row labelled `label` whose log-likelihoods
+ * Per-row quantities of docs/method.md step 6 for a row labelled `label` whose log-likelihoods
  * are `row[0..K)`:
  * - `score` s = L[label] - max over c' != label of L[c'] (computed in float64);
  * - `loglik` = L[label], the own-class log-likelihood;

@@ -20,7 +20,7 @@ export interface SplitDecision {
 }
 
 /**
- * Route one row (METHOD.md step 6), given the cuts of `computeSplitThresholds`:
+ * Route one row (docs/method.md, step 6), given the cuts of `computeSplitThresholds`:
  * - class not flagged: clean, label kept;
  * - ND-flagged class: the highest floor(alpha_c n) scores clean (label kept), the lowest
  *   floor(alpha_p n) poisoned and relabelled to argmax over c' != c of L[c'], the rest uncertain;

@@ -4,10 +4,10 @@ import type { ChunkReader } from './likelihood-chunk.js';
 import { scoreAt } from './sample-score.js';
 import { RankSelector, type RankKey, type RankSelectorOptions } from './select-rank.js';
 
-/** How a flagged class is split: METHOD.md's fixed alpha fractions, or the adaptive mixture cut. */
+/** How a flagged class is split: docs/method.md's fixed alpha fractions, or the adaptive mixture cut. */
 export type CutMode = 'fixed' | 'adaptive';
 
-/** Options of the split (METHOD.md step 6). */
+/** Options of the split (docs/method.md, step 6). */
 export interface SplitOptions extends RankSelectorOptions {
   /** Share of a flagged class kept as clean. Default 0.3. */
   alphaClean?: number;
@@ -36,7 +36,7 @@ export interface SplitThresholds {
   K: number;
   /** No class was flagged: every row is clean. */
   clean: boolean;
-  /** `fixed`: alpha fractions (METHOD.md); `adaptive`: `computeAdaptiveThresholds`. */
+  /** `fixed`: alpha fractions (docs/method.md); `adaptive`: `computeAdaptiveThresholds`. */
   cutMode: CutMode;
   /** The fractions of the fixed mode (null in adaptive mode). */
   alphaClean: number | null;

@@ -1,5 +1,5 @@
 /**
- * Evaluation of a cleanse against ground truth (METHOD.md, Metrics).
+ * Evaluation of a cleanse against ground truth (docs/method.md, "Metrics").
  *
  * @example
  *   const acc = new SplitMetricsAccumulator(); rows.forEach((r) => acc.add(r)); acc.result();

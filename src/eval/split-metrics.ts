@@ -15,7 +15,7 @@ export interface EvalRow {
   label: number;
 }
 
-/** Counts and rates of the split against ground truth (METHOD.md, Metrics); rates are null for 0/0. */
+/** Counts and rates of the split against ground truth (docs/method.md, "Metrics"); rates are null for 0/0. */
 export interface SplitMetrics {
   rows: number;
   poisonedRows: number;

@@ -8,7 +8,7 @@
  *   for await (const batch of readBatches(await resolveInputs(['data/']))) await sink.write(batch);
  *   await sink.close();
  */
-export { DEFAULT_COLUMNS, imageBytesAt, imageBytesOf, type Columns } from './columns.js';
+export { DEFAULT_COLUMNS, imageBytesAt, imageBytesOf, resolveColumns, isImageType, imageColumnOf, type Columns, type ColumnsOption } from './columns.js';
 export { fileBuffer, type InputBuffer } from './async-buffer.js';
 export { httpBuffer, type HttpOptions } from './http-buffer.js';
 export { resolveInputs, isUrl } from './inputs.js';

@@ -1,11 +1,11 @@
 import { parquetMetadataAsync, parquetRead, parquetSchema, toJson, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { closeHttpAgents, httpAgents, type HttpAgents } from './http-get.js';
 import PQueue from 'p-queue';
-import { Field, Int32, Int64, Type, Utf8, type Data, type RecordBatch } from 'apache-arrow';
+import { Field, Int32, Int64, Type, Utf8, type Data, type DataType, type RecordBatch } from 'apache-arrow';
 import { InputError, UsageError, errorMessage, expectInteger } from '../errors.js';
 import { fileBuffer, rangeBuffer, type InputBuffer } from './async-buffer.js';
 import { buildData, makeBatch, type ColumnValues } from './arrow-data.js';
-import { DEFAULT_COLUMNS, type Columns } from './columns.js';
+import { imageColumnOf, resolveColumns, type Columns, type ColumnsOption } from './columns.js';
 import { httpBuffer } from './http-buffer.js';
 import { isUrl } from './inputs.js';
 import { planColumn, type ColumnPlan } from './parquet-schema.js';
@@ -14,8 +14,11 @@ import { planColumn, type ColumnPlan } from './parquet-schema.js';
 export interface ReadOptions {
   /** Most rows per batch (default 1024). Row groups are split, never merged. */
   batchRows?: number;
-  /** Names of the id, label and image columns (default `id`, `label`, `image`). */
-  columns?: Columns;
+  /**
+   * Names of the id, label and image columns (default `id`, `label`, `image`; without an
+   * `image` column, the one column of an image type, as in Hugging Face `datasets` files).
+   */
+  columns?: ColumnsOption;
   /** When given, labels outside [0, numClasses) are an InputError. */
   numClasses?: number;
   /** Global row index to resume from: earlier rows are skipped using footer row counts. */
@@ -151,6 +154,12 @@ export interface InputFooter {
   input: string;
   rows: number;
   fields: Field[];
+  /** Whether the file has the id column (else the batches carry one made from the row index). */
+  hasId: boolean;
+  /** The Arrow type of the file's own label column (the batches carry it as Int32); null without one. */
+  labelType: DataType | null;
+  /** The file's key-value metadata (e.g. `huggingface`). */
+  metadata: Record<string, string>;
 }
 
 /**
@@ -168,7 +177,15 @@ export async function readFooters(inputs: string[], opts: ReadOptions = {}): Pro
     for (let i = 0; i < inputs.length; i++) {
       session.prefetchOpens(i);
       const opened = await session.open(i);
-      out.push({ input: inputs[i], rows: Number(opened.metadata.num_rows), fields: fieldsOf(opened, s.columns) });
+      const label = opened.plans.find((p) => p.name === s.columns.label);
+      out.push({
+        input: inputs[i],
+        rows: Number(opened.metadata.num_rows),
+        fields: fieldsOf(opened, s.columns),
+        hasId: opened.plans.some((p) => p.name === s.columns.id),
+        labelType: label?.integer ? label.type : null,
+        metadata: Object.fromEntries((opened.metadata.key_value_metadata ?? []).map((kv) => [kv.key, kv.value ?? ''])),
+      });
       await session.close(i);
     }
     return out;
@@ -274,7 +291,7 @@ class Session {
 function settings(opts: ReadOptions): Settings {
   const s: Settings = {
     batchRows: opts.batchRows ?? 1024,
-    columns: opts.columns ?? DEFAULT_COLUMNS,
+    columns: resolveColumns(opts.columns),
     numClasses: opts.numClasses,
     startRow: opts.startRow ?? 0,
     retries: opts.retries ?? 5,
@@ -315,6 +332,8 @@ function groupRanges(metadata: FileMetaData): GroupRange[] {
 function checkSchema(input: string, opened: OpenInput, first: OpenInput, firstInput: string, columns: Columns, requireImage: boolean): void {
   const byName = new Map(opened.plans.map((p) => [p.name, p]));
   const present = () => opened.plans.map((p) => p.name).join(', ');
+  const imageName = imageColumnOf(opened.plans.filter((p) => !p.json), columns.image) ?? columns.image;
+  columns = { ...columns, image: imageName };
   for (const role of requireImage ? (['label', 'image'] as const) : (['label'] as const)) {
     if (!byName.has(columns[role])) {
       throw new InputError(`${input}: no ${role} column "${columns[role]}" (columns: ${present()})`);

@@ -1,5 +1,5 @@
 /**
- * The final classifier of GSSD (METHOD.md step 7): a ResNet-18 (`ResNet`, any width) and a
+ * The final classifier of GSSD (docs/method.md, step 7): a ResNet-18 (`ResNet`, any width) and a
  * linear head to K classes, trained with softmax cross-entropy and SGD with momentum 0.9 and
  * weight decay 5e-4 on every parameter as in the reference release (PyTorch semantics:
  * g = grad + wd x w; buf = m x buf + g; w -= lr x buf), the learning rate given per step

@@ -1,5 +1,5 @@
 /**
- * K independent per-class flows (METHOD.md step 3) fed by a stream of labelled feature rows.
+ * K independent per-class flows (docs/method.md, step 3) fed by a stream of labelled feature rows.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Flow, type FlowState } from './flow.js';

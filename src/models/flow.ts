@@ -1,5 +1,5 @@
 /**
- * The per-class normalizing flow of GSSD (METHOD.md step 3): `steps` x
+ * The per-class normalizing flow of GSSD (docs/method.md, step 3): `steps` x
  * [ActNorm(D) -> AffineCoupling -> reverse the feature order (not after the last step)],
  * base N(0, I), scored by the per-dimension log-likelihood
  * l(x) = (log N(f(x); 0, I) + sum of log-determinants) / D.

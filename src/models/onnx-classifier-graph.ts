@@ -1,5 +1,5 @@
 /**
- * The final classifier's training step (METHOD.md step 7) as one ONNX graph: a ResNet-18 in
+ * The final classifier's training step (docs/method.md, step 7) as one ONNX graph: a ResNet-18 in
  * training mode (BatchNorm over the whole batch), a linear head to K classes, mean softmax
  * cross-entropy against one-hot labels, then SGD with momentum and L2 weight decay (PyTorch
  * semantics) on every trained variable, as `Classifier.step` on TensorFlow.js.

@@ -11,7 +11,8 @@
 import { InputError, UsageError, errorMessage, expectInteger } from '../errors.js';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
+import { onnxTensor } from './onnx-runtime.js';
 import { CIFAR_MEAN, CIFAR_STD } from '../stages/augment.js';
 import type { ImageEncoder } from '../stages/embed.js';
 import { readOnnxMetadata } from './onnx-model.js';
@@ -174,13 +175,13 @@ export class OnnxEncoder implements ImageEncoder {
     const dims = nchw ? [m, 3, S, S] : [m, S, S, 3];
     let tensor: ort.Tensor;
     if (this.inputType === 'uint8' && !nchw) {
-      tensor = new ort.Tensor('uint8', pixels, dims);
+      tensor = onnxTensor('uint8', pixels, dims);
     } else {
       const len = m * S * S * 3;
       if (this.input.length < len) this.input = this.inputType === 'uint8' ? new Uint8Array(len) : new Float32Array(len);
       const buf = this.input.subarray(0, len);
       fillInput(pixels, m, S, layout, this.spec.mean, this.spec.std, buf);
-      tensor = this.inputType === 'uint8' ? new ort.Tensor('uint8', buf as Uint8Array, dims) : new ort.Tensor('float32', buf as Float32Array, dims);
+      tensor = this.inputType === 'uint8' ? onnxTensor('uint8', buf as Uint8Array, dims) : onnxTensor('float32', buf as Float32Array, dims);
     }
     const result = await this.session.run({ [this.inputName]: tensor }, [this.outputName]);
     const value = result[this.outputName] as ort.Tensor;

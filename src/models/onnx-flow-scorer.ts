@@ -6,7 +6,8 @@
  * more training, create a new one.
  */
 import { availableParallelism } from 'node:os';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
+import { onnxTensor } from './onnx-runtime.js';
 import { expectInteger } from '../errors.js';
 import type { FlowBank } from './flow-bank.js';
 import { exportFlowBankToOnnx, FLOW_INPUT, FLOW_OUTPUT, type FlowGraphLayout } from './onnx-flow.js';
@@ -87,7 +88,7 @@ export class OnnxFlowScorer {
     const out = new Float32Array(n * K);
     for (let start = 0; start < n; start += this.chunk) {
       const rows = Math.min(this.chunk, n - start);
-      const x = new ort.Tensor('float32', features.subarray(start * d, (start + rows) * d), [rows, d]);
+      const x = onnxTensor('float32', features.subarray(start * d, (start + rows) * d), [rows, d]);
       const result = await this.session.run({ [FLOW_INPUT]: x }, [FLOW_OUTPUT]);
       const value = result[FLOW_OUTPUT] as ort.Tensor;
       if (value.data.length !== rows * K) throw new Error(`ONNX output ${FLOW_OUTPUT}: ${value.data.length} values for ${rows} rows, expected ${rows * K}`);

@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
+import { loadOnnxRuntime, type Ort } from './onnx-runtime.js';
 
 /**
  * onnxruntime-node 1.2x+ on Linux and macOS starts a telemetry uploader with the first session:
@@ -42,7 +43,10 @@ export interface OnnxSessionTuning {
 
 /**
  * The session on CUDA when asked for and available, else on the CPU. `where` names the
- * model in error messages.
+ * model in error messages. Internal: left out of the published types, which then need no
+ * onnxruntime-node (an optional dependency).
+ *
+ * @internal
  *
  * @example
  *   const { session, provider } = await openOnnxSession(bytes, 'auto', availableParallelism(), 'encoder.onnx');
@@ -53,9 +57,10 @@ export async function openOnnxSession(
   threads: number,
   where: string,
   tuning: OnnxSessionTuning = {},
-): Promise<{ session: ort.InferenceSession; provider: 'cuda' | 'cpu' }> {
+): Promise<{ session: ort.InferenceSession; provider: 'cuda' | 'cpu'; ort: Ort }> {
   disableOnnxTelemetry(); // again, in case a caller's code changed the environment since
   if (!ONNX_PROVIDERS.includes(request)) throw new Error(`Expected \`provider\` to be auto, cuda or cpu, got \`${String(request)}\``);
+  const ort = await loadOnnxRuntime(where);
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
@@ -63,10 +68,10 @@ export async function openOnnxSession(
     interOpNumThreads: 1,
   };
   if (tuning.spinning !== undefined) base.extra = { session: { intra_op: { allow_spinning: tuning.spinning ? '1' : '0' } } };
-  if (request !== 'cpu' && cudaInstalled()) {
+  if (request !== 'cpu' && cudaInstalled(ort)) {
     try {
       const session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cuda'], logSeverityLevel: 4 });
-      return { session, provider: 'cuda' };
+      return { session, provider: 'cuda', ort };
     } catch (err) {
       if (request === 'cuda') throw new Error(`${where}: the CUDA execution provider is not available (${firstLine(err)})`, { cause: err });
     }
@@ -74,7 +79,7 @@ export async function openOnnxSession(
     throw new Error(`${where}: onnxruntime-node has no CUDA execution provider installed (its CUDA files were not downloaded)`);
   }
   try {
-    return { session: await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cpu'] }), provider: 'cpu' };
+    return { session: await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cpu'] }), provider: 'cpu', ort };
   } catch (err) {
     throw new Error(`${where}: onnxruntime cannot load the model (${firstLine(err)})`, { cause: err });
   }
@@ -85,7 +90,7 @@ export async function openOnnxSession(
  * it separately (skipped on machines without that access). Without it, asking for CUDA
  * makes onnxruntime print an error before failing, so it is not asked.
  */
-function cudaInstalled(): boolean {
+function cudaInstalled(ort: Ort): boolean {
   if (!ort.listSupportedBackends().some((b) => b.name === 'cuda')) return false;
   try {
     const pkg = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));

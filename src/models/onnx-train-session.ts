@@ -7,7 +7,8 @@
  * intra-op thread count; a resumed run must use the thread count it started with, so the
  * trainers record it.
  */
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
+import { onnxTensor } from './onnx-runtime.js';
 import { openOnnxSession, type OnnxProviderRequest } from './onnx-session.js';
 import type { StepGraph } from './onnx-simclr-graph.js';
 
@@ -52,9 +53,9 @@ export class TrainStepSession {
     for (const s of this.graph.state) {
       const values = state.get(s.name);
       if (!values) throw new Error(`training state has no ${s.name}`);
-      feeds[s.name] = new ort.Tensor('float32', values, s.shape);
+      feeds[s.name] = onnxTensor('float32', values, s.shape);
     }
-    for (const [name, [data, dims]] of Object.entries(extra)) feeds[name] = new ort.Tensor('float32', data, dims);
+    for (const [name, [data, dims]] of Object.entries(extra)) feeds[name] = onnxTensor('float32', data, dims);
     const out = await this.session.run(feeds);
     const rest: Record<string, Float32Array> = {};
     for (const [name, tensor] of Object.entries(out)) {

@@ -17,21 +17,31 @@ import { SimclrTrainer } from './simclr.js';
 import { ResNet } from './resnet.js';
 import { loadSimclr, loadSimclrArrays, saveResNet, saveResNetArrays, saveSimclr, saveSimclrArrays, type SimclrConfig } from './save.js';
 import type { OnnxProviderRequest } from './onnx-session.js';
+import { ONNX_RUNTIME_HINT, onnxRuntimeInstalled } from './onnx-runtime.js';
+import { UsageError } from '../errors.js';
 
-/** A training runtime as asked for: `auto` is `onnx`. */
+/** A training runtime as asked for: `auto` is `onnx` (`tfjs` when onnxruntime-node is not installed). */
 export type TrainRuntimeRequest = 'auto' | 'onnx' | 'tfjs';
 /** The runtimes. */
 export const TRAIN_RUNTIMES: readonly TrainRuntimeRequest[] = ['auto', 'onnx', 'tfjs'];
 
+let fellBack = false;
+
 /**
- * The runtime `auto` stands for.
+ * The runtime `auto` stands for: `onnx`, or `tfjs` when onnxruntime-node is not installed
+ * (said once through `onFallback`). `onnx` without onnxruntime-node is a `UsageError`.
  *
  * @example
- *   resolveTrainRuntime('auto');   // 'onnx'
+ *   resolveTrainRuntime('auto', (m) => log.warn(m));   // 'onnx'
  */
-export function resolveTrainRuntime(request: TrainRuntimeRequest): 'onnx' | 'tfjs' {
+export function resolveTrainRuntime(request: TrainRuntimeRequest, onFallback?: (message: string) => void): 'onnx' | 'tfjs' {
   if (!TRAIN_RUNTIMES.includes(request)) throw new Error(`Expected \`trainRuntime\` to be auto, onnx or tfjs, got \`${String(request)}\``);
-  return request === 'tfjs' ? 'tfjs' : 'onnx';
+  if (request === 'tfjs') return 'tfjs';
+  if (onnxRuntimeInstalled()) return 'onnx';
+  if (request === 'onnx') throw new UsageError(`--train-runtime onnx: onnxruntime-node is not installed; ${ONNX_RUNTIME_HINT}, or use --train-runtime tfjs`);
+  if (!fellBack) onFallback?.(`onnxruntime-node is not installed: training on TensorFlow.js (slower); ${ONNX_RUNTIME_HINT}`);
+  fellBack = true;
+  return 'tfjs';
 }
 
 /** How to open an engine. */

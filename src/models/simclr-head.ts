@@ -1,5 +1,5 @@
 /**
- * The SimCLR projection head's initial weights (METHOD.md step 1: Linear(8w, 8w, no bias) ->
+ * The SimCLR projection head's initial weights (docs/method.md, step 1: Linear(8w, 8w, no bias) ->
  * ReLU -> Linear(8w, projDim, no bias)), PyTorch's Linear init U(-1/sqrt(fan_in),
  * 1/sqrt(fan_in)), seeded; [in, out] matrices. Shared by both training engines.
  */

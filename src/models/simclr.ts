@@ -1,5 +1,5 @@
 /**
- * SimCLR pretraining of the encoder (METHOD.md step 1): projection head
+ * SimCLR pretraining of the encoder (docs/method.md, step 1): projection head
  * Linear(8w, 8w, no bias) -> ReLU -> Linear(8w, 128, no bias), NT-Xent loss (temperature
  * 0.5, cosine similarity, the 2N-2 other views as negatives), Adam lr 3e-4 without weight
  * decay, over the encoder and the head together.

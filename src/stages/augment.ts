@@ -1,5 +1,5 @@
 /**
- * The SimCLR augmentations of the paper (METHOD.md step 1), on batches of uint8 NHWC RGB
+ * The SimCLR augmentations of the paper (docs/method.md, step 1), on batches of uint8 NHWC RGB
  * images, seeded by `Rng`: RandomResizedCrop(scale 0.08-1, ratio 3/4-4/3, bilinear),
  * horizontal flip p=0.5, colour jitter (brightness 0.8, contrast 0.8, saturation 0.8,
  * hue 0.2; the four in a random order, as torchvision does) with p=0.8, grayscale p=0.2,

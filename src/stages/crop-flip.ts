@@ -1,5 +1,5 @@
 /**
- * The classifier's training augmentation (METHOD.md step 7), as torchvision's
+ * The classifier's training augmentation (docs/method.md, step 7), as torchvision's
  * `RandomCrop(size, padding=4)` + `RandomHorizontalFlip(0.5)`: each image is zero-padded by
  * `padding` pixels on every side, a size x size window is cut at a random offset in
  * [0, 2 x padding] on each axis, mirrored left-right with probability 0.5, then normalised

@@ -1,9 +1,9 @@
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { Binary, Field, Utf8, makeData, type RecordBatch } from 'apache-arrow';
-import { UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { buildData, withColumns } from '../io/arrow-data.js';
-import { DEFAULT_COLUMNS, imageBytesOf, type Columns } from '../io/columns.js';
+import { imageBytesOf, imageColumnOf, resolveColumns, type Columns, type ColumnsOption } from '../io/columns.js';
 import { imageInfo } from '../io/image-info.js';
 
 /** Column added by {@link decode}: `imageSize*imageSize*3` bytes, uint8 HWC RGB; null when undecodable. */
@@ -20,7 +20,8 @@ export const DEFAULT_MAX_IMAGE_PIXELS = 50_000_000;
 
 /** Options of {@link decode}. */
 export interface DecodeOptions {
-  columns?: Columns;
+  /** The column names, as given to `readBatches` (default `image`, or the one image-typed column). */
+  columns?: ColumnsOption;
   /** Side of the square output image in pixels (default 32). */
   imageSize?: number;
   /** Images with more pixels than this are not decoded; their rows get a reason (default {@link DEFAULT_MAX_IMAGE_PIXELS}). */
@@ -37,7 +38,7 @@ export interface DecodeOptions {
  *   }
  */
 export async function* decode(source: AsyncIterable<RecordBatch>, opts: DecodeOptions = {}): AsyncGenerator<RecordBatch> {
-  const columns = opts.columns ?? DEFAULT_COLUMNS;
+  const columns = resolveColumns(opts.columns);
   const size = opts.imageSize ?? 32;
   const maxPixels = opts.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS;
   if (!Number.isInteger(size) || size < 1) throw new UsageError(`Expected \`imageSize\` to be an integer from 1 and up, got \`${size}\``);
@@ -52,8 +53,11 @@ export async function* decode(source: AsyncIterable<RecordBatch>, opts: DecodeOp
  *   const out = decodeBatch(batch, DEFAULT_COLUMNS, 32);
  */
 export function decodeBatch(batch: RecordBatch, columns: Columns, size: number, maxPixels = DEFAULT_MAX_IMAGE_PIXELS): RecordBatch {
-  const images = batch.getChild(columns.image);
-  if (!images) throw new Error(`decode: batch has no image column "${columns.image}"`);
+  const image = imageColumnOf(batch.schema.fields, columns.image);
+  const images = image === null ? null : batch.getChild(image);
+  if (!images) {
+    throw new InputError(`decode: no image column "${columns.image}" (columns: ${batch.schema.fields.map((f) => f.name).join(', ')}); pass \`columns: { image: NAME }\``);
+  }
   const n = batch.numRows;
   const stride = size * size * 3;
   const pixels = new Uint8Array(n * stride);

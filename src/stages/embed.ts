@@ -16,7 +16,7 @@ export interface ImageEncoder {
 export const EMBEDDING_COLUMN = 'gssd_h';
 
 /**
- * The embed stage (METHOD.md step 1, extraction: no augmentation): for every row with decoded
+ * The embed stage (docs/method.md, step 1, extraction: no augmentation): for every row with decoded
  * pixels (`gssd_pixels`, from `decode`) adds its feature vector h as `gssd_h`. Rows without
  * pixels, or whose embedding is not finite, get a null `gssd_h` and a `gssd_reason`. Never
  * drops rows.

@@ -10,7 +10,7 @@ export const LIKELIHOOD_COLUMN = 'gssd_likelihood';
 export const PREDICTION_COLUMN = 'gssd_pred';
 
 /**
- * The score stage (METHOD.md step 4): for every row with an embedding (`gssd_h`, from
+ * The score stage (docs/method.md, step 4): for every row with an embedding (`gssd_h`, from
  * `embed`), standardises h with `stats` and adds its log-likelihood under each class's flow
  * (`gssd_likelihood`, K values per row) and the generative prediction (`gssd_pred`). Rows
  * without an embedding get nulls. Never drops rows.

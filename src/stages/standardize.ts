@@ -1,5 +1,5 @@
 /**
- * Feature standardisation (METHOD.md step 2): running per-dimension mean and variance by
+ * Feature standardisation (docs/method.md, step 2): running per-dimension mean and variance by
  * Welford's method in float64, fed row by row in stream order (so the result does not
  * depend on batch sizes), then z = (h - mean) / std.
  *

@@ -104,8 +104,11 @@ describe('readChunks', () => {
     const err = await errorOf(collect([f]));
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toBe(`${f}: no label column "label" (columns: id, img)`);
-    const err2 = await errorOf(collect([f], { columns: { id: 'id', label: 'id', image: 'image' } }));
-    expect(err2.message).toBe(`${f}: no image column "image" (columns: id, img)`);
+    // a named image column must exist; the default `image` falls back to the one binary column
+    const err2 = await errorOf(collect([f], { columns: { id: 'id', label: 'id', image: 'picture' } }));
+    expect(err2.message).toBe(`${f}: no image column "picture" (columns: id, img)`);
+    const [{ batch }] = await collect([f], { columns: { label: 'id' } });
+    expect(batch.getChild('img')!.get(0)).toEqual(makeJpeg(8, 8));
   });
 
   it('reports corrupt, truncated and non-Parquet files in one line naming the file', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
+import { loadOnnxRuntime } from '../../src/models/onnx-runtime.js';
 import { OnnxGraph, sizeOf, type Value } from '../../src/models/onnx-graph.js';
 import {
   Tape,
@@ -17,6 +18,8 @@ import {
   weightedSum,
 } from '../../src/models/onnx-autodiff.js';
 import { Rng } from '../../src/rng.js';
+
+const ort = await loadOnnxRuntime('onnx-autodiff test');
 
 type Build = (t: Tape, xs: Value[]) => Value;
 
@@ -39,7 +42,7 @@ async function checkGradients(shapes: number[][], build: Build, opts: { tol?: nu
   const session = await ort.InferenceSession.create(g.encode('check'), { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 });
   const values = shapes.map((s, i) => Float32Array.from({ length: sizeOf(s) }, () => (opts.positive?.[i] ? 0.5 + rng.uniform(0, 1) : rng.normal())));
   const run = async (vals: Float32Array[]) => {
-    const feeds: Record<string, ort.Tensor> = {};
+    const feeds: Record<string, Ort.Tensor> = {};
     vals.forEach((v, i) => (feeds[`x${i}`] = new ort.Tensor('float32', v, shapes[i])));
     return session.run(feeds);
   };

@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
+import { loadOnnxRuntime } from '../../src/models/onnx-runtime.js';
 import { initBackend } from '../../src/models/backend.js';
 import { FlowBank } from '../../src/models/flow-bank.js';
 import { exportFlowBankToOnnx, FLOW_INPUT, FLOW_OUTPUT, type FlowGraphLayout } from '../../src/models/onnx-flow.js';
 import { OnnxFlowScorer } from '../../src/models/onnx-flow-scorer.js';
 import { readOnnxMetadata } from '../../src/models/onnx-model.js';
 import { Rng } from '../../src/rng.js';
+
+const ort = await loadOnnxRuntime('onnx-flow test');
 
 /** Agreement criterion: max |onnx - tfjs| over every row and class, in nats per dimension. */
 const TOL = 1e-4;
@@ -131,7 +134,7 @@ describe('exportFlowBankToOnnx + OnnxFlowScorer', () => {
       for (const n of [1, 5]) {
         const x = testRows(n, 4, n);
         const out = await session.run({ [FLOW_INPUT]: new ort.Tensor('float32', x, [n, 4]) });
-        expect((out[FLOW_OUTPUT] as ort.Tensor).dims).toEqual([n, 2]);
+        expect((out[FLOW_OUTPUT] as Ort.Tensor).dims).toEqual([n, 2]);
       }
     } finally {
       await session.release();

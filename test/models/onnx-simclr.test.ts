@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
+import { loadOnnxRuntime } from '../../src/models/onnx-runtime.js';
 import { initBackend } from '../../src/models/backend.js';
 import { ResNet } from '../../src/models/resnet.js';
 import { SimclrTrainer, ntXent } from '../../src/models/simclr.js';
@@ -15,6 +16,8 @@ import { loadSimclr, loadSimclrArrays, saveSimclr, saveSimclrArrays, type Simclr
 import { augmentToArray } from '../../src/stages/augment.js';
 import { Rng } from '../../src/rng.js';
 import { structuredImages } from './fixture.js';
+
+const ort = await loadOnnxRuntime('onnx-simclr test');
 
 const SIZE = 16;
 const N = 8;
@@ -59,7 +62,7 @@ describe('SimCLR on onnxruntime', () => {
     const graph = simclrStepGraph(layout, N, { projDim: 16, temperature: 0.5, adam: SIMCLR_ADAM, gradients: true });
     const session = await ort.InferenceSession.create(graph.bytes, { intraOpNumThreads: 1 });
     const state = (onnx as unknown as { state: Map<string, Float32Array> }).state;
-    const feeds: Record<string, ort.Tensor> = {
+    const feeds: Record<string, Ort.Tensor> = {
       views: new ort.Tensor('float32', data, [2 * N, SIZE, SIZE, 3]),
       lr_corrected: new ort.Tensor('float32', Float32Array.of(0), []),
       second_correction: new ort.Tensor('float32', Float32Array.of(1), []),

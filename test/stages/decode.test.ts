@@ -8,6 +8,7 @@ import { decode, decodeImage, DEFAULT_MAX_IMAGE_PIXELS, PIXELS_COLUMN, REASON_CO
 import { sourceSettings } from '../../src/cli/source-options.js';
 import { buildData, makeBatch } from '../../src/io/arrow-data.js';
 import { readBatches } from '../../src/io/read.js';
+import { InputError } from '../../src/errors.js';
 import { CIFAR_TRAIN, HAVE_CIFAR, HAVE_MNIST, MNIST_TEST, SHARED, makeJpeg, makePng, noteSkip, tempDir, writeSmallDataset } from '../io/helpers.js';
 
 let dir: string;
@@ -114,6 +115,19 @@ describe('decode stage', () => {
     const [out] = await all(decode((async function* () { yield batch; })()));
     expect(out.getChild(REASON_COLUMN)!.get(0)).toBe('undecodable image: no image bytes');
     expect(out.getChild(PIXELS_COLUMN)!.get(1)!.length).toBe(3072);
+  });
+
+  it('takes the columns option readBatches takes; a missing image column is an InputError naming it', async () => {
+    const batch = makeBatch(
+      [new Field('label', new Int32(), false), new Field('picture', new Binary(), true), new Field('thumb', new Binary(), true)],
+      [buildData(new Int32(), [0], 0, 1), buildData(new Binary(), [makeJpeg(8, 8)], 0, 1), buildData(new Binary(), [null], 0, 1)],
+    );
+    const one = () => (async function* () { yield batch; })();
+    const [out] = await all(decode(one(), { columns: { image: 'picture' } }));
+    expect(out.getChild(REASON_COLUMN)!.get(0)).toBeNull();
+    const err = await all(decode(one())).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toBe('decode: no image column "image" (columns: label, picture, thumb); pass `columns: { image: NAME }`');
   });
 });
 
