@@ -1,4 +1,3 @@
-import { readOptions } from '../../src/cli/source-options.js';
 import { join } from 'node:path';
 import type { RecordBatch, Schema } from 'apache-arrow';
 import { readBatches } from '../../src/io/read.js';
@@ -62,7 +61,7 @@ export async function routePass(ctx: RunContext): Promise<void> {
     sinceCheckpoint = 0;
   };
   try {
-    for await (const batch of readBatches(options.inputs, { ...readOptions(options.source), startRow: row })) {
+    for await (const batch of readBatches(options.inputs, { ...ctx.readOptions(), startRow: row })) {
       const L = await cursor.take(batch.numRows);
       const verdicts: RowVerdict[] = [];
       for (let i = 0; i < batch.numRows; i++, row++) {
@@ -108,7 +107,7 @@ async function writeSplits(batch: RecordBatch, sinks: Record<SinkName, PartSink>
 
 /** The schema of the output rows: the inputs' columns and the verdict columns. */
 async function outputSchema(ctx: RunContext): Promise<Schema> {
-  for await (const batch of readBatches(ctx.options.inputs, { ...readOptions(ctx.options.source), batchRows: 1 })) {
+  for await (const batch of readBatches(ctx.options.inputs, { ...ctx.readOptions(), batchRows: 1 })) {
     const verdict: RowVerdict = { split: 'clean', score: null, loglik: null, pred: null, label: null, reason: '' };
     return withVerdicts(batch, [verdict]).schema;
   }

@@ -1,3 +1,4 @@
+import type { InputPin } from '../../src/io/input-pins.js';
 import type { BaselineModel } from './baseline-pass.js';
 import type { PretrainProgress } from '../pretrain.js';
 import type { DetectionReport } from '../../src/detect/detection-report.js';
@@ -29,6 +30,8 @@ export interface CleanseState {
   backend: string;
   pass: PassName;
   totalRows: number;
+  /** What the inputs were when the run started (a resume refuses changed inputs); absent in older checkpoints. */
+  inputPins?: InputPin[];
   /** Directory of the encoder used (the user's, or DIR/checkpoint/encoder once pretrained). */
   encoderDir: string | null;
   featureDim: number | null;
