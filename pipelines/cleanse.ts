@@ -5,7 +5,8 @@ import { UsageError, InputError } from '../src/errors.js';
 import { countRows } from '../src/io/read.js';
 import { initBackend } from '../src/models/backend.js';
 import { loadFlowBank } from '../src/models/save.js';
-import { silentLogger, type Logger } from '../src/log.js';
+import { silentLogger, withPlan, type Logger } from '../src/log.js';
+import { cleansePlan } from './cleanse/plan.js';
 import { VERSION } from '../src/version.js';
 import { RunContext } from './cleanse/context.js';
 import { embedPass } from './cleanse/embed-pass.js';
@@ -52,6 +53,9 @@ async function cleanseLocked(options: CleanseOptions, log: Logger, run: RunDir, 
   const backend = await initBackend(options.backend);
   log.info('backend', { backend });
   const state = await openRun(options, backend, run, log);
+  const plan = cleansePlan(options, state);
+  log = withPlan(log, plan);
+  log.info('estimated work', plan.shares());
   const ctx = new RunContext(options, state, log, startedAt, run.tempDir);
   if (state.pass !== 'pretrain' || state.embed.rowsDone > 0) log.info('resuming', { pass: state.pass, embedRows: state.embed.rowsDone, fitEpochs: state.fit.epochsDone });
 
