@@ -1,6 +1,6 @@
 import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 
@@ -45,8 +45,8 @@ export async function lockRunDir(dir: string, command: string, log: Logger = sil
   try {
     for (let attempt = 0; ; attempt++) {
       try {
-        await link(mine, path);
-        held.add(path);
+        await linkOrCreate(mine, path, JSON.stringify(me) + '\n');
+        held.add(resolve(path));
         return { path, release: () => release(path) };
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
@@ -66,6 +66,17 @@ export async function lockRunDir(dir: string, command: string, log: Logger = sil
     }
   } finally {
     await unlink(mine).catch(() => {});
+  }
+}
+
+/** Hard-links `from` to `to` (failing with EEXIST if `to` exists); where the filesystem has no hard links, creates `to` exclusively. */
+async function linkOrCreate(from: string, to: string, content: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    await writeFile(to, content, { flag: 'wx' });
   }
 }
 
@@ -89,7 +100,7 @@ async function readHolder(path: string): Promise<LockHolder | null | undefined> 
 /** True when the lock's holder is a process of this host that no longer runs. */
 function isStale(path: string, holder: LockHolder | null): holder is LockHolder {
   if (!holder || holder.host !== hostname()) return false;
-  if (holder.pid === process.pid) return !held.has(path);
+  if (holder.pid === process.pid) return !held.has(resolve(path));
   try {
     process.kill(holder.pid, 0);
     return false;
@@ -118,7 +129,7 @@ async function takeOver(path: string, stale: LockHolder): Promise<boolean> {
 }
 
 async function release(path: string): Promise<void> {
-  if (!held.delete(path)) return;
+  if (!held.delete(resolve(path))) return;
   const holder = await readHolder(path).catch(() => null);
   if (holder && holder.pid === process.pid && holder.host === hostname()) await unlink(path).catch(() => {});
 }

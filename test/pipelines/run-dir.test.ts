@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { copyFile, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeSyntheticDataset } from '../../pipelines/synthetic-data.js';
 import { CLI, cliBuilt, readOutput, runCli, tempDir } from './fixture.js';
@@ -93,7 +94,20 @@ describe.skipIf(!cliBuilt())('gssd cleanse run directory (lock, input pins, left
     expect(leftovers(await readdir(out))).toEqual([]);
     expect(await readdir(out)).toContain('report.html');
     expect(await readOutput(out)).toEqual(rows);
-  }, 120_000);
+  }, 300_000);
+
+  it('pretrain and train lock their run directory too', async () => {
+    // this test process, alive on this host, holds the directory
+    const out = join(root, 'held');
+    await mkdir(out);
+    await writeFile(join(out, 'gssd.lock'), JSON.stringify({ pid: process.pid, host: hostname(), command: 'cleanse', since: 'now' }));
+    for (const command of [['pretrain', data, '--epochs', '1', '--width', '2'], ['train', data, '--epochs', '1', '--width', '2']]) {
+      const r = await runCli([...command, '--out', out, '--resume']);
+      expect(r.code, r.stderr).toBe(2);
+      expectOneErrorLine(r.stderr, new RegExp(`^gssd ${command[0]}: ${out} is in use by gssd cleanse \\(pid ${process.pid} on ${hostname()}, since now\\); wait for it to finish$`));
+    }
+    expect(await readdir(out)).toEqual(['gssd.lock']);
+  });
 });
 
 /** The lock and temp entries of a run directory listing. */
