@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -31,6 +31,7 @@ describe.skipIf(!cliBuilt())('gssd cleanse run directory (lock, input pins, left
     // A: a real cleanse, stopped (alive, holding the lock) at its first route commit
     const a = spawn(process.execPath, [CLI, ...args(out)], { env: { ...process.env, GSSD_STOP_AT: 'sink-commit:1' }, stdio: ['ignore', 'ignore', 'pipe'] });
     const aClosed = new Promise((r) => a.on('close', r));
+    onTestFinished(() => void a.kill('SIGKILL')); // never leave a stopped process behind
     await new Promise<void>((resolve, reject) => {
       let err = '';
       a.stderr.on('data', (d) => {
