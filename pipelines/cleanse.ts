@@ -7,7 +7,8 @@ import { countRows } from '../src/io/read.js';
 import { resolveInputs } from '../src/io/inputs.js';
 import { initBackend } from '../src/models/backend.js';
 import { loadFlowBank } from '../src/models/save.js';
-import { silentLogger, type Logger } from '../src/log.js';
+import { silentLogger, withPlan, type Logger } from '../src/log.js';
+import { cleansePlan } from './cleanse/plan.js';
 import { VERSION } from '../src/version.js';
 import { RunContext } from './cleanse/context.js';
 import { embedPass } from './cleanse/embed-pass.js';
@@ -22,6 +23,9 @@ import { writeReports, type CleanseReport } from './cleanse/report.js';
 import { cleanseOptions, outputFingerprint, type CleanseOptions, type CleanseRequest } from './cleanse/options.js';
 import { initialState, PASSES, type CleanseState, type PassName } from './cleanse/state.js';
 import { CheckpointStore } from '../src/io/checkpoint.js';
+import { RunDir } from '../src/io/run-dir.js';
+import { LOCK_FILE } from '../src/io/run-lock.js';
+import { changedInput, pinInputs, type PinOptions } from '../src/io/input-pins.js';
 
 export { CLEANSE_DEFAULTS, cleanseOptions, type CleanseOptions, type CleanseRequest } from './cleanse/options.js';
 
@@ -41,10 +45,23 @@ export async function cleanse(request: CleanseRequest, log: Logger = silentLogge
   // inputs as the CLI resolves them: directories and globs to their Parquet files, in order
   const options = cleanseOptions({ ...request, inputs: await resolveInputs(request.inputs) });
   options.signal?.throwIfAborted();
+  const run = await RunDir.open(options.out, 'cleanse', log);
+  try {
+    return await cleanseLocked(options, log, run, startedAt);
+  } finally {
+    await run.close();
+  }
+}
+
+/** The run, once this process holds the lock of its directory. */
+async function cleanseLocked(options: CleanseOptions, log: Logger, run: RunDir, startedAt: number): Promise<CleanseReport> {
   const backend = await initBackend(options.backend);
   log.info('backend', { backend });
-  const state = await openRun(options, backend);
-  const ctx = new RunContext(options, state, log, startedAt);
+  const state = await openRun(options, backend, run, log);
+  const plan = cleansePlan(options, state);
+  log = withPlan(log, plan);
+  log.info('estimated work', plan.shares());
+  const ctx = new RunContext(options, state, log, startedAt, run.tempDir);
   if (state.pass !== 'pretrain' || state.embed.rowsDone > 0) log.info('resuming', { pass: state.pass, embedRows: state.embed.rowsDone, fitEpochs: state.fit.epochsDone });
 
   const at = (pass: PassName) => PASSES.indexOf(state.pass) <= PASSES.indexOf(pass);
@@ -102,11 +119,11 @@ export async function cleanse(request: CleanseRequest, log: Logger = silentLogge
   return report;
 }
 
-/** What a run directory holds; --force deletes only these. */
+/** What a run directory holds; --force deletes only these (and the lock's housekeeping, see `RunDir`). */
 const RUN_ENTRIES = new Set(['checkpoint', 'work', 'clean', 'poisoned', 'uncertain', 'rejected', 'report.json', 'report.html']);
 
 /** Creates the run directory and its state, or loads the state of the run to resume. */
-async function openRun(options: CleanseOptions, backend: string): Promise<CleanseState> {
+async function openRun(options: CleanseOptions, backend: string, run: RunDir, log: Logger): Promise<CleanseState> {
   const store = new CheckpointStore<CleanseState>(options.out);
   const fingerprint = outputFingerprint(options);
   if (options.resume) {
@@ -121,12 +138,14 @@ async function openRun(options: CleanseOptions, backend: string): Promise<Cleans
       if (state.backend !== backend) {
         throw new UsageError(`${options.out}: the run there used the ${state.backend} backend, this one has ${backend}; resume with --backend ${state.backend}`);
       }
+      await checkPins(state, options, store, log);
+      await run.adopt();
       return state;
     }
   }
   await mkdir(options.out, { recursive: true });
-  const existing = await readdir(options.out);
-  const foreign = existing.filter((name) => !RUN_ENTRIES.has(name));
+  const existing = (await readdir(options.out)).filter((name) => name !== LOCK_FILE);
+  const foreign = existing.filter((name) => !RUN_ENTRIES.has(name) && !RunDir.isHousekeeping(name, RUN_ENTRIES));
   if (existing.length > 0) {
     if (foreign.length > 0) {
       throw new UsageError(`${options.out} holds files that are not a gssd run (${foreign.slice(0, 3).join(', ')}); choose an empty or new --out`);
@@ -140,15 +159,39 @@ async function openRun(options: CleanseOptions, backend: string): Promise<Cleans
     }
     for (const name of existing) await rm(join(options.out, name), { recursive: true, force: true });
   }
-  const totalRows = await countRows(options.inputs, readOptions(options.source));
+  await run.adopt();
+  const inputPins = await pinInputs(options.inputs, pinOptions(options));
+  const totalRows = await countRows(options.inputs, { ...readOptions(options.source), tempDir: run.tempDir });
   if (totalRows === 0) throw new InputError(`${options.inputs.join(', ')}: no rows to cleanse`);
   const state = initialState(fingerprint, backend, totalRows, VERSION);
+  state.inputPins = inputPins;
   if (options.encoder) {
     state.encoderDir = options.encoder;
     state.pass = 'embed';
   }
   await store.save(state);
   return state;
+}
+
+/**
+ * Refuses a resume whose inputs changed since the run started (another file under the same
+ * name gives other rows under the old rows' scores). A checkpoint of a gssd from before input
+ * pins has none to compare: the resume goes on with a warning, and the inputs are pinned now.
+ */
+async function checkPins(state: CleanseState, options: CleanseOptions, store: CheckpointStore<CleanseState>, log: Logger): Promise<void> {
+  const now = await pinInputs(options.inputs, pinOptions(options));
+  if (!state.inputPins) {
+    log.warn('inputs not pinned', { out: options.out, note: 'this checkpoint is from a gssd that did not record its inputs, so a changed input cannot be detected; they are pinned from now on' });
+    state.inputPins = now;
+    await store.save(state);
+    return;
+  }
+  const changed = changedInput(state.inputPins, now);
+  if (changed) throw new InputError(`${changed}; a resume must read the inputs the run started with: restore it, or start again with --force`);
+}
+
+function pinOptions(options: CleanseOptions): PinOptions {
+  return { retries: options.source.retries, timeoutMs: options.source.timeoutMs };
 }
 
 /** After embedding: the number of classes, and the checks that GSSD can run at all. */

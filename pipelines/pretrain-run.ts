@@ -1,8 +1,11 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointStore } from '../src/io/checkpoint.js';
+import { RunDir } from '../src/io/run-dir.js';
+import { LOCK_FILE } from '../src/io/run-lock.js';
 import { countRows } from '../src/io/read.js';
 import { resolveInputs } from '../src/io/inputs.js';
+import { readOptions } from '../src/cli/source-options.js';
 import { initBackend, type BackendName } from '../src/models/backend.js';
 import { UsageError } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/log.js';
@@ -38,23 +41,40 @@ export async function pretrainCommandRun(
   run.signal?.throwIfAborted();
   const backend = await initBackend(run.backend);
   log.info('backend', { backend });
+  const dir = await RunDir.open(run.out, 'pretrain', log);
+  try {
+    await pretrainLocked(requested, run, backend, dir, log);
+  } finally {
+    await dir.close();
+  }
+}
+
+/** `pretrainCommandRun` once this process holds the lock of the run directory. */
+async function pretrainLocked(
+  requested: Omit<PretrainSettings, 'totalRows' | 'trainRuntime' | 'threads'>,
+  run: { out: string; resume: boolean; trainRuntime?: TrainRuntimeRequest; threads?: number; signal?: AbortSignal },
+  backend: string,
+  dir: RunDir,
+  log: Logger,
+): Promise<void> {
   const store = new CheckpointStore<PretrainRunState>(run.out);
   let state = run.resume ? await store.load() : null;
   const settings = { ...requested, ...trainingEngine(state?.settings, run, run.out, log) };
   if (state) await continueWith(state, settings, run.out, store, log);
   if (!state) {
     await mkdir(run.out, { recursive: true });
-    if ((await readdir(run.out)).length > 0) throw new UsageError(`${run.out} is not empty; use --resume to continue the run there, or another --out`);
+    if ((await readdir(run.out)).some((name) => name !== LOCK_FILE)) throw new UsageError(`${run.out} is not empty; use --resume to continue the run there, or another --out`);
     state = { settings, backend, progress: null, done: false };
     await store.save(state);
   }
+  await dir.adopt();
   if (state.done) {
     log.info('pretrain already done', { encoder: join(run.out, 'encoder') });
     return;
   }
   const s = state;
   await pretrainEncoder(
-    { ...settings, totalRows: await countRows(settings.inputs, { columns: settings.source.columns }) },
+    { ...settings, totalRows: await countRows(settings.inputs, { ...readOptions(settings.source), tempDir: dir.tempDir }), tempDir: dir.tempDir },
     {
       encoderDir: join(run.out, 'encoder'),
       checkpointDir: (epoch, step) => store.path(`simclr-e${epoch}-s${step}`),

@@ -46,6 +46,8 @@ export interface PretrainSettings {
   simclrShards?: number;
   /** Total rows of the inputs, for progress. */
   totalRows?: number;
+  /** Where a URL without Range support is downloaded to (a run's DIR/tmp); not a setting of the result. */
+  tempDir?: string;
 }
 
 /** Where pretraining is: what its checkpoint records. */
@@ -202,7 +204,7 @@ async function train(
 /** The decoded images of the inputs in order (undecodable rows are skipped here: pretraining only). */
 async function* pixelStream(inputs: string[], s: PretrainSettings, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   const batches = decode(
-    readBatches(inputs, { ...readOptions(s.source), numClasses: undefined, signal }),
+    readBatches(inputs, { ...readOptions(s.source), numClasses: undefined, signal, tempDir: s.tempDir }),
     { columns: s.source.columns, imageSize: s.source.imageSize, maxImagePixels: s.source.maxImagePixels },
   );
   for await (const batch of batches) {

@@ -4,6 +4,8 @@ import type { RecordBatch, Vector } from 'apache-arrow';
 import { readBatches } from '../src/io/read.js';
 import { imageBytesOf } from '../src/io/columns.js';
 import { CheckpointStore } from '../src/io/checkpoint.js';
+import { RunDir } from '../src/io/run-dir.js';
+import { LOCK_FILE } from '../src/io/run-lock.js';
 import { decodeImage } from '../src/stages/decode.js';
 import { cropFlipToArray } from '../src/stages/crop-flip.js';
 import { shuffleBatches } from '../src/stages/shuffle-buffer.js';
@@ -144,6 +146,16 @@ export async function train(o: TrainOptions, log: Logger = silentLogger): Promis
   const settings = settingsOf(o);
   const backend = await initBackend(o.backend ?? 'auto');
   log.info('backend', { backend });
+  const dir = await RunDir.open(o.out, 'train', log);
+  try {
+    return await trainLocked(o, settings, backend, dir, log);
+  } finally {
+    await dir.close();
+  }
+}
+
+/** `train` once this process holds the lock of the run directory. */
+async function trainLocked(o: TrainOptions, settings: Settings, backend: string, dir: RunDir, log: Logger): Promise<TrainSummary> {
   const store = new CheckpointStore<TrainRunState>(o.out);
   let state = o.resume ? await store.load() : null;
   if (state && JSON.stringify(state.settings) !== JSON.stringify(settings)) {
@@ -152,14 +164,16 @@ export async function train(o: TrainOptions, log: Logger = silentLogger): Promis
   if (!state) {
     await mkdir(o.out, { recursive: true });
     // a run killed before its first checkpoint leaves only the checkpoint directory
-    const entries = (await readdir(o.out)).filter((name) => !(o.resume && name === 'checkpoint'));
+    const entries = (await readdir(o.out)).filter((name) => name !== LOCK_FILE && !(o.resume && name === 'checkpoint'));
     if (entries.length > 0) throw new UsageError(`${o.out} is not empty; use --resume to continue the run there, or another --out`);
-    const scan = await scanRows(settings);
+    await dir.adopt();
+    const scan = await scanRows(settings, dir.tempDir);
     if (scan.trainRows < 2) throw new InputError(`${o.inputs[0]}${o.inputs.length > 1 ? ' ...' : ''}: fewer than 2 rows with a label to train with`);
     log.info('train data', { ...scan });
     state = { settings, backend, engine: trainingEngine(undefined, o, o.out, log), scan, progress: null, summary: null };
     await store.save(state);
   }
+  await dir.adopt();
   const engine = trainingEngine(state.engine ?? {}, o, o.out);
   if (state.summary) {
     log.info('train already done', { model: state.summary.model });
@@ -174,6 +188,7 @@ export async function train(o: TrainOptions, log: Logger = silentLogger): Promis
       await store.save(s);
     },
     modelDir,
+    tempDir: dir.tempDir,
     stopAfterSteps: o.stopAfterSteps,
     log,
   });
@@ -237,13 +252,13 @@ function labelAt(v: Vector, i: number, numClasses: number | undefined, input: st
 }
 
 /** One pass over the labels: rows to train on and the number of classes. */
-async function scanRows(s: Settings): Promise<Scan> {
+async function scanRows(s: Settings, tempDir: string): Promise<Scan> {
   let maxLabel = -1;
   const count = async (inputs: string[], phase: Phase): Promise<[number, number]> => {
     let used = 0;
     let skipped = 0;
     if (inputs.length === 0) return [0, 0];
-    for await (const batch of readBatches(inputs, readOptions(s.source))) {
+    for await (const batch of readBatches(inputs, { ...readOptions(s.source), tempDir })) {
       const labels = labelVector(batch, phase, s, inputs[0]);
       for (let i = 0; i < batch.numRows; i++) {
         const k = labelAt(labels, i, s.source.numClasses, inputs[0]);
@@ -263,8 +278,8 @@ async function scanRows(s: Settings): Promise<Scan> {
 }
 
 /** The labelled rows of the inputs in order, each with a copy of its encoded image. */
-async function* rowStream(inputs: string[], phase: Phase, s: Settings, numClasses: number): AsyncGenerator<Row> {
-  for await (const batch of readBatches(inputs, readOptions(s.source))) {
+async function* rowStream(inputs: string[], phase: Phase, s: Settings, numClasses: number, tempDir: string): AsyncGenerator<Row> {
+  for await (const batch of readBatches(inputs, { ...readOptions(s.source), tempDir })) {
     const labels = labelVector(batch, phase, s, inputs[0]);
     const images = batch.getChild(s.source.columns.image)!;
     for (let i = 0; i < batch.numRows; i++) {
@@ -280,6 +295,8 @@ interface RunIo {
   checkpointDir: (phase: Phase, epoch: number, step: number) => string;
   commit: (p: TrainProgress) => Promise<void>;
   modelDir: string;
+  /** The run's temp directory (downloads of URLs without Range support). */
+  tempDir: string;
   stopAfterSteps?: number;
   log: Logger;
 }
@@ -348,7 +365,7 @@ async function runTraining(
         let losses = 0;
         let seen = 0;
         let correct = 0;
-        for await (const rows of shuffleBatches(rowStream(order, phase, s, scan.numClasses), s.batch, s.shuffleBuffer, rng, { minLast: 2 })) {
+        for await (const rows of shuffleBatches(rowStream(order, phase, s, scan.numClasses, io.tempDir), s.batch, s.shuffleBuffer, rng, { minLast: 2 })) {
           if (step < skipTo) {
             bar.skip(rows.length);
             step++;

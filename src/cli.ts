@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { COMMANDS, type Command } from './cli/commands.js';
 import { UsageError, errorMessage } from './errors.js';
 import { createLogger } from './log.js';
-import { enumOption } from './cli/options.js';
+import { enumOption, numberOption } from './cli/options.js';
 import { systemError } from './cli/system-error.js';
 import { VERSION } from './version.js';
 
@@ -31,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const { values, positionals } = parseArgs({
       args: rest,
-      options: { ...command.options, help: { type: 'boolean', short: 'h' }, log: { type: 'string' } },
+      options: { ...command.options, help: { type: 'boolean', short: 'h' }, log: { type: 'string' }, 'progress-every': { type: 'string' } },
       allowPositionals: true,
       strict: true,
     });
@@ -39,7 +39,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(commandHelp(command));
       return 0;
     }
-    log = createLogger({ format: enumOption(values.log as string | undefined, '--log', ['text', 'json', 'silent'] as const, 'text') });
+    const every = values['progress-every'] as string | undefined;
+    log = createLogger({
+      format: enumOption(values.log as string | undefined, '--log', ['text', 'json', 'silent'] as const, 'text'),
+      progressEveryMs: every === undefined ? undefined : 1000 * numberOption(every, '--progress-every', { min: 0 }),
+    });
     return (await command.run(values as Record<string, string | boolean | string[] | undefined>, positionals, log)) ?? 0;
   } catch (err) {
     const sys = systemError(err);
@@ -74,11 +78,12 @@ Usage: gssd <command> [options]
 Commands:
 ${lines.join('\n')}
 
-Common options: --log text|json|silent (progress and events on stderr), -h/--help.
+Common options: --log text|json|silent (progress and events on stderr), --progress-every SECONDS
+(progress lines when stderr is not a terminal; default 30 for text, 5 for json), -h/--help.
 Run \`gssd <command> --help\` for a command's options.
 `;
 }
 
 function commandHelp(c: Command): string {
-  return `${c.usage}\n\n${c.summary}\n\n${c.help.trim()}\n\n  --log text|json|silent   progress and events on stderr (default text)\n`;
+  return `${c.usage}\n\n${c.summary}\n\n${c.help.trim()}\n\n  --log text|json|silent   progress and events on stderr (default text)\n  --progress-every S       least seconds between progress lines when stderr is not a terminal (default 30; json 5)\n`;
 }

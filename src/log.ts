@@ -6,6 +6,8 @@
  *   const log = createLogger({ format: 'json' });
  *   log.info('embed', { rows: 1000 });   // {"ts":"...","level":"info","event":"embed","rows":1000}
  */
+import type { RunPlan } from './run-plan.js';
+
 export type LogFormat = 'text' | 'json' | 'silent';
 
 export interface Logger {
@@ -17,11 +19,17 @@ export interface Logger {
   error(event: string, fields?: Record<string, unknown>): void;
   /** A transient status line: rewritten in place on a TTY, dropped otherwise. */
   status(text: string): void;
+  /** Least ms between progress lines when stderr is not a terminal (default: text 30000, json 5000). */
+  readonly progressEveryMs?: number;
+  /** The passes of the run, for an ETA over all of them (see `withPlan`). */
+  readonly plan?: RunPlan;
 }
 
 export interface LoggerOptions {
   format?: LogFormat;
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Least ms between progress lines when the stream is not a terminal (`--progress-every`). */
+  progressEveryMs?: number;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -48,6 +56,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return {
     format,
     tty,
+    progressEveryMs: options.progressEveryMs,
     info: (event, fields) => emit('info', event, fields),
     warn: (event, fields) => emit('warn', event, fields),
     error: (event, fields) => emit('error', event, fields),
@@ -56,6 +65,26 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       stream.write('\r\x1b[K' + text);
       statusShown = true;
     },
+  };
+}
+
+/**
+ * The same logger, carrying the run's plan: every `Progress` of the run then shows the ETA
+ * of the whole run besides its own pass's.
+ *
+ * @example
+ *   const runLog = withPlan(log, new RunPlan([{ pass: 'pretrain', units: 50_000, weight: 6 }, { pass: 'embed', units: 5000, weight: 1 }]));
+ */
+export function withPlan(log: Logger, plan: RunPlan): Logger {
+  return {
+    format: log.format,
+    tty: log.tty,
+    progressEveryMs: log.progressEveryMs,
+    plan,
+    info: (event, fields) => log.info(event, fields),
+    warn: (event, fields) => log.warn(event, fields),
+    error: (event, fields) => log.error(event, fields),
+    status: (text) => log.status(text),
   };
 }
 

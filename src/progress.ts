@@ -2,7 +2,9 @@ import type { Logger } from './log.js';
 
 /**
  * Rows/s and ETA for a long pass: a live line on a TTY, a JSON line every few seconds
- * with `--log json`, and one summary event at the end.
+ * with `--log json`, a text line at most every `log.progressEveryMs` (default 30 s) when
+ * stderr is not a terminal (CI logs, nohup), and one summary event at the end. When the
+ * logger carries the run's plan (`withPlan`), each line also shows the ETA of the whole run.
  *
  * @example
  *   const p = new Progress(log, 'embed', totalRows);
@@ -13,15 +15,20 @@ export class Progress {
   private rows = 0;
   /** Rows done before this process started (a resumed run): counted in the position, not the rate. */
   private skipped = 0;
-  private readonly start = Date.now();
-  private lastEmit = 0;
+  private readonly start: number;
+  private lastEmit = -Infinity;
 
   constructor(
     private readonly log: Logger,
     private readonly pass: string,
     private readonly total?: number,
-    private readonly jsonEveryMs = 5000,
-  ) {}
+    /** Least ms between JSON lines (default: the logger's `progressEveryMs`, else 5000). */
+    private readonly jsonEveryMs?: number,
+    /** The clock (ms), for tests. */
+    private readonly now: () => number = Date.now,
+  ) {
+    this.start = now();
+  }
 
   get count(): number {
     return this.rows;
@@ -42,31 +49,41 @@ export class Progress {
 
   add(rows: number): void {
     this.rows += rows;
-    const now = Date.now();
-    const every = this.log.format === 'json' ? this.jsonEveryMs : 250;
-    if (now - this.lastEmit < every) return;
+    if (this.log.format === 'silent') return;
+    const now = this.now();
+    if (now - this.lastEmit < this.interval()) return;
     this.lastEmit = now;
     const f = this.fields(now);
-    if (this.log.format === 'json') this.log.info('progress', f);
-    else if (this.log.tty) {
-      const pct = this.total ? ` ${((100 * this.rows) / this.total).toFixed(1)}%` : '';
-      const eta = f.etaSec !== undefined ? ` ETA ${formatSeconds(f.etaSec)}` : '';
-      this.log.status(`${this.pass}: ${this.rows}${this.total ? '/' + this.total : ''} rows${pct} ${f.rowsPerSec} rows/s${eta}`);
+    if (this.log.format === 'json') {
+      this.log.info('progress', f);
+      return;
     }
+    const pct = this.total ? ` ${((100 * this.rows) / this.total).toFixed(1)}%` : '';
+    const eta = f.etaSec !== undefined ? ` ETA ${formatSeconds(f.etaSec)}` : '';
+    const runEta = f.runEtaSec !== undefined ? ` (whole run ETA ${formatSeconds(f.runEtaSec)})` : '';
+    const line = `${this.pass}: ${this.rows}${this.total ? '/' + this.total : ''} rows${pct} ${f.rowsPerSec} rows/s${eta}${runEta}`;
+    if (this.log.tty) this.log.status(line);
+    else this.log.info(line);
+  }
+
+  /** Least ms between two progress lines: 250 on a terminal, else the logger's setting. */
+  private interval(): number {
+    if (this.log.format === 'json') return this.jsonEveryMs ?? this.log.progressEveryMs ?? 5000;
+    return this.log.tty ? 250 : (this.log.progressEveryMs ?? 30_000);
   }
 
   /** Ends the pass; returns its summary (also logged as event `<pass> done`). */
   done(extra: Record<string, unknown> = {}): { pass: string; rows: number; seconds: number; rowsPerSec: number } {
-    const seconds = (Date.now() - this.start) / 1000;
+    const seconds = (this.now() - this.start) / 1000;
     const summary = { pass: this.pass, rows: this.rows, seconds: round(seconds), rowsPerSec: Math.round((this.rows - this.skipped) / Math.max(seconds, 1e-3)) };
     this.log.info(`${this.pass} done`, { ...summary, ...extra });
     return summary;
   }
 
-  private fields(now: number): { pass: string; rows: number; total?: number; rowsPerSec: number; etaSec?: number } {
+  private fields(now: number): ProgressFields {
     const seconds = Math.max((now - this.start) / 1000, 1e-3);
     const rate = (this.rows - this.skipped) / seconds;
-    const out: { pass: string; rows: number; total?: number; rowsPerSec: number; etaSec?: number } = {
+    const out: ProgressFields = {
       pass: this.pass,
       rows: this.rows,
       rowsPerSec: Math.round(rate),
@@ -75,9 +92,21 @@ export class Progress {
       out.total = this.total;
       if (rate > 0) out.etaSec = Math.round(Math.max(0, this.total - this.rows) / rate);
     }
+    const runEta = this.log.plan?.etaSec(this.pass, this.rows, rate);
+    if (runEta !== undefined) out.runEtaSec = Math.round(runEta);
     return out;
   }
 }
+
+/** What one progress line reports; `runEtaSec` is the ETA of the whole run (with a plan). */
+type ProgressFields = {
+  pass: string;
+  rows: number;
+  total?: number;
+  rowsPerSec: number;
+  etaSec?: number;
+  runEtaSec?: number;
+};
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { CheckpointStore } from '../../src/io/checkpoint.js';
+import { readOptions } from '../../src/cli/source-options.js';
+import type { ReadOptions } from '../../src/io/read.js';
 import type { Logger } from '../../src/log.js';
 import type { CleanseOptions } from './options.js';
 import type { CleanseState, PassName } from './state.js';
@@ -15,6 +17,8 @@ export class RunContext {
     readonly log: Logger,
     /** When this segment of the run started (ms since the epoch). */
     private readonly segmentStart = Date.now(),
+    /** The run's temp directory (DIR/tmp): downloads of URLs without Range support. */
+    readonly tempDir?: string,
   ) {
     this.store = new CheckpointStore<CleanseState>(options.out);
     this.elapsedBefore = state.elapsedSeconds ?? 0;
@@ -23,6 +27,11 @@ export class RunContext {
   /** Wall seconds of the run so far: earlier segments (up to their last commit) plus this one. */
   elapsed(): number {
     return this.elapsedBefore + (Date.now() - this.segmentStart) / 1000;
+  }
+
+  /** The reader options of the run's inputs. */
+  readOptions(): ReadOptions {
+    return { ...readOptions(this.options.source), tempDir: this.tempDir, signal: this.options.signal };
   }
 
   /** A path under DIR/work (caches that the run can rebuild). */

@@ -10,7 +10,6 @@ import { decode } from '../../src/stages/decode.js';
 import { embedBatch, type ImageEncoder } from '../../src/stages/embed.js';
 import { RunningStats } from '../../src/stages/standardize.js';
 import { Progress } from '../../src/progress.js';
-import { readOptions } from '../../src/cli/source-options.js';
 import type { RunContext } from './context.js';
 
 /** Columns of the embedding cache: h (featureDim values), then the label (-1: rejected row). */
@@ -50,7 +49,7 @@ export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise
     sinceCheckpoint = 0;
   };
   const batches = decode(
-    readBatches(options.inputs, { ...readOptions(options.source), startRow: rowsDone, signal: options.signal }),
+    readBatches(options.inputs, { ...ctx.readOptions(), startRow: rowsDone }),
     { columns: options.source.columns, imageSize: options.source.imageSize, maxImagePixels: options.source.maxImagePixels },
   );
   try {

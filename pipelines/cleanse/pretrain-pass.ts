@@ -34,6 +34,7 @@ export async function pretrainPass(ctx: RunContext): Promise<void> {
       shuffleBuffer: 4096,
       checkpointSteps: 20,
       totalRows: state.totalRows,
+      tempDir: ctx.tempDir,
     },
     {
       encoderDir,

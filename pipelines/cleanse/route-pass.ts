@@ -1,4 +1,3 @@
-import { readOptions } from '../../src/cli/source-options.js';
 import { join } from 'node:path';
 import type { RecordBatch, Schema } from 'apache-arrow';
 import { readBatches, readFooters } from '../../src/io/read.js';
@@ -43,7 +42,7 @@ export async function routePass(ctx: RunContext): Promise<void> {
   const matrixFile = knn ? 'knn.f32' : baseline ? 'embeddings.f32' : 'likelihood.f32';
   const thresholds = state.thresholds;
   const trainable = trainableClasses(state.embed.labelCounts, K);
-  const [footer] = await readFooters(options.inputs.slice(0, 1), readOptions(options.source));
+  const [footer] = await readFooters(options.inputs.slice(0, 1), ctx.readOptions());
   const shape: InputShape = { columns: resolveColumns(options.source.columns), hasId: footer.hasId, labelType: footer.labelType };
   // the inputs' key-value metadata (e.g. Hugging Face's `huggingface` features) travels with the rows
   const metadata = {
@@ -85,7 +84,7 @@ export async function routePass(ctx: RunContext): Promise<void> {
     sinceCheckpoint = 0;
   };
   try {
-    for await (const batch of readBatches(options.inputs, { ...readOptions(options.source), startRow: row, signal: options.signal })) {
+    for await (const batch of readBatches(options.inputs, { ...ctx.readOptions(), startRow: row })) {
       const L = await cursor.take(batch.numRows);
       const verdicts: RowVerdict[] = [];
       const inputLabels = batch.getChild(labelColumn);
@@ -188,7 +187,7 @@ async function writeSplits(batch: RecordBatch, sinks: Record<SinkName, PartSink>
 
 /** The schema of the output rows: the inputs' columns and the verdict columns. */
 async function outputSchema(ctx: RunContext, shape: InputShape): Promise<Schema> {
-  for await (const batch of readBatches(ctx.options.inputs, { ...readOptions(ctx.options.source), batchRows: 1 })) {
+  for await (const batch of readBatches(ctx.options.inputs, { ...ctx.readOptions(), batchRows: 1 })) {
     const verdict: RowVerdict = { split: 'clean', score: null, loglik: null, pred: null, label: null, reason: '' };
     return inInputSchema(withVerdicts(batch, [verdict]), shape).schema;
   }

@@ -1,3 +1,4 @@
+import type { InputPin } from '../../src/io/input-pins.js';
 import type { BaselineModel } from './baseline-pass.js';
 import type { DuplicateIds } from '../../src/io/duplicate-ids.js';
 import type { PretrainProgress } from '../pretrain.js';
@@ -46,6 +47,8 @@ export interface CleanseState {
   backend: string;
   pass: PassName;
   totalRows: number;
+  /** What the inputs were when the run started (a resume refuses changed inputs); absent in older checkpoints. */
+  inputPins?: InputPin[];
   /** Directory of the encoder used (the user's, or DIR/checkpoint/encoder once pretrained). */
   encoderDir: string | null;
   featureDim: number | null;

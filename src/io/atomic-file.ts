@@ -1,5 +1,5 @@
 import { open, rename, rm, mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { crashPoint } from '../fault.js';
 
 /**
@@ -23,6 +23,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   }
   await fh.close();
   crashPoint('atomic-write');
+  crashPoint(`atomic-write/${basename(path)}`); // e.g. GSSD_CRASH_AT=atomic-write/report.html:1
   await rename(tmp, path);
   await syncDir(dirname(path));
 }

@@ -1,4 +1,4 @@
-import { open, unlink } from 'node:fs/promises';
+import { mkdir, open, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -15,12 +15,14 @@ export interface HttpOptions extends RetryPolicy {
   agents?: HttpAgents;
   /** Time allowed for connecting, for the response headers and between body chunks (ms). */
   timeoutMs: number;
+  /** Directory of the temp file of a server without Range support (created if needed; default the OS temp directory). A run passes its own `DIR/tmp`. */
+  tempDir?: string;
 }
 
 /**
  * Opens an http(s) URL for random reads. When the server answers a `Range` probe with
  * 206 every slice is one range request; otherwise the body is streamed once into a temp
- * file (removed by `close()`, or at once if the download fails). Every request is retried
+ * file in `tempDir` (removed by `close()`, or at once if the download fails). Every request is retried
  * on 5xx, 429, resets, timeouts and short bodies.
  *
  * @example
@@ -39,7 +41,7 @@ export async function httpBuffer(url: string, options: HttpOptions): Promise<Inp
       // a 206 without a usable total length: fall back to a full download below
       return { ranged: false as const, path: await download(url, options) };
     }
-    if (res.statusCode === 200) return { ranged: false as const, path: await saveBody(url, res) };
+    if (res.statusCode === 200) return { ranged: false as const, path: await saveBody(url, res, options.tempDir) };
     await res.body.dump().catch(() => {});
     throw statusError(what, res.statusCode, res.headers['retry-after']);
   });
@@ -95,12 +97,13 @@ async function download(url: string, options: HttpOptions): Promise<string> {
     await res.body.dump().catch(() => {});
     throw statusError(`GET ${url}`, res.statusCode, res.headers['retry-after']);
   }
-  return saveBody(url, res);
+  return saveBody(url, res, options.tempDir);
 }
 
 /** Streams a 200 response body to a temp file, checking its length against Content-Length. */
-async function saveBody(url: string, res: HttpResponse): Promise<string> {
-  const path = join(tmpdir(), `gssd-${process.pid}-${randomUUID()}.parquet`);
+async function saveBody(url: string, res: HttpResponse, dir = tmpdir()): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `gssd-${process.pid}-${randomUUID()}.parquet`);
   const expected = Number(res.headers['content-length'] ?? NaN);
   let received = 0;
   const counter = new Transform({

@@ -34,6 +34,8 @@ export interface ReadOptions {
   signal?: AbortSignal;
   /** Check that the image column exists and is binary (default true); false reads any table with a label. */
   requireImage?: boolean;
+  /** Where a URL without Range support is downloaded to (default the OS temp directory); runs pass their `DIR/tmp`. */
+  tempDir?: string;
 }
 
 /** One batch of rows and where it came from. */
@@ -57,6 +59,7 @@ interface Settings {
   retryDelayMs: number;
   concurrency: number;
   timeoutMs: number;
+  tempDir?: string;
 }
 
 /** An opened input: its bytes, footer and column plan. */
@@ -261,6 +264,7 @@ class Session {
           timeoutMs: this.s.timeoutMs,
           agents: this.agents,
           signal: this.signal,
+          tempDir: this.s.tempDir,
         })
       : await fileBuffer(input);
     try {
@@ -298,6 +302,7 @@ function settings(opts: ReadOptions): Settings {
     retryDelayMs: opts.retryDelayMs ?? 200,
     concurrency: opts.concurrency ?? 2,
     timeoutMs: opts.timeoutMs ?? 30_000,
+    tempDir: opts.tempDir,
   };
   expectInteger('batchRows', s.batchRows, 1);
   expectInteger('startRow', s.startRow, 0);
