@@ -75,7 +75,7 @@ describe.skipIf(!cliBuilt())('gssd cleanse of clean data', () => {
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.flagged).toEqual([]);
-    const line = r.stdout.split('\n')[0];
+    const line = r.stdout.split('\n').find((l) => l.startsWith('rows: ')) ?? '';
     expect(line).toMatch(/^rows: 400; no class flagged: largest outlier index -?\d+\.\d\d \(class \d, (ND|D)-test\) against critical \d+\.\d\d$/);
     expect(line).toContain(report.verdict.nearest.index.toFixed(2));
     expect(report.verdict.nearest.index).toBeLessThan(report.verdict.nearest.critical);
