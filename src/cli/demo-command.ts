@@ -23,14 +23,15 @@ removal recall and the clean loss.
   --cut fixed|adaptive     split of a flagged class (default adaptive)
   --seed S                 (default 0)
   --backend B              auto, tensorflow, wasm or cpu
+  --train-runtime R        tfjs (default: the runtime the demo's budget was measured on), onnx or auto
   --json                   print JSON`,
   options: {
     out: { type: 'string' }, rows: { type: 'string' }, data: { type: 'string' }, attack: { type: 'string' }, rate: { type: 'string' },
     width: { type: 'string' }, 'pretrain-epochs': { type: 'string' }, 'flow-epochs': { type: 'string' }, seed: { type: 'string' },
-    backend: { type: 'string' }, target: { type: 'string' }, 'target-detection': { type: 'string' }, cut: { type: 'string' }, json: { type: 'boolean' },
+    backend: { type: 'string' }, 'train-runtime': { type: 'string' }, target: { type: 'string' }, 'target-detection': { type: 'string' }, cut: { type: 'string' }, json: { type: 'boolean' },
   },
   async run(values, _positionals, log) {
-    const { demo, DEMO_DEFAULTS, DEMO_DETECTION } = await import('../../pipelines/demo.js');
+    const { demo, DEMO_DEFAULTS, DEMO_DETECTION, DEMO_TRAIN_RUNTIME } = await import('../../pipelines/demo.js');
     const { formatEvaluation } = await import('../../pipelines/evaluate.js');
     const { formatCleanseSummary } = await import('../../pipelines/cleanse/summary.js');
     const v = (k: string) => values[k] as string | undefined;
@@ -51,6 +52,7 @@ removal recall and the clean loss.
         cut: enumOption(v('cut'), '--cut', ['fixed', 'adaptive'] as const, DEMO_DETECTION.cut),
         seed: intOption(v('seed'), '--seed', { min: 0, fallback: D.seed }),
         backend: backendOption(v('backend')),
+        trainRuntime: enumOption(v('train-runtime'), '--train-runtime', ['auto', 'onnx', 'tfjs'] as const, DEMO_TRAIN_RUNTIME),
       },
       log,
     );
