@@ -335,13 +335,14 @@ async function main(): Promise<void> {
   const date = new Date().toISOString();
   const load = loadavg()[0].toFixed(2);
   await mkdir('bench/results', { recursive: true });
-  await writeFile('bench/results/models.json', JSON.stringify({ date, backend, batch, seconds, load, ours, oursByCpuTime: cpuRates, torch: Object.fromEntries(torchByWidth) }, null, 1));
+  const name = only ? `models-${only}` : 'models'; // a partial run does not overwrite the full table
+  await writeFile(`bench/results/${name}.json`, JSON.stringify({ date, backend, batch, seconds, load, ours, oursByCpuTime: cpuRates, torch: Object.fromEntries(torchByWidth) }, null, 1));
   await writeFile(
-    'bench/results/models.md',
+    `bench/results/${name}.md`,
     [
       `# Model kernels on TF.js (${backend}) and training on ONNX Runtime (CPU, ${threads} threads) vs PyTorch CPU (${date})`,
       '',
-      `Command: \`npm run bench:models\` (${seconds} s per figure, batch ${batch}; PyTorch: \`${'/usr/bin/python3 ../shared/bench/torch_ref.py'} --width W --batch ${batch}\` in the same run, after ours). Load average at the end: ${load}.`,
+      `Command: \`npm run bench:models${only ? ` -- --only ${only}` : ''}\` (${seconds} s per figure, batch ${batch}; PyTorch: \`${'/usr/bin/python3 ../shared/bench/torch_ref.py'} --width W --batch ${batch}\`${!only || only === 'train' ? ` and \`bench/torch_classifier_ref.py --width W --batch ${trainBatch} --threads ${threads}\`` : ''} in the same run, after ours). Load average at the end: ${load}.`,
       '"CPU time" divides by this process\'s CPU time (all threads); the worker-thread figures (EmbedPool, FlowBankPool, ParallelSimclr) and the ONNX Runtime ones are wall clock only.',
       '',
       ...table,
