@@ -6,6 +6,7 @@ import { PartSink } from '../src/io/part-sink.js';
 import { buildData, makeBatch } from '../src/io/arrow-data.js';
 import { writeFileAtomic } from '../src/io/atomic-file.js';
 import { encodePng } from '../src/io/png.js';
+import { imageColumnOf } from '../src/io/columns.js';
 import { decodeBatch, PIXELS_COLUMN } from '../src/stages/decode.js';
 import { makeAttack, pgdPerturb, poisonPlan, PoisonSelector } from '../src/attacks/index.js';
 import { existsSync } from 'node:fs';
@@ -190,12 +191,13 @@ async function openLcModel(dir: string, imageSize: number): Promise<Classifier> 
 
 /** The batch's rows `keep`, with new image bytes (binary, or the `bytes` of a struct) and labels. */
 function replaceImageAndLabel(batch: RecordBatch, keep: number[], images: Uint8Array[], labels: number[], cols: SourceSettings['columns']): RecordBatch {
+  const imageCol = imageColumnOf(batch.schema.fields, cols.image) ?? cols.image;
   const fields = batch.schema.fields;
   const children = fields.map((f, c) => {
     const vector = batch.getChildAt(c)!;
     const values = keep.map((i, k) => {
       if (f.name === cols.label) return labels[k];
-      if (f.name === cols.image) {
+      if (f.name === imageCol) {
         const v = vector.get(i);
         return v && typeof v === 'object' && !(v instanceof Uint8Array) ? { ...(v as { toJSON(): object }).toJSON(), bytes: images[k] } : images[k];
       }

@@ -2,7 +2,7 @@ import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordBatch, Vector } from 'apache-arrow';
 import { readBatches } from '../src/io/read.js';
-import { imageBytesOf } from '../src/io/columns.js';
+import { imageBytesOf, imageColumnOf } from '../src/io/columns.js';
 import { CheckpointStore } from '../src/io/checkpoint.js';
 import { RunDir } from '../src/io/run-dir.js';
 import { LOCK_FILE } from '../src/io/run-lock.js';
@@ -281,7 +281,8 @@ async function scanRows(s: Settings, tempDir: string): Promise<Scan> {
 async function* rowStream(inputs: string[], phase: Phase, s: Settings, numClasses: number, tempDir: string): AsyncGenerator<Row> {
   for await (const batch of readBatches(inputs, { ...readOptions(s.source), tempDir })) {
     const labels = labelVector(batch, phase, s, inputs[0]);
-    const images = batch.getChild(s.source.columns.image)!;
+    // the configured column, or (default `image` absent) the one image-typed column, as decode finds it
+    const images = batch.getChild(imageColumnOf(batch.schema.fields, s.source.columns.image) ?? s.source.columns.image)!;
     for (let i = 0; i < batch.numRows; i++) {
       const label = labelAt(labels, i, numClasses, inputs[0]);
       if (label === null) continue;

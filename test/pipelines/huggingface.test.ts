@@ -60,4 +60,20 @@ describe.skipIf(!cliBuilt())('Hugging Face datasets Parquet, written by DuckDB',
     expect(report.classNames).toEqual(NAMES);
     expect(await readFile(join(out, 'report.html'), 'utf8')).toContain('class 3 (dots)');
   }, 180_000);
+
+  it('trains a classifier on it and poisons it with no flags (the image struct found by type, kept as a struct)', async () => {
+    const model = join(root, 'model');
+    const t = await runCli(['train', hf, '--out', model, '--epochs', '1', '--width', '4', '--batch', '64', '--threads', '1']);
+    expect(t.code, t.stderr).toBe(0);
+    expect(JSON.parse(await readFile(join(model, 'model', 'manifest.json'), 'utf8')).kind).toBe('classifier');
+    const poisoned = join(root, 'poisoned');
+    const p = await runCli(['poison', hf, '--attack', 'badnets', '--rate', '0.1', '--target', '0', '--out', poisoned]);
+    expect(p.code, p.stderr).toBe(0);
+    const columns = await query(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('${poisoned}/data/*.parquet'))`);
+    expect(Object.fromEntries(columns)).toMatchObject({ img: 'STRUCT(bytes BLOB, path VARCHAR)' });
+    const [[rows, changed]] = await query(`SELECT count(*)::INT, count(*) FILTER (o.img.bytes <> i.img.bytes)::INT
+      FROM (SELECT *, row_number() OVER () AS r FROM read_parquet('${poisoned}/data/*.parquet')) o JOIN (SELECT *, row_number() OVER () AS r FROM read_parquet('${hf}')) i ON o.r = i.r`);
+    expect(rows).toBe(300);
+    expect(changed).toBeGreaterThan(0);
+  }, 180_000);
 });
