@@ -62,7 +62,7 @@ async function cleanseLocked(options: CleanseOptions, log: Logger, run: RunDir, 
   log = withPlan(log, plan);
   log.info('estimated work', plan.shares());
   const ctx = new RunContext(options, state, log, startedAt, run.tempDir);
-  if (state.pass !== 'pretrain' || state.embed.rowsDone > 0) log.info('resuming', { pass: state.pass, embedRows: state.embed.rowsDone, fitEpochs: state.fit.epochsDone });
+  if (options.resume && (state.pass !== 'pretrain' || state.embed.rowsDone > 0)) log.info('resuming', { pass: state.pass, embedRows: state.embed.rowsDone, fitEpochs: state.fit.epochsDone });
 
   const at = (pass: PassName) => PASSES.indexOf(state.pass) <= PASSES.indexOf(pass);
   const advance = async (next: PassName) => {
