@@ -1,6 +1,6 @@
 import { readOptions } from '../src/cli/source-options.js';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, InputError } from '../src/errors.js';
 import { countRows } from '../src/io/read.js';
@@ -24,7 +24,7 @@ import { cleanseOptions, outputFingerprint, type CleanseOptions, type CleanseReq
 import { initialState, PASSES, type CleanseState, type PassName } from './cleanse/state.js';
 import { CheckpointStore } from '../src/io/checkpoint.js';
 import { RunDir } from '../src/io/run-dir.js';
-import { LOCK_FILE } from '../src/io/run-lock.js';
+import { freshRunDir } from './cleanse/fresh-run-dir.js';
 import { changedInput, pinInputs, type PinOptions } from '../src/io/input-pins.js';
 
 export { CLEANSE_DEFAULTS, cleanseOptions, type CleanseOptions, type CleanseRequest } from './cleanse/options.js';
@@ -119,9 +119,6 @@ async function cleanseLocked(options: CleanseOptions, log: Logger, run: RunDir, 
   return report;
 }
 
-/** What a run directory holds; --force deletes only these (and the lock's housekeeping, see `RunDir`). */
-const RUN_ENTRIES = new Set(['checkpoint', 'work', 'clean', 'poisoned', 'uncertain', 'rejected', 'report.json', 'report.html']);
-
 /** Creates the run directory and its state, or loads the state of the run to resume. */
 async function openRun(options: CleanseOptions, backend: string, run: RunDir, log: Logger): Promise<CleanseState> {
   const store = new CheckpointStore<CleanseState>(options.out);
@@ -143,22 +140,7 @@ async function openRun(options: CleanseOptions, backend: string, run: RunDir, lo
       return state;
     }
   }
-  await mkdir(options.out, { recursive: true });
-  const existing = (await readdir(options.out)).filter((name) => name !== LOCK_FILE);
-  const foreign = existing.filter((name) => !RUN_ENTRIES.has(name) && !RunDir.isHousekeeping(name, RUN_ENTRIES));
-  if (existing.length > 0) {
-    if (foreign.length > 0) {
-      throw new UsageError(`${options.out} holds files that are not a gssd run (${foreign.slice(0, 3).join(', ')}); choose an empty or new --out`);
-    }
-    if (!options.force) {
-      throw new UsageError(
-        options.resume
-          ? `${options.out} has no checkpoint to resume from; use --force to start again there`
-          : `${options.out} is not empty; use --resume to continue the run there or --force to replace it`,
-      );
-    }
-    for (const name of existing) await rm(join(options.out, name), { recursive: true, force: true });
-  }
+  await freshRunDir(options);
   await run.adopt();
   const inputPins = await pinInputs(options.inputs, pinOptions(options));
   const totalRows = await countRows(options.inputs, { ...readOptions(options.source), tempDir: run.tempDir });

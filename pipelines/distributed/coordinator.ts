@@ -17,6 +17,7 @@ import { VERSION } from '../../src/version.js';
 import { concatFiles } from '../jobs.js';
 import { RunContext } from '../cleanse/context.js';
 import { detectPass } from '../cleanse/detect-pass.js';
+import { freshRunDir } from '../cleanse/fresh-run-dir.js';
 import { trainableClasses, MIN_CLASS_ROWS } from '../cleanse/fit-pass.js';
 import { outputFingerprint, type CleanseOptions } from '../cleanse/options.js';
 import { writeReports, type CleanseReport } from '../cleanse/report.js';
@@ -252,8 +253,6 @@ function checkClasses(state: CleanseState, options: CleanseOptions): void {
   }
 }
 
-const RUN_ENTRIES = new Set(['checkpoint', 'work', ...SPLITS, 'report.json', 'report.html']);
-
 /** Creates the run directory, its state and spec, or loads those of the run to resume. */
 async function openRun(options: CleanseOptions, backend: string): Promise<{ state: CleanseState; spec: RunSpec }> {
   const store = new CheckpointStore<CleanseState>(options.out);
@@ -268,20 +267,7 @@ async function openRun(options: CleanseOptions, backend: string): Promise<{ stat
       return { state, spec: await readSpec(options.out) };
     }
   }
-  await mkdir(options.out, { recursive: true });
-  const existing = await readdir(options.out);
-  const foreign = existing.filter((name) => !RUN_ENTRIES.has(name));
-  if (existing.length > 0) {
-    if (foreign.length > 0) throw new UsageError(`${options.out} holds files that are not a gssd run (${foreign.slice(0, 3).join(', ')}); choose an empty or new --out`);
-    if (!options.force) {
-      throw new UsageError(
-        options.resume
-          ? `${options.out} has no checkpoint to resume from; use --force to start again there`
-          : `${options.out} is not empty; use --resume to continue the run there or --force to replace it`,
-      );
-    }
-    for (const name of existing) await rm(join(options.out, name), { recursive: true, force: true });
-  }
+  await freshRunDir(options);
   const totalRows = await countRows(options.inputs, readOptions(options.source));
   if (totalRows === 0) throw new InputError(`${options.inputs.join(', ')}: no rows to cleanse`);
   const state = initialState(fingerprint, backend, totalRows, VERSION);
