@@ -11,13 +11,10 @@ import { loadOnnxRuntime } from '../src/models/onnx-runtime.js';
 import { OnnxGraph } from '../src/models/onnx-graph.js';
 import { Tape, conv2d, weightedSum } from '../src/models/onnx-autodiff.js';
 import { Rng } from '../src/rng.js';
+import { arg } from './lib/args.js';
 
 const ort = await loadOnnxRuntime('conv-grad bench');
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 const threads = Number(arg('threads', '2'));
 const rng = new Rng(0);
 const rand = (n: number) => Float32Array.from({ length: n }, () => rng.normal());

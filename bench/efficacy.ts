@@ -29,14 +29,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CLEANSE_DEFAULTS } from '../pipelines/cleanse/options.js';
+import { arg } from './lib/args.js';
 
 const CLI = resolve('dist/src/bin.js');
 const CIFAR = resolve(process.env.GSSD_CIFAR10_DIR ?? '../shared/data/cifar10');
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 const budget = {
   rows: Number(arg('rows', '10000')),

@@ -21,14 +21,11 @@ import type { FlowGraphLayout } from '../src/models/onnx-flow.js';
 import { OnnxFlowScorer } from '../src/models/onnx-flow-scorer.js';
 import { Rng } from '../src/rng.js';
 import { measure, type Rate } from './lib/rate.js';
+import { arg } from './lib/args.js';
 
 /** PyTorch 2 threads, one flow (D = 512, 2 steps), 4096 rows per call, this machine idle. */
 const TORCH_FLOW_SCORE = 61_000;
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 /** A bank with a few optimiser steps per class (ActNorm initialised, couplings non-zero). */
 function bank(K: number, D: number, rng: Rng): FlowBank {

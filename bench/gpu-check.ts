@@ -14,11 +14,8 @@
 import { OnnxSimclr } from '../src/models/onnx-simclr.js';
 import type { SimclrConfig } from '../src/models/save.js';
 import { Rng } from '../src/rng.js';
+import { arg } from './lib/args.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 const steps = Number(arg('steps', '50'));
 const width = Number(arg('width', '16'));

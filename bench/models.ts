@@ -39,11 +39,8 @@ import { OnnxSimclr } from '../src/models/onnx-simclr.js';
 import { OnnxClassifier } from '../src/models/onnx-classifier.js';
 import { measure } from './lib/rate.js';
 import { pretrainPeakRss } from './lib/pretrain-peak-rss.js';
+import { arg } from './lib/args.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 /** Per-figure rate by CPU time of this process (our backends run on one thread). */
 const cpuRates: Record<string, number> = {};

@@ -11,13 +11,10 @@ import { simclrStepGraph } from '../src/models/onnx-simclr-graph.js';
 import { SIMCLR_ADAM } from '../src/models/onnx-simclr.js';
 import { resnetLayout } from '../src/models/resnet-layout.js';
 import { Rng } from '../src/rng.js';
+import { arg } from './lib/args.js';
 
 const ort = await loadOnnxRuntime('onnx-profile bench');
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 const width = Number(arg('width', '16'));
 const n = Number(arg('batch', '256'));

@@ -32,13 +32,10 @@ import { Rng } from '../src/rng.js';
 import { measure, timeOnce, type Rate } from './lib/rate.js';
 import { runTorchEmbed, runTorchRef } from './lib/torch-ref.js';
 import { writePerfReport, type PerfReport, type PerfRow } from './lib/perf-report.js';
+import { arg } from './lib/args.js';
 
 const ort = await loadOnnxRuntime('perf bench');
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 const seconds = Number(arg('seconds', '10'));
 const widths = arg('widths', '16,32,64').split(',').map(Number);

@@ -36,16 +36,13 @@ import { loadResNet } from '../src/models/save.js';
 import { exportResNetToOnnx } from '../src/models/onnx-export.js';
 import { OnnxEncoder } from '../src/models/onnx-encoder.js';
 import { knnAccuracy } from '../src/eval/knn-accuracy.js';
+import { arg } from './lib/args.js';
 
 const CLI = resolve('dist/src/bin.js');
 const CIFAR = resolve(process.env.GSSD_CIFAR10_DIR ?? '../shared/data/cifar10');
 const RUNTIMES = ['onnx', 'tfjs'] as const;
 type Runtime = (typeof RUNTIMES)[number];
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 function intArg(name: string, fallback: number, min: number): number {
   const v = Number(arg(name, String(fallback)));

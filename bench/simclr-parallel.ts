@@ -19,11 +19,8 @@ import { ParallelSimclr } from '../src/models/simclr-parallel.js';
 import { augment } from '../src/stages/augment.js';
 import { Rng } from '../src/rng.js';
 import { measure, type Rate } from './lib/rate.js';
+import { arg } from './lib/args.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 function show(name: string, r: Rate): void {
   console.log(`${name} ${r.perSecond.toFixed(1)} img/s (${r.perCpuSecond.toFixed(1)} img/cpu-s, load ${r.load.toFixed(2)})`);
