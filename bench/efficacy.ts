@@ -34,7 +34,6 @@ import { arg } from './lib/args.js';
 const CLI = resolve('dist/src/bin.js');
 const CIFAR = resolve(process.env.GSSD_CIFAR10_DIR ?? '../shared/data/cifar10');
 
-
 const budget = {
   rows: Number(arg('rows', '10000')),
   testRows: Number(arg('test-rows', '2000')),

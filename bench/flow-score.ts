@@ -26,7 +26,6 @@ import { arg } from './lib/args.js';
 /** PyTorch 2 threads, one flow (D = 512, 2 steps), 4096 rows per call, this machine idle. */
 const TORCH_FLOW_SCORE = 61_000;
 
-
 /** A bank with a few optimiser steps per class (ActNorm initialised, couplings non-zero). */
 function bank(K: number, D: number, rng: Rng): FlowBank {
   const b = new FlowBank({ numClasses: K, dim: D, batchSize: 16, seed: 0 });

@@ -16,7 +16,6 @@ import type { SimclrConfig } from '../src/models/save.js';
 import { Rng } from '../src/rng.js';
 import { arg } from './lib/args.js';
 
-
 const steps = Number(arg('steps', '50'));
 const width = Number(arg('width', '16'));
 const batch = Number(arg('batch', '256'));

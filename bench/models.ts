@@ -41,7 +41,6 @@ import { measure } from './lib/rate.js';
 import { pretrainPeakRss } from './lib/pretrain-peak-rss.js';
 import { arg } from './lib/args.js';
 
-
 /** Per-figure rate by CPU time of this process (our backends run on one thread). */
 const cpuRates: Record<string, number> = {};
 let lastCpuRate = 0;

@@ -15,7 +15,6 @@ import { arg } from './lib/args.js';
 
 const ort = await loadOnnxRuntime('onnx-profile bench');
 
-
 const width = Number(arg('width', '16'));
 const n = Number(arg('batch', '256'));
 const threads = Number(arg('threads', '2'));

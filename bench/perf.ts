@@ -36,7 +36,6 @@ import { arg } from './lib/args.js';
 
 const ort = await loadOnnxRuntime('perf bench');
 
-
 const seconds = Number(arg('seconds', '10'));
 const widths = arg('widths', '16,32,64').split(',').map(Number);
 const tfjsWidths = arg('tfjs-widths', arg('widths', '16,32,64')).split(',').filter(Boolean).map(Number);

@@ -43,7 +43,6 @@ const CIFAR = resolve(process.env.GSSD_CIFAR10_DIR ?? '../shared/data/cifar10');
 const RUNTIMES = ['onnx', 'tfjs'] as const;
 type Runtime = (typeof RUNTIMES)[number];
 
-
 function intArg(name: string, fallback: number, min: number): number {
   const v = Number(arg(name, String(fallback)));
   if (!Number.isInteger(v) || v < min) usage(`--${name} takes an integer from ${min} up, got ${arg(name, '')}`);

@@ -21,7 +21,6 @@ import { Rng } from '../src/rng.js';
 import { measure, type Rate } from './lib/rate.js';
 import { arg } from './lib/args.js';
 
-
 function show(name: string, r: Rate): void {
   console.log(`${name} ${r.perSecond.toFixed(1)} img/s (${r.perCpuSecond.toFixed(1)} img/cpu-s, load ${r.load.toFixed(2)})`);
 }
