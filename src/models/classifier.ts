@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
 import { classifierHeadInitial } from './classifier-head.js';
-import { normalize } from '../stages/augment.js';
+import { normalize } from './normalize.js';
 import { ResNet, type Stem } from './resnet.js';
 import { need, readModel, writeModel } from './save.js';
 

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { runPlan, type EvalPlan } from './eval-plan.js';
 import { startWorkers } from './worker-start.js';
-import { normalizeToArray } from '../stages/augment.js';
+import { normalizeToArray } from './normalize.js';
 import type { ResNet } from './resnet.js';
 
 export interface EmbedPoolOptions {

@@ -7,7 +7,7 @@
  * normalisation and the NHWC -> NCHW transpose, so its input is the decoded pixels as floats.
  */
 import { VERSION } from '../version.js';
-import { CIFAR_MEAN, CIFAR_STD } from '../stages/augment.js';
+import { CIFAR_MEAN, CIFAR_STD } from './normalize.js';
 import type { EvalPlan } from './eval-plan.js';
 import { encodeOnnxModel, ONNX_FLOAT, type OnnxInitializer, type OnnxNode } from './onnx-model.js';
 import { checkChannels, formatEncoderMetadata, type OnnxInputLayout } from './onnx-metadata.js';

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BN_EPS, BN_MOMENTUM, resnetInitialVariables, resnetLayout, type ConvBn, type ResNetOptions, type Stem } from './resnet-layout.js';
-import { normalize } from '../stages/augment.js';
+import { normalize } from './normalize.js';
 import { batchNormTrain } from './batch-norm.js';
 import { runPlan, type EvalPlan, type PlanOp } from './eval-plan.js';
 

@@ -10,7 +10,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError, errorMessage } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic-file.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import type { FlowState } from './flow.js';
 import { FlowBank, type FlowBankOptions, type FlowBankState } from './flow-bank.js';
 import { ResNet } from './resnet.js';

@@ -9,10 +9,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../rng.js';
 
-/** CIFAR-10 channel means (RGB, on [0, 1] pixels). */
-export const CIFAR_MEAN = [0.4914, 0.4822, 0.4465] as const;
-/** CIFAR-10 channel standard deviations. */
-export const CIFAR_STD = [0.2023, 0.1994, 0.201] as const;
+export { CIFAR_MEAN, CIFAR_STD, normalize, normalizeToArray } from '../models/normalize.js';
+import { CIFAR_MEAN, CIFAR_STD } from '../models/normalize.js';
 
 export interface AugmentOptions {
   /** Output side. Default: the input side. */
@@ -32,36 +30,6 @@ export interface AugmentOptions {
   grayP?: number;
 }
 
-/**
- * Normalised float NHWC tensor of `n` uint8 RGB images (size x size x 3, back to back), no
- * augmentation: (x / 255 - mean) / std with the CIFAR statistics. Used for extraction.
- *
- * @example
- *   const x = normalize(pixels, 64, 32);   // Tensor4D [64, 32, 32, 3]
- */
-export function normalize(pixels: Uint8Array, n: number, size: number): tf.Tensor4D {
-  const len = n * size * size * 3;
-  if (pixels.length < len) throw new Error(`Expected ${n} images of ${size}x${size}x3 bytes, got ${pixels.length} bytes`);
-  return tf.tensor4d(normalizeToArray(pixels.subarray(0, len)), [n, size, size, 3]);
-}
-
-/**
- * `normalize` to a plain Float32Array (same length as `pixels`, RGB interleaved).
- *
- * @example
- *   const x = normalizeToArray(pixels);
- */
-export function normalizeToArray(pixels: Uint8Array): Float32Array {
-  const out = new Float32Array(pixels.length);
-  const a = CIFAR_STD.map((s) => 1 / (255 * s));
-  const b = CIFAR_MEAN.map((m, c) => -m / CIFAR_STD[c]);
-  for (let i = 0; i < pixels.length; i += 3) {
-    out[i] = pixels[i] * a[0] + b[0];
-    out[i + 1] = pixels[i + 1] * a[1] + b[1];
-    out[i + 2] = pixels[i + 2] * a[2] + b[2];
-  }
-  return out;
-}
 
 /**
  * One independently augmented, normalised view of each of `n` uint8 RGB images.

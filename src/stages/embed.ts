@@ -1,16 +1,8 @@
 import { Field, FixedSizeList, Float32, Utf8, makeData, type Data, type RecordBatch } from 'apache-arrow';
 import { buildData, withColumns } from '../io/arrow-data.js';
 
-/**
- * Anything that turns decoded images into feature vectors: a gssd ResNet (TF.js) or an
- * ONNX model. `embed` takes n images of imageSize x imageSize x 3 uint8 HWC RGB, back to
- * back, and returns n x featureDim float32 values, row-major.
- */
-export interface ImageEncoder {
-  readonly featureDim: number;
-  readonly imageSize: number;
-  embed(pixels: Uint8Array, n: number): Promise<Float32Array>;
-}
+export type { ImageEncoder } from '../models/image-encoder.js';
+import type { ImageEncoder } from '../models/image-encoder.js';
 
 /** Name of the column `embed` adds: FixedSizeList<Float32>[featureDim], null where there is no image. */
 export const EMBEDDING_COLUMN = 'gssd_h';

@@ -1,0 +1,22 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/** Every `from '...'` specifier of the TypeScript files under `dir` (recursively), with its file. */
+async function importsUnder(dir: string): Promise<{ file: string; spec: string }[]> {
+  const out: { file: string; spec: string }[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
+    const file = join(entry.parentPath, entry.name);
+    const text = await readFile(file, 'utf8');
+    for (const m of text.matchAll(/\bfrom\s+'([^']+)'/g)) out.push({ file, spec: m[1] });
+  }
+  return out;
+}
+
+describe('layers', () => {
+  it('src/models imports none of io, stages, pipelines or cli', async () => {
+    const wrong = (await importsUnder('src/models')).filter(({ spec }) => /^\.\.\/(io|stages|cli)\/|pipelines\//.test(spec));
+    expect(wrong.map(({ file, spec }) => `${file}: ${spec}`)).toEqual([]);
+  });
+});
