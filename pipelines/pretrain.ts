@@ -1,3 +1,4 @@
+import type { TrainMemory } from '../src/models/onnx-simclr-graph.js';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../src/io/atomic-file.js';
@@ -38,6 +39,11 @@ export interface PretrainSettings {
   device?: OnnxProviderRequest;
   /** onnx: intra-op threads on the CPU; the results depend on it (default: the CPU count). */
   threads?: number;
+  /**
+   * onnx: `low` trades time for memory (`TrainMemory`: the encoder view by view, checkpointed
+   * blocks); absent is `fast`. The results differ in the last bits between the two.
+   */
+  memory?: TrainMemory;
   /**
    * tfjs on the single-threaded backends (wasm, cpu): shards of every SimCLR batch, computed on
    * min(shards, cores) worker threads; BatchNorm statistics are per shard, so the result
@@ -90,7 +96,7 @@ export async function pretrainEncoder(
   const backend = tf.getBackend();
   if (runtime === 'tfjs' && (backend === 'wasm' || backend === 'cpu') && s.batch < shards) throw new Error(`A SimCLR batch of ${s.batch} cannot be split into ${shards} shards`);
   const config = { encoder: { width: s.width, imageSize: size, stem: resnetLayout({ imageSize: size }).stem, seed: s.seed }, simclr: { projDim: 128, temperature: 0.5, lr: s.lr, seed: s.seed + 1 } };
-  const engine = await openSimclrEngine(config, progressState.savedDir, { runtime, device: s.device ?? 'auto', threads: s.threads ?? availableParallelism(), shards });
+  const engine = await openSimclrEngine(config, progressState.savedDir, { runtime, device: s.device ?? 'auto', threads: s.threads ?? availableParallelism(), shards, memory: s.memory });
   try {
     await train(s, engine, progressState, io, log);
     await replaceDir(io.encoderDir, async (dir) => {

@@ -1,6 +1,7 @@
 import { SOURCE_HELP, SOURCE_OPTIONS, sourceSettings } from './source-options.js';
-import { backendOption, intOption, numberOption, stringOption, TRAIN_ENGINE_HELP, TRAIN_ENGINE_OPTIONS, trainEngineOptions } from './options.js';
+import { backendOption, enumOption, intOption, numberOption, stringOption, TRAIN_ENGINE_HELP, TRAIN_ENGINE_OPTIONS, trainEngineOptions } from './options.js';
 import { inputsOf, type Command } from './command.js';
+import { TRAIN_MEMORY } from '../models/onnx-simclr-graph.js';
 
 export const pretrainCommand: Command = {
   name: 'pretrain',
@@ -18,6 +19,9 @@ checkpoints to DIR/checkpoint every --checkpoint-steps steps.
   --checkpoint-steps N     steps between checkpoints (default 50)
   --shuffle-buffer N       images in the shuffle buffer (default 4096)
 ${TRAIN_ENGINE_HELP}
+  --memory M               onnx runtime: fast (default) or low: the encoder view by view with
+                           checkpointed blocks, a lower peak memory for one more forward pass
+                           per step (README "Performance"); resume with the same value
   --simclr-shards S        tfjs runtime on the wasm/cpu backends: each batch is split into S shards
                            trained on min(S, cores) threads, BatchNorm per shard (default 2; results
                            depend on S, not on the cores)
@@ -27,7 +31,7 @@ ${TRAIN_ENGINE_HELP}
 ${SOURCE_HELP}`,
   options: {
     ...SOURCE_OPTIONS, out: { type: 'string' }, epochs: { type: 'string' }, width: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
-    seed: { type: 'string' }, 'checkpoint-steps': { type: 'string' }, 'shuffle-buffer': { type: 'string' }, 'simclr-shards': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
+    seed: { type: 'string' }, 'checkpoint-steps': { type: 'string' }, 'shuffle-buffer': { type: 'string' }, 'simclr-shards': { type: 'string' }, memory: { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
     ...TRAIN_ENGINE_OPTIONS,
   },
   async run(values, positionals, log) {
@@ -48,6 +52,7 @@ ${SOURCE_HELP}`,
         shuffleBuffer: intOption(v('shuffle-buffer'), '--shuffle-buffer', { min: 2, fallback: 4096 }),
         simclrShards: intOption(v('simclr-shards'), '--simclr-shards', { min: 1, max: batch, fallback: 2 }),
         device: engine.device,
+        ...(enumOption(v('memory'), '--memory', TRAIN_MEMORY, 'fast') === 'low' ? { memory: 'low' as const } : {}),
       },
       {
         out: stringOption(v('out'), '--out'),

@@ -82,12 +82,59 @@ export class Tape {
    */
   backward(loss: Value, wrt: Value[]): Map<string, Value> {
     if (sizeOf(loss.shape) !== 1) throw new Error(`backward needs a scalar loss, got shape [${loss.shape}]`);
-    this.accumulate(loss, this.g.constant([1], loss.shape));
+    return this.backwardFrom([[loss, this.g.constant([1], loss.shape)]], wrt);
+  }
+
+  /**
+   * Emits the backward pass from given output gradients (`[y, dy]` pairs, dy of y's shape)
+   * and returns the gradients of `wrt` by name: what `backward` does from a scalar's 1, and
+   * what a recomputed segment (`checkpoint`) does from its output's gradient.
+   *
+   * @example
+   *   const grads = t.backwardFrom([[h, dh]], [w]);
+   */
+  backwardFrom(seeds: [Value, Value][], wrt: Value[]): Map<string, Value> {
+    for (const [y, dy] of seeds) this.accumulate(y, dy);
     for (let i = this.steps.length - 1; i >= 0; i--) this.steps[i]();
     const out = new Map<string, Value>();
     for (const w of wrt) out.set(w.name, this.gradOf(w) ?? this.g.op('Mul', [w, this.g.constant([0])], w.shape));
     return out;
   }
+}
+
+/**
+ * `v` itself, bit for bit, as a node that runs only once `dependency` exists (a
+ * `Where(IsNaN(first element of dependency), v, v)`): orders onnxruntime's scheduling without
+ * changing a value, and is not merged with other uses of `v`.
+ *
+ * @example
+ *   const w2 = after(g, w, dw);   // nodes reading w2 run after dw is computed
+ */
+export function after(g: OnnxGraph, v: Value, dependency: Value): Value {
+  return g.op('Where', [g.op('IsNaN', [firstElement(g, dependency)], [1]), v, v], v.shape);
+}
+
+/**
+ * A float 0 that exists only once `dependency` does: `x + zeroAfter(g, dy)` is x, computed
+ * in the backward pass rather than whenever onnxruntime's scheduler reaches x.
+ *
+ * @example
+ *   const mask = g.op('Greater', [y, zeroAfter(g, dy)], y.shape);
+ */
+export function zeroAfter(g: OnnxGraph, dependency: Value): Value {
+  const zero = g.constant([0]);
+  return g.reshape(g.op('Where', [g.op('IsNaN', [firstElement(g, dependency)], [1]), zero, zero], [1]), []);
+}
+
+/**
+ * The first element of `v` as a [1] value: a cheap dependency on v.
+ *
+ * @example
+ *   const probe = firstElement(g, dy);
+ */
+export function firstElement(g: OnnxGraph, v: Value): Value {
+  const flat = g.reshape(v, [sizeOf(v.shape)]);
+  return g.op('Slice', [flat, g.ints([0]), g.ints([1]), g.ints([0])], [1]);
 }
 
 /** Convolution geometry: stride and symmetric padding (kernel size from the filter). */
@@ -115,8 +162,17 @@ export function conv2d(t: Tape, x: Value, w: Value, spec: ConvSpec): Value {
   t.record(y, [x, w], () => {
     const dy = t.gradOf(y);
     if (!dy) return;
-    if (t.needsGrad(x)) t.accumulate(x, convInputGrad(g, dy, w, x.shape, k, s, p));
-    if (t.needsGrad(w)) t.accumulate(w, convFilterGrad(g, x, dy, k, s, p));
+    // dW first, and dX through a copy of w that waits for it: onnxruntime schedules nodes
+    // depth-first from the outputs, and without this it runs the dX chain down the whole
+    // network first and every dW at the end, keeping every activation and every layer's dY
+    // alive at once (about twice the memory).
+    let filter = w;
+    if (t.needsGrad(w)) {
+      const dw = convFilterGrad(g, x, dy, k, s, p);
+      t.accumulate(w, dw);
+      filter = after(g, w, dw);
+    }
+    if (t.needsGrad(x)) t.accumulate(x, convInputGrad(g, dy, filter, x.shape, k, s, p));
   });
   return y;
 }
@@ -139,28 +195,34 @@ function convInputGrad(g: OnnxGraph, dy: Value, w: Value, xShape: number[], k: n
   return g.op('ConvTranspose', [dy, w], xShape, { kernel_shape: [k, k], strides: [s, s], pads: [p, p, p, p], dilations: [1, 1], group: 1, output_padding: outputPadding });
 }
 
-/** dW of a convolution: one Gemm per filter tap, [Co, B*Ho*Wo] x [Ci, B*Ho*Wo]^T. */
+/**
+ * dW of a convolution: one Gemm per filter tap, [Co, B*Ho*Wo] x [Ci, B*Ho*Wo]^T. The input's
+ * copies (padded or subsampled, channels first) are made from a node that reads a zero
+ * computed from dY (`zeroAfter`), so onnxruntime makes them only when dY exists, not early
+ * in the forward pass where they would stay alive until the backward pass.
+ */
 function convFilterGrad(g: OnnxGraph, x: Value, dy: Value, k: number, s: number, p: number): Value {
   const [B, Ci, H, W] = x.shape;
   const [, Co, Ho, Wo] = dy.shape;
   const rows = B * Ho * Wo;
   const dyT = g.reshape(g.transpose(dy, [1, 0, 2, 3]), [Co, rows]);
-  let xT = g.transpose(x, [1, 0, 2, 3]);
-  if (p > 0) xT = g.op('Pad', [xT, g.ints([0, 0, p, p, 0, 0, p, p])], [Ci, B, H + 2 * p, W + 2 * p], { mode: 'constant' });
+  const zero = zeroAfter(g, dy);
+  if (k === 1 && p === 0) {
+    const sub = s > 1 || H !== Ho || W !== Wo ? g.op('Slice', [x, g.ints([0, 0]), g.ints([s * (Ho - 1) + 1, s * (Wo - 1) + 1]), g.ints([2, 3]), g.ints([s, s])], [B, Ci, Ho, Wo]) : x;
+    const cols = g.transpose(g.binary('Add', sub, zero), [1, 0, 2, 3]);
+    return g.reshape(g.op('Gemm', [dyT, g.reshape(cols, [Ci, rows])], [Co, Ci], { transB: 1 }), [Co, Ci, 1, 1]);
+  }
+  const padded = p > 0 ? g.op('Pad', [x, g.ints([0, 0, p, p, 0, 0, p, p]), zero], [B, Ci, H + 2 * p, W + 2 * p], { mode: 'constant' }) : g.binary('Add', x, zero);
+  const xT = g.transpose(padded, [1, 0, 2, 3]);
   const taps: Value[] = [];
   for (let ky = 0; ky < k; ky++) {
     for (let kx = 0; kx < k; kx++) {
-      let cols = xT;
-      if (k > 1 || s > 1 || xT.shape[2] !== Ho) {
-        const starts = g.ints([ky, kx]);
-        const ends = g.ints([ky + s * (Ho - 1) + 1, kx + s * (Wo - 1) + 1]);
-        cols = g.op('Slice', [xT, starts, ends, g.ints([2, 3]), g.ints([s, s])], [Ci, B, Ho, Wo]);
-      }
-      const tap = g.op('Gemm', [dyT, g.reshape(cols, [Ci, rows])], [Co, Ci], { transB: 1 });
-      taps.push(k === 1 ? tap : g.reshape(tap, [Co, Ci, 1]));
+      const starts = g.ints([ky, kx]);
+      const ends = g.ints([ky + s * (Ho - 1) + 1, kx + s * (Wo - 1) + 1]);
+      const cols = g.op('Slice', [xT, starts, ends, g.ints([2, 3]), g.ints([s, s])], [Ci, B, Ho, Wo]);
+      taps.push(g.reshape(g.op('Gemm', [dyT, g.reshape(cols, [Ci, rows])], [Co, Ci], { transB: 1 }), [Co, Ci, 1]));
     }
   }
-  if (k === 1) return g.reshape(taps[0], [Co, Ci, 1, 1]);
   return g.reshape(g.op('Concat', taps, [Co, Ci, k * k], { axis: 2 }), [Co, Ci, k, k]);
 }
 
@@ -232,7 +294,7 @@ export function relu(t: Tape, x: Value): Value {
   t.record(y, [x], () => {
     const dy = t.gradOf(y);
     if (!dy) return;
-    const positive = g.op('Greater', [y, g.constant([0])], y.shape);
+    const positive = g.op('Greater', [y, zeroAfter(g, dy)], y.shape); // made once dy exists
     t.accumulate(x, g.op('Where', [positive, dy, g.constant([0])], x.shape));
   });
   return y;
@@ -335,6 +397,31 @@ export function addBias(t: Tape, x: Value, bias: Value): Value {
     if (!dy) return;
     t.accumulate(x, dy);
     t.accumulate(bias, g.reduceSum(dy, [0], false));
+  });
+  return y;
+}
+
+/**
+ * The rows of `parts` ([M_i, N] each) one after the other: [sum M_i, N]. Each part's
+ * gradient is its rows of the output's.
+ *
+ * @example
+ *   const h = concatRows(t, [h1, h2]);
+ */
+export function concatRows(t: Tape, parts: Value[]): Value {
+  const g = t.g;
+  const N = parts[0].shape[1];
+  if (parts.some((p) => p.shape.length !== 2 || p.shape[1] !== N)) throw new Error(`concatRows: parts of shapes ${parts.map((p) => `[${p.shape}]`).join(', ')} do not fit`);
+  const rows = parts.map((p) => p.shape[0]);
+  const y = g.op('Concat', parts, [rows.reduce((a, b) => a + b, 0), N], { axis: 0 });
+  t.record(y, parts, () => {
+    const dy = t.gradOf(y);
+    if (!dy) return;
+    let start = 0;
+    parts.forEach((p, i) => {
+      if (t.needsGrad(p)) t.accumulate(p, g.op('Slice', [dy, g.ints([start]), g.ints([start + rows[i]]), g.ints([0])], p.shape));
+      start += rows[i];
+    });
   });
   return y;
 }

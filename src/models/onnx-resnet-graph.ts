@@ -5,8 +5,9 @@
  * layout); `hwioToOihw` / `oihwToHwio` convert gssd's saved HWIO filters.
  */
 import { add, batchNorm, conv2d, globalAvgPool, maxPool3x3s2, relu, type BatchStats, type Tape } from './onnx-autodiff.js';
+import { checkpoint, type Segment } from './onnx-checkpoint.js';
 import type { Value } from './onnx-graph.js';
-import { BN_EPS, convBns, type ConvBn, type ResNetLayout } from './resnet-layout.js';
+import { BN_EPS, convBns, type BlockLayout, type ConvBn, type ResNetLayout } from './resnet-layout.js';
 
 /** The graph value of a variable, by its gssd name and its shape in the graph. */
 export type WeightOf = (name: string, shape: number[]) => Value;
@@ -28,26 +29,46 @@ export function filterShape(c: ConvBn): number[] {
 }
 
 /**
- * Adds the training-mode forward pass of `layout` reading NCHW images `x`.
+ * Adds the training-mode forward pass of `layout` reading NCHW images `x`. With
+ * `checkpointStages` k > 0, the stem and the blocks of the first k stages are checkpointed
+ * (`onnx-checkpoint.ts`): the backward pass keeps only their inputs and recomputes each one's
+ * activations when it gets there (one more forward pass of those layers, a fraction of the
+ * memory; the early stages hold most of it: stage s's maps are 2^(s-1) times smaller).
  *
  * @example
  *   const { h, stats } = resnetForward(t, layout, x, (name, shape) => params.get(name)!, 2);
  */
-export function resnetForward(t: Tape, layout: ResNetLayout, x: Value, weight: WeightOf, groups: number): ResNetForward {
+export function resnetForward(t: Tape, layout: ResNetLayout, x: Value, weight: WeightOf, groups: number, checkpointStages = 0): ResNetForward {
   const stats: ResNetForward['stats'] = [];
-  const convBn = (input: Value, c: ConvBn, withRelu: boolean): Value => {
-    const conv = conv2d(t, input, weight(c.conv, filterShape(c)), { stride: c.stride, pad: (c.k - 1) >> 1 });
-    const bn = batchNorm(t, conv, weight(`${c.bn}.gamma`, [c.outC]), weight(`${c.bn}.beta`, [c.outC]), groups, BN_EPS);
-    stats.push({ bn: c.bn, stats: bn.stats });
-    return withRelu ? relu(t, bn.y) : bn.y;
+  const convBn = (tape: Tape, w: WeightOf, input: Value, c: ConvBn, withRelu: boolean, into: ResNetForward['stats']): Value => {
+    const conv = conv2d(tape, input, w(c.conv, filterShape(c)), { stride: c.stride, pad: (c.k - 1) >> 1 });
+    const bn = batchNorm(tape, conv, w(`${c.bn}.gamma`, [c.outC]), w(`${c.bn}.beta`, [c.outC]), groups, BN_EPS);
+    into.push({ bn: c.bn, stats: bn.stats });
+    return withRelu ? relu(tape, bn.y) : bn.y;
   };
-  let y = convBn(x, layout.stemConv, true);
-  if (layout.stem === 'imagenet') y = maxPool3x3s2(t, y);
-  for (const b of layout.blocks) {
-    const out = convBn(convBn(y, b.conv1, true), b.conv2, false);
-    const short = b.shortcut ? convBn(y, b.shortcut, false) : y;
-    y = relu(t, add(t, out, short));
-  }
+  const stem: Segment<ResNetForward['stats']> = (tape, input, w) => {
+    const into: ResNetForward['stats'] = [];
+    let y = convBn(tape, w, input, layout.stemConv, true, into);
+    if (layout.stem === 'imagenet') y = maxPool3x3s2(tape, y);
+    return { y, extra: into };
+  };
+  const block =
+    (b: BlockLayout): Segment<ResNetForward['stats']> =>
+    (tape, input, w) => {
+      const into: ResNetForward['stats'] = [];
+      const out = convBn(tape, w, convBn(tape, w, input, b.conv1, true, into), b.conv2, false, into);
+      const short = b.shortcut ? convBn(tape, w, input, b.shortcut, false, into) : input;
+      return { y: relu(tape, add(tape, out, short)), extra: into };
+    };
+  const run = (segment: Segment<ResNetForward['stats']>, input: Value, saved: boolean): Value => {
+    const { y, extra } = saved ? checkpoint(t, input, weight, segment) : segment(t, input, weight);
+    stats.push(...extra);
+    return y;
+  };
+  let y = run(stem, x, checkpointStages > 0);
+  layout.blocks.forEach((b, i) => {
+    y = run(block(b), y, Math.floor(i / 2) < checkpointStages);
+  });
   return { h: globalAvgPool(t, y), stats };
 }
 

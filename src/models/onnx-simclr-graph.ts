@@ -9,9 +9,9 @@
  * `m/NAME`, `v/NAME` (`SimclrGraph.state`).
  */
 import { OnnxGraph, type Value } from './onnx-graph.js';
-import { Tape, addConstant, l2Normalize, matmul, relu, scale, softmaxCrossEntropy } from './onnx-autodiff.js';
+import { Tape, addConstant, concatRows, l2Normalize, matmul, relu, scale, softmaxCrossEntropy } from './onnx-autodiff.js';
 import { adamUpdate, runningUpdate, type AdamSettings } from './onnx-optimizer.js';
-import { resnetForward, trainableShapes } from './onnx-resnet-graph.js';
+import { resnetForward, trainableShapes, type ResNetForward, type WeightOf } from './onnx-resnet-graph.js';
 import { BN_MOMENTUM, convBns, type ResNetLayout } from './resnet-layout.js';
 
 /** The head and loss settings of the step. */
@@ -21,7 +21,24 @@ export interface SimclrGraphOptions {
   adam: AdamSettings;
   /** Also output each trained variable's gradient as `grad/NAME` (tests). */
   gradients?: boolean;
+  /** `fast` (default): every activation kept for the backward pass; `low`: see `TrainMemory`. */
+  memory?: TrainMemory;
 }
+
+/**
+ * How a step graph trades memory for time. `fast` keeps every activation of both views for
+ * the backward pass. `low` runs the encoder view by view (BatchNorm normalises each view on
+ * its own anyway, and NT-Xent needs only the 2N embeddings) and checkpoints its stem and
+ * residual blocks (`onnx-checkpoint.ts`): the backward pass holds the blocks' inputs and one
+ * block of one view at a time, and recomputes each block's forward pass once.
+ */
+export type TrainMemory = 'fast' | 'low';
+
+/** The memory modes. */
+export const TRAIN_MEMORY: readonly TrainMemory[] = ['fast', 'low'];
+
+/** Stages whose blocks `low` checkpoints (all four). */
+const LOW_MEMORY_STAGES = 4;
 
 /** A built step graph and the state it carries, by input name, with graph shapes. */
 export interface StepGraph {
@@ -53,7 +70,7 @@ export function simclrStepGraph(layout: ResNetLayout, n: number, o: SimclrGraphO
   const weight = (name: string) => params.get(name)!;
 
   const x = g.transpose(views, [0, 3, 1, 2]);
-  const { h, stats } = resnetForward(t, layout, x, weight, 2);
+  const { h, stats } = o.memory === 'low' ? viewByView(t, layout, x, n, weight) : resnetForward(t, layout, x, weight, 2);
   const z = matmul(t, relu(t, matmul(t, h, weight(HEAD[0]))), weight(HEAD[1]));
   const u = l2Normalize(t, z);
   const sim = scale(t, matmul(t, u, u, true), 1 / o.temperature);
@@ -93,5 +110,24 @@ export function simclrStepGraph(layout: ResNetLayout, n: number, o: SimclrGraphO
     carry(`stat/${c.bn}.running_mean`, [c.outC], runningUpdate(g, mean, s.mean, 2, BN_MOMENTUM, 1));
     carry(`stat/${c.bn}.running_var`, [c.outC], runningUpdate(g, variance, s.variance, 2, BN_MOMENTUM, s.count / Math.max(1, s.count - 1)));
   }
-  return { bytes: g.encode(`gssd_simclr_step_w${layout.width}_n${n}`), state };
+  return { bytes: g.encode(`gssd_simclr_step_w${layout.width}_n${n}${o.memory === 'low' ? '_low' : ''}`), state };
+}
+
+/**
+ * The encoder run on each view of `x` ([2n, 3, S, S], view 1 then view 2) on its own, with
+ * checkpointed blocks: the features of both views as rows [2n, d], and each BatchNorm's
+ * statistics per view ([2, C], as `resnetForward` with 2 groups gives them).
+ */
+function viewByView(t: Tape, layout: ResNetLayout, x: Value, n: number, weight: WeightOf): ResNetForward {
+  const g = t.g;
+  const [, C, H, W] = x.shape;
+  const half = (i: number) => g.op('Slice', [x, g.ints([i * n]), g.ints([(i + 1) * n]), g.ints([0])], [n, C, H, W]);
+  const views = [0, 1].map((i) => resnetForward(t, layout, half(i), weight, 1, LOW_MEMORY_STAGES));
+  const h = concatRows(t, views.map((v) => v.h));
+  const stats = views[0].stats.map(({ bn, stats: s0 }, k) => {
+    const s1 = views[1].stats[k].stats;
+    const rows = (a: Value, b: Value) => g.op('Concat', [a, b], [2, a.shape[1]], { axis: 0 });
+    return { bn, stats: { mean: rows(s0.mean, s1.mean), variance: rows(s0.variance, s1.variance), count: s0.count } };
+  });
+  return { h, stats };
 }

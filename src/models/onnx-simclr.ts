@@ -127,7 +127,7 @@ export class OnnxSimclr {
 
   private async session(n: number): Promise<TrainStepSession> {
     const { projDim, temperature } = this.config.simclr;
-    const session = await this.sessions.get(n, () => simclrStepGraph(this.layout, n, { projDim, temperature, adam: SIMCLR_ADAM }), `SimCLR step (batch ${n})`);
+    const session = await this.sessions.get(n, () => simclrStepGraph(this.layout, n, { projDim, temperature, adam: SIMCLR_ADAM, memory: this.where.memory }), `SimCLR step (batch ${n})`);
     this.providerName = session.provider;
     return session;
   }

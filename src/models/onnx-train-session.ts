@@ -10,7 +10,7 @@
 import type * as ort from 'onnxruntime-node';
 import { onnxTensor } from './onnx-runtime.js';
 import { openOnnxSession, type OnnxProviderRequest } from './onnx-session.js';
-import type { StepGraph } from './onnx-simclr-graph.js';
+import type { StepGraph, TrainMemory } from './onnx-simclr-graph.js';
 
 /** Where and how a training graph runs. */
 export interface OnnxTrainDevice {
@@ -18,6 +18,8 @@ export interface OnnxTrainDevice {
   device: OnnxProviderRequest;
   /** Intra-op threads on the CPU (results depend on it; record it with the run). */
   threads: number;
+  /** SimCLR: `fast` (default) or `low` (`TrainMemory`, `onnx-simclr-graph.ts`). */
+  memory?: TrainMemory;
 }
 
 /**
@@ -40,7 +42,7 @@ export class TrainStepSession {
 
   /** Opens the graph on the requested device. */
   static async open(graph: StepGraph, where: OnnxTrainDevice, name: string): Promise<TrainStepSession> {
-    const { session, provider } = await openOnnxSession(graph.bytes, where.device, where.threads, name);
+    const { session, provider } = await openOnnxSession(graph.bytes, where.device, where.threads, name, { memPattern: false });
     return new TrainStepSession(session, provider, graph);
   }
 

@@ -17,6 +17,7 @@ import { SimclrTrainer } from './simclr.js';
 import { ResNet } from './resnet.js';
 import { loadSimclr, loadSimclrArrays, saveResNet, saveResNetArrays, saveSimclr, saveSimclrArrays, type SimclrConfig } from './save.js';
 import type { OnnxProviderRequest } from './onnx-session.js';
+import type { TrainMemory } from './onnx-simclr-graph.js';
 import { ONNX_RUNTIME_HINT, onnxRuntimeInstalled } from './onnx-runtime.js';
 import { UsageError } from '../errors.js';
 
@@ -52,6 +53,8 @@ export interface SimclrEngineOptions {
   threads: number;
   /** tfjs on wasm/cpu: shards of each batch (`ParallelSimclr`). */
   shards: number;
+  /** onnx: `fast` (default) or `low` memory (`TrainMemory`). */
+  memory?: TrainMemory;
 }
 
 /** One SimCLR trainer, whichever engine. */
@@ -75,9 +78,9 @@ export interface SimclrEngine {
  */
 export async function openSimclrEngine(config: SimclrConfig, savedDir: string | null, o: SimclrEngineOptions): Promise<SimclrEngine> {
   if (o.runtime === 'onnx') {
-    const trainer = await OnnxSimclr.create(config, savedDir ? await loadSimclrArrays(savedDir) : null, { device: o.device, threads: o.threads });
+    const trainer = await OnnxSimclr.create(config, savedDir ? await loadSimclrArrays(savedDir) : null, { device: o.device, threads: o.threads, memory: o.memory });
     return {
-      describe: () => `onnx-${trainer.provider ?? o.device} (${o.threads} threads)`,
+      describe: () => `onnx-${trainer.provider ?? o.device} (${o.threads} threads${o.memory === 'low' ? ', low memory' : ''})`,
       step: (views, n) => trainer.step(views, n),
       save: (dir) => saveSimclrArrays(trainer.arrays(), dir),
       saveEncoder: (dir) => saveResNetArrays(config.encoder, trainer.arrays().encoder, dir),

@@ -7,6 +7,7 @@ import {
   add,
   addBias,
   batchNorm,
+  concatRows,
   conv2d,
   globalAvgPool,
   maxPool3x3s2,
@@ -17,6 +18,7 @@ import {
   softmaxCrossEntropy,
   weightedSum,
 } from '../../src/models/onnx-autodiff.js';
+import { checkpoint, type WeightFn } from '../../src/models/onnx-checkpoint.js';
 import { Rng } from '../../src/rng.js';
 
 const ort = await loadOnnxRuntime('onnx-autodiff test');
@@ -112,6 +114,27 @@ describe('ONNX autodiff: each op against finite differences (float32 graphs, rel
     await checkGradients(
       [[4, 2, 5, 5], [3, 2, 3, 3], [3], [3]],
       (t, [x, w, gamma, beta]) => globalAvgPool(t, relu(t, batchNorm(t, conv2d(t, x, w, { stride: 1, pad: 1 }), gamma, beta, 2, 1e-5).y)),
+      { tol: 5e-3, eps: 1e-3 },
+    );
+  });
+
+  it('concatRows', async () => {
+    await checkGradients([[2, 3], [4, 3]], (t, [a, b]) => concatRows(t, [a, relu(t, b)]));
+  });
+
+  it('two checkpointed residual blocks (recomputed in the backward pass)', async () => {
+    await checkGradients(
+      [[4, 2, 5, 5], [2, 2, 3, 3], [2], [2], [2, 2, 3, 3]],
+      (t, [x, w1, gamma, beta, w2]) => {
+        const params = new Map([w1, gamma, beta, w2].map((p, i) => [`p${i}`, p]));
+        const weight: WeightFn = (name) => params.get(name)!;
+        const block = (name: string) => (tape: Tape, input: Value, w: WeightFn) => {
+          const y = batchNorm(tape, conv2d(tape, input, w(name, []), { stride: 1, pad: 1 }), w('p1', []), w('p2', []), 1, 1e-5).y;
+          return { y: relu(tape, add(tape, y, input)), extra: null };
+        };
+        const first = checkpoint(t, x, weight, block('p0')).y;
+        return globalAvgPool(t, checkpoint(t, first, weight, block('p3')).y);
+      },
       { tol: 5e-3, eps: 1e-3 },
     );
   });

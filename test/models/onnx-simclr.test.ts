@@ -47,7 +47,7 @@ describe('SimCLR on onnxruntime', () => {
     await initBackend('cpu');
   });
 
-  it('computes the loss and every gradient of the TensorFlow.js step on the same batch and weights (1e-4 relative)', async () => {
+  it.each(['fast', 'low'] as const)('computes the loss and every gradient of the TensorFlow.js step on the same batch and weights (1e-4 relative), memory %s', async (memory) => {
     const trainer = new SimclrTrainer(new ResNet(config.encoder), config.simclr);
     const onnx = await OnnxSimclr.create(config, null, { device: 'cpu', threads: 1 });
     const data = views(3);
@@ -59,7 +59,7 @@ describe('SimCLR on onnxruntime', () => {
     const { value, grads } = tf.variableGrads(() => ntXent(trainer.project(trainer.encoder.apply(v1, true)), trainer.project(trainer.encoder.apply(v2, true)), 0.5), vars);
     // onnxruntime gradients from the step graph with its gradient outputs
     const layout = resnetLayout(config.encoder);
-    const graph = simclrStepGraph(layout, N, { projDim: 16, temperature: 0.5, adam: SIMCLR_ADAM, gradients: true });
+    const graph = simclrStepGraph(layout, N, { projDim: 16, temperature: 0.5, adam: SIMCLR_ADAM, gradients: true, memory });
     const session = await ort.InferenceSession.create(graph.bytes, { intraOpNumThreads: 1 });
     const state = (onnx as unknown as { state: Map<string, Float32Array> }).state;
     const feeds: Record<string, Ort.Tensor> = {
@@ -128,9 +128,9 @@ describe('SimCLR on onnxruntime', () => {
     }
   });
 
-  it('is deterministic: the same state and batches give bit-identical weights', async () => {
+  it.each(['fast', 'low'] as const)('is deterministic: the same state and batches give bit-identical weights, memory %s', async (memory) => {
     const run = async () => {
-      const t = await OnnxSimclr.create(config, null, { device: 'cpu', threads: 2 });
+      const t = await OnnxSimclr.create(config, null, { device: 'cpu', threads: 2, memory });
       for (let s = 0; s < 2; s++) await t.step(views(30 + s), N);
       const a = t.arrays();
       await t.close();
