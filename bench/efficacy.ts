@@ -119,13 +119,16 @@ async function encoderOf(rung: Rung, attack: string, ladder: Ladder): Promise<st
     const model = join(enc, `transfer-w${budget.width}-e${budget.transferEpochs}`);
     const file = `${model}.onnx`;
     if (!existsSync(file)) {
-      const shards = [3, 4].map((k) => join(CIFAR, `train-0000${k}-of-00005.parquet`));
-      const resume = existsSync(join(model, 'checkpoint')) ? ['--resume'] : [];
-      console.log(`transfer: gssd train on shards 3-4, width ${budget.width}, ${budget.transferEpochs} epochs`);
-      const t = gssd(['train', ...shards, '--out', model, '--width', String(budget.width), '--epochs', String(budget.transferEpochs), '--finetune-epochs', '0', '--seed', String(budget.seed), ...resume, '--json']);
+      let trainSeconds: number | null = null; // null: a finished model found in --work (trained by hand with the same command)
+      if (!existsSync(join(model, 'model', 'manifest.json'))) {
+        const shards = [3, 4].map((k) => join(CIFAR, `train-0000${k}-of-00005.parquet`));
+        const resume = existsSync(join(model, 'checkpoint')) ? ['--resume'] : [];
+        console.log(`transfer: gssd train on shards 3-4, width ${budget.width}, ${budget.transferEpochs} epochs`);
+        trainSeconds = gssd(['train', ...shards, '--out', model, '--width', String(budget.width), '--epochs', String(budget.transferEpochs), '--finetune-epochs', '0', '--seed', String(budget.seed), ...resume, '--json']).seconds;
+      }
       const test = gssd(['test', '--model', model, '--clean', join(WORK, 'data', 'test'), '--json']).out;
       gssd(['export-onnx', '--model', model, '--out', file, '--json']);
-      ladder.encoders[`transfer`] = { ...stamp(), trainSeconds: t.seconds, testAcc: test.acc, trainRows: 20000, epochs: budget.transferEpochs, width: budget.width };
+      ladder.encoders.transfer = { ...stamp(), trainSeconds, testAcc: test.acc, trainRows: 20000, epochs: budget.transferEpochs, width: budget.width };
     }
     return file;
   }

@@ -79,7 +79,7 @@ function encoderNotes(l: Ladder): string[] {
     `- untrained: a ResNet-18 of width ${l.budget.width}, seed ${l.budget.seed}, never trained.`,
     `- simclr: \`gssd pretrain\` on the attack's poisoned rows, width ${l.budget.width}, ${l.budget.pretrainEpochs} epochs, batch 128.`,
     t
-      ? `- transfer: \`gssd train\` (labels) on CIFAR-10 train shards 3-4 (20,000 rows never poisoned or evaluated), width ${t.width}, ${t.epochs} epochs (${(t.trainSeconds / 60).toFixed(0)} min), ${pct(t.testAcc)} test accuracy on the ${l.budget.testRows} test rows; its backbone exported with \`gssd export-onnx --model\` and given to the cleanse with \`--encoder\`.`
+      ? `- transfer: \`gssd train\` (labels) on CIFAR-10 train shards 3-4 (20,000 rows never poisoned or evaluated), width ${t.width}, ${t.epochs} epochs${t.trainSeconds ? ` (${(t.trainSeconds / 60).toFixed(0)} min)` : ''}, ${pct(t.testAcc)} test accuracy on the ${l.budget.testRows} test rows; its backbone exported with \`gssd export-onnx --model\` and given to the cleanse with \`--encoder\`.`
       : '- transfer: not run yet.',
   ];
 }
