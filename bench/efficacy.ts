@@ -19,7 +19,7 @@
  *   npm run bench:efficacy -- [--rungs pixels,untrained,simclr,transfer] [--attacks badnets,...]
  *       [--rows 10000] [--test-rows 2000] [--width 16] [--pretrain-epochs 5]
  *       [--transfer-epochs 20] [--retrain-attacks badnets,blend,wanet] [--retrain-epochs 10]
- *       [--no-retrain] [--work DIR] [--name efficacy]
+ *       [--no-retrain] [--retrain-on default|paper] [--retrain-only] [--work DIR] [--name efficacy]
  *   npm run bench:efficacy -- --render      # rewrite efficacy.md (and the README table) from the JSON
  *
  * Everything runs through the built CLI. `--work DIR` (default $TMPDIR/gssd-ladder) keeps the
@@ -61,6 +61,10 @@ const budget = {
 const attacks = arg('attacks', 'badnets,blend,wanet,adap-patch,adap-blend').split(',');
 const rungs = arg('rungs', RUNGS.join(',')).split(',') as Rung[];
 const retrainAttacks = process.argv.includes('--no-retrain') ? [] : arg('retrain-attacks', 'badnets,blend,wanet').split(',');
+/** Which cleanse's split the GSSD classifier trains on: `default` (robust detection) or `paper`. */
+const retrainOn = arg('retrain-on', 'default');
+if (retrainOn !== 'default' && retrainOn !== 'paper') usage(`--retrain-on takes default or paper, got ${retrainOn}`);
+const retrainOnly = process.argv.includes('--retrain-only');
 const WORK = resolve(arg('work', join(tmpdir(), 'gssd-ladder')));
 for (const r of rungs) if (!RUNGS.includes(r)) usage(`--rungs takes ${RUNGS.join(', ')}; got ${r}`);
 
@@ -88,6 +92,8 @@ function headCommit(): string {
   return r.status === 0 ? r.stdout.trim() : 'unknown';
 }
 
+const PAPER = ['--target-detection', 'paper'];
+
 const stamp = () => ({ date: new Date().toISOString(), commit: headCommit() });
 
 async function load(): Promise<Ladder> {
@@ -95,8 +101,15 @@ async function load(): Promise<Ladder> {
   return { budget, encoders: {}, cells: {}, retrain: {} };
 }
 
+/** Writes the results, merged key by key into what is on disk (two invocations may run at once on different rungs). */
 async function save(ladder: Ladder): Promise<void> {
   await mkdir('bench/results', { recursive: true });
+  if (existsSync(RESULTS)) {
+    const disk: Ladder = JSON.parse(await readFile(RESULTS, 'utf8'));
+    ladder.encoders = { ...disk.encoders, ...ladder.encoders };
+    ladder.cells = { ...disk.cells, ...ladder.cells };
+    ladder.retrain = { ...disk.retrain, ...ladder.retrain };
+  }
   await writeFile(RESULTS, JSON.stringify(ladder, null, 1));
   await renderLadder(ladder, `bench/results/${NAME}.md`, README);
 }
@@ -198,7 +211,11 @@ async function ensureData(): Promise<void> {
 /** No defence, GSSD's split and the oracle split, same classifier budget, on the transfer rung's run. */
 async function retrain(attack: string, ladder: Ladder): Promise<void> {
   const dir = join(WORK, attack);
-  const run = join(dir, 'run-transfer-default');
+  const run = join(dir, `run-transfer-${retrainOn}`);
+  if (!existsSync(join(run, 'report.json'))) {
+    const encoder = await encoderOf('transfer', attack, ladder);
+    await cleanseAndEvaluate(attack, 'transfer', retrainOn, encoder, retrainOn === 'paper' ? PAPER : [], true);
+  }
   const oracle = join(dir, 'oracle');
   if (!existsSync(oracle)) await writeOracleSplit(join(dir, 'poisoned', 'data'), join(dir, 'poisoned', 'truth'), oracle);
   const common = ['--width', String(budget.width), '--epochs', String(budget.retrainEpochs), '--seed', '0', '--json'];
@@ -207,7 +224,7 @@ async function retrain(attack: string, ladder: Ladder): Promise<void> {
     gssd: [join(run, 'clean'), '--finetune', join(run, 'poisoned')],
     oracle: [oracle, '--finetune-epochs', '0'],
   };
-  const result: Record<string, unknown> = { ...stamp(), epochs: budget.retrainEpochs, width: budget.width };
+  const result: Record<string, unknown> = { ...stamp(), epochs: budget.retrainEpochs, width: budget.width, gssdSplit: retrainOn };
   for (const [name, inputs] of Object.entries(trainSets)) {
     const model = join(dir, `model-${name}-e${budget.retrainEpochs}`);
     await rm(model, { recursive: true, force: true });
@@ -233,16 +250,16 @@ async function main(): Promise<void> {
   const ladder = await load();
   ladder.budget = budget;
   await ensureData();
-  for (const rung of rungs) {
+  for (const rung of retrainOnly ? [] : rungs) {
     for (const attack of attacks) {
       const started = Date.now();
       const encoder = await encoderOf(rung, attack, ladder);
       await knnOf(rung === 'simclr' ? `simclr/${attack}` : rung, encoder, ladder);
-      const keepDefault = rung === 'transfer' && retrainAttacks.includes(attack);
+      const keep = rung === 'transfer' && retrainAttacks.includes(attack);
       const cell = {
         ...stamp(),
-        default: await cleanseAndEvaluate(attack, rung, 'default', encoder, [], keepDefault),
-        paper: await cleanseAndEvaluate(attack, rung, 'paper', encoder, ['--target-detection', 'paper']),
+        default: await cleanseAndEvaluate(attack, rung, 'default', encoder, [], keep && retrainOn === 'default'),
+        paper: await cleanseAndEvaluate(attack, rung, 'paper', encoder, PAPER, keep && retrainOn === 'paper'),
         knn: await cleanseAndEvaluate(attack, rung, 'knn', encoder, ['--detector', 'knn']),
         seconds: 0,
       };

@@ -3,6 +3,7 @@
  * oracle split of a poisoned set (its rows minus the true poison).
  */
 import { readBatches } from '../../src/io/read.js';
+import { resolveInputs } from '../../src/io/inputs.js';
 import { PartSink } from '../../src/io/part-sink.js';
 import { takeRows } from '../../src/io/batch-ops.js';
 
@@ -33,7 +34,7 @@ export async function writeSubset(inputs: string[], rows: number, out: string): 
  */
 export async function writeOracleSplit(data: string, truth: string, out: string): Promise<number> {
   const poisoned = new Set<bigint>();
-  for await (const b of readBatches([truth])) {
+  for await (const b of readBatches(await resolveInputs([truth]), { columns: { label: 'source_label' }, requireImage: false })) {
     const id = b.getChild('id')!;
     const flag = b.getChild('is_poisoned')!;
     for (let i = 0; i < b.numRows; i++) if (flag.get(i)) poisoned.add(BigInt(id.get(i)));
@@ -41,7 +42,7 @@ export async function writeOracleSplit(data: string, truth: string, out: string)
   if (poisoned.size === 0) throw new Error(`${truth}: no poisoned rows`);
   const sink = await PartSink.open(out);
   let kept = 0;
-  for await (const b of readBatches([data])) {
+  for await (const b of readBatches(await resolveInputs([data]))) {
     const id = b.getChild('id')!;
     const keep: number[] = [];
     for (let i = 0; i < b.numRows; i++) if (!poisoned.has(BigInt(id.get(i)))) keep.push(i);

@@ -61,11 +61,11 @@ export function ladderTables(l: Ladder): string[] {
   }
   const attacks = Object.keys(l.retrain).sort((a, b) => ATTACK_ORDER.indexOf(a) - ATTACK_ORDER.indexOf(b));
   if (attacks.length) {
-    lines.push('', '| attack (transfer encoder) | ACC / ASR no defence | ACC / ASR GSSD | ACC / ASR oracle | classifier |', '| --- | --- | --- | --- | --- |');
+    lines.push('', '| attack (transfer encoder) | ACC / ASR no defence | ACC / ASR GSSD | ACC / ASR oracle | GSSD split | classifier |', '| --- | --- | --- | --- | --- | --- |');
     for (const a of attacks) {
       const r = l.retrain[a];
       const cell = (m: any) => (m ? `${pct(m.acc)} / ${pct(m.asr, 2)}` : 'not run');
-      lines.push(`| ${a} | ${cell(r.none)} | ${cell(r.gssd)} | ${cell(r.oracle)} | width ${r.width}, ${r.epochs} epochs |`);
+      lines.push(`| ${a} | ${cell(r.none)} | ${cell(r.gssd)} | ${cell(r.oracle)} | ${r.gssdSplit === 'paper' ? '`--target-detection paper`' : 'defaults'} | width ${r.width}, ${r.epochs} epochs |`);
     }
   }
   return lines;
