@@ -1,4 +1,4 @@
-import { readOptions } from '../src/cli/source-options.js';
+import { readOptions } from '../src/io/source-settings.js';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';

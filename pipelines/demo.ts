@@ -6,7 +6,7 @@ import { readBatches } from '../src/io/read.js';
 import { PartSink } from '../src/io/part-sink.js';
 import { UsageError } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import type { SourceSettings } from '../src/cli/source-options.js';
+import type { SourceSettings } from '../src/io/source-settings.js';
 import type { BackendName } from '../src/models/backend.js';
 import type { TrainRuntimeRequest } from '../src/models/simclr-engine.js';
 import { writeSyntheticDataset } from './synthetic-data.js';

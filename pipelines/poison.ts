@@ -18,7 +18,7 @@ import { Rng } from '../src/rng.js';
 import { Progress } from '../src/progress.js';
 import { VERSION } from '../src/version.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import { readOptions, type SourceSettings } from '../src/cli/source-options.js';
+import { readOptions, type SourceSettings } from '../src/io/source-settings.js';
 
 /** Options of `gssd poison`. */
 export interface PoisonOptions {

@@ -14,7 +14,7 @@ import type { OnnxProviderRequest } from '../src/models/onnx-session.js';
 import { Rng } from '../src/rng.js';
 import { Progress } from '../src/progress.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import { readOptions, type SourceSettings } from '../src/cli/source-options.js';
+import { readOptions, type SourceSettings } from '../src/io/source-settings.js';
 
 /** Settings of SimCLR pretraining (docs/method.md, step 1; reference: 100 epochs, batch 256, Adam 3e-4). */
 export interface PretrainSettings {

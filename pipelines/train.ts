@@ -21,7 +21,7 @@ import { InputError, UsageError, expectInteger } from '../src/errors.js';
 import { Rng } from '../src/rng.js';
 import { Progress } from '../src/progress.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import { readOptions, type SourceSettings } from '../src/cli/source-options.js';
+import { readOptions, type SourceSettings } from '../src/io/source-settings.js';
 
 /** The label column `gssd cleanse` writes: the label to train with, null where none. */
 export const GSSD_LABEL = 'gssd_label';

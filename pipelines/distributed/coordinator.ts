@@ -9,7 +9,7 @@ import { crashPoint } from '../../src/fault.js';
 import { CheckpointStore } from '../../src/io/checkpoint.js';
 import { partName } from '../../src/io/part-sink.js';
 import { countRows } from '../../src/io/read.js';
-import { readOptions } from '../../src/cli/source-options.js';
+import { readOptions } from '../../src/io/source-settings.js';
 import { initBackend } from '../../src/models/backend.js';
 import { Progress } from '../../src/progress.js';
 import { silentLogger, type Logger } from '../../src/log.js';
