@@ -1,4 +1,4 @@
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordBatch, Vector } from 'apache-arrow';
 import { readBatches } from '../src/io/read.js';
@@ -21,6 +21,7 @@ import { InputError, UsageError, expectInteger } from '../src/errors.js';
 import { Rng } from '../src/rng.js';
 import { Progress } from '../src/progress.js';
 import { silentLogger, type Logger } from '../src/log.js';
+import { replaceDir } from '../src/replace-dir.js';
 import { readOptions, type SourceSettings } from '../src/io/source-settings.js';
 
 /** The label column `gssd cleanse` writes: the label to train with, null where none. */
@@ -329,10 +330,7 @@ async function runTraining(
   let trainAccuracy: number | null = null;
   const save = async (phase: Phase, epoch: number, step: number) => {
     const dir = io.checkpointDir(phase, epoch, step);
-    await rm(`${dir}.tmp`, { recursive: true, force: true });
-    await clf.save(`${dir}.tmp`);
-    await rm(dir, { recursive: true, force: true });
-    await rename(`${dir}.tmp`, dir);
+    await replaceDir(dir, (tmp) => clf.save(tmp));
     const previous = progress.savedDir;
     Object.assign(progress, { phase, epochsDone: epoch, stepsDone: step, savedDir: dir });
     await io.commit({ ...progress });
@@ -410,10 +408,7 @@ async function runTraining(
         await save(phase, epoch + 1, 0);
       }
     }
-    await rm(`${io.modelDir}.tmp`, { recursive: true, force: true });
-    await clf.save(`${io.modelDir}.tmp`, { numClasses: scan.numClasses, trainRows: scan.trainRows, finetuneRows: scan.finetuneRows, epochs: s.epochs, finetuneEpochs });
-    await rm(io.modelDir, { recursive: true, force: true });
-    await rename(`${io.modelDir}.tmp`, io.modelDir);
+    await replaceDir(io.modelDir, (tmp) => clf.save(tmp, { numClasses: scan.numClasses, trainRows: scan.trainRows, finetuneRows: scan.finetuneRows, epochs: s.epochs, finetuneEpochs }));
     bar.done({ lastLoss: progress.lastLoss });
     return result(false);
   } finally {
