@@ -1,8 +1,7 @@
-import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointStore } from '../src/io/checkpoint.js';
 import { RunDir } from '../src/io/run-dir.js';
-import { LOCK_FILE } from '../src/io/run-lock.js';
+import { freshRunDir } from '../src/io/fresh-run-dir.js';
 import { countRows } from '../src/io/read.js';
 import { resolveInputs } from '../src/io/inputs.js';
 import { readOptions, resolveSource, type SourceOption } from '../src/io/source-settings.js';
@@ -48,6 +47,9 @@ export async function pretrainCommandRun(
   }
 }
 
+/** What a pretrain run directory holds (the encoder, the checkpoints): see `freshRunDir`. */
+const PRETRAIN_RUN_ENTRIES: ReadonlySet<string> = new Set(['checkpoint', 'encoder']);
+
 /** `pretrainCommandRun` once this process holds the lock of the run directory. */
 async function pretrainLocked(
   requested: Omit<PretrainSettings, 'totalRows' | 'trainRuntime' | 'threads'>,
@@ -61,8 +63,7 @@ async function pretrainLocked(
   const settings = { ...requested, ...trainingEngine(state?.settings, run, run.out, log) };
   if (state) await continueWith(state, settings, run.out, store, log);
   if (!state) {
-    await mkdir(run.out, { recursive: true });
-    if ((await readdir(run.out)).some((name) => name !== LOCK_FILE)) throw new UsageError(`${run.out} is not empty; use --resume to continue the run there, or another --out`);
+    await freshRunDir(run.out, { command: 'pretrain', entries: PRETRAIN_RUN_ENTRIES, resume: run.resume });
     state = { settings, backend, progress: null, done: false };
     await store.save(state);
   }
