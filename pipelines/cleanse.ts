@@ -1,4 +1,4 @@
-import { readOptions } from '../src/cli/source-options.js';
+import { readOptions } from '../src/io/source-settings.js';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,7 +24,8 @@ import { cleanseOptions, outputFingerprint, type CleanseOptions, type CleanseReq
 import { initialState, PASSES, type CleanseState, type PassName } from './cleanse/state.js';
 import { CheckpointStore } from '../src/io/checkpoint.js';
 import { RunDir } from '../src/io/run-dir.js';
-import { freshRunDir } from './cleanse/fresh-run-dir.js';
+import { freshRunDir } from '../src/io/fresh-run-dir.js';
+import { CLEANSE_RUN_ENTRIES } from './cleanse/run-entries.js';
 import { changedInput, pinInputs, type PinOptions } from '../src/io/input-pins.js';
 
 export { CLEANSE_DEFAULTS, cleanseOptions, type CleanseOptions, type CleanseRequest } from './cleanse/options.js';
@@ -140,7 +141,7 @@ async function openRun(options: CleanseOptions, backend: string, run: RunDir, lo
       return state;
     }
   }
-  await freshRunDir(options);
+  await freshRunDir(options.out, { command: 'cleanse', entries: CLEANSE_RUN_ENTRIES, resume: options.resume, force: options.force });
   await run.adopt();
   const inputPins = await pinInputs(options.inputs, pinOptions(options));
   const totalRows = await countRows(options.inputs, { ...readOptions(options.source), tempDir: run.tempDir });

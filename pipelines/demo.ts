@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readBatches } from '../src/io/read.js';
 import { PartSink } from '../src/io/part-sink.js';
+import { freshRunDir } from '../src/io/fresh-run-dir.js';
 import { UsageError } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import type { SourceSettings } from '../src/cli/source-options.js';
+import type { SourceSettings } from '../src/io/source-settings.js';
 import type { BackendName } from '../src/models/backend.js';
 import type { TrainRuntimeRequest } from '../src/models/simclr-engine.js';
 import { writeSyntheticDataset } from './synthetic-data.js';
@@ -138,15 +139,13 @@ export async function demo(o: DemoOptions, log: Logger = silentLogger): Promise<
   return { dataset, poisoned, report, evaluation };
 }
 
+/** The file that marks a directory the demo made: the only kind it deletes. */
+const DEMO_MARKER = '.gssd-demo';
+
 /** The demo only ever deletes a directory it made itself (it leaves a marker file). */
 async function prepareDemoDir(out: string): Promise<void> {
-  const marker = join(out, '.gssd-demo');
-  if (existsSync(out) && (await readdir(out)).length > 0 && !existsSync(marker)) {
-    throw new UsageError(`${out} exists and is not a gssd demo directory; pass another --out`);
-  }
-  await rm(out, { recursive: true, force: true });
-  await mkdir(out, { recursive: true });
-  await writeFile(marker, 'made by gssd demo; deleted and rewritten by the next gssd demo\n');
+  await freshRunDir(out, { command: 'demo', entries: new Set([DEMO_MARKER, 'source', 'poisoned', 'run']), marker: DEMO_MARKER, force: true });
+  await writeFile(join(out, DEMO_MARKER), 'made by gssd demo; deleted and rewritten by the next gssd demo\n');
 }
 
 async function copyRows(input: string, dir: string, rows: number, source: SourceSettings): Promise<void> {

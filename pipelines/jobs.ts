@@ -19,7 +19,7 @@ import { RunningStats } from '../src/stages/standardize.js';
 import type { ImageEncoder } from '../src/stages/embed.js';
 import { FlowBank } from '../src/models/flow-bank.js';
 import { saveClassFlow } from '../src/models/save.js';
-import { readOptions, type SourceSettings } from '../src/cli/source-options.js';
+import { readOptions, type SourceSettings } from '../src/io/source-settings.js';
 import { embedRows } from './cleanse/embed-pass.js';
 import { flowEpoch } from './cleanse/flow-epoch.js';
 import { scoreChunk } from './cleanse/score-pass.js';

@@ -14,7 +14,7 @@ import { InputError, UsageError, errorMessage } from '../src/errors.js';
 import { Progress } from '../src/progress.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { DEFAULT_COLUMNS } from '../src/io/columns.js';
-import type { SourceSettings } from '../src/cli/source-options.js';
+import type { SourceSettings } from '../src/io/source-settings.js';
 
 /** Options of `gssd test`. */
 export interface TestModelOptions {

@@ -42,7 +42,7 @@ export { cleanse, cleanseOptions, CLEANSE_DEFAULTS, type CleanseOptions, type Cl
 export type { CleanseReport } from '../pipelines/cleanse/report.js';
 export { pretrainEncoder, type PretrainSettings } from '../pipelines/pretrain.js';
 export { pretrain, PRETRAIN_DEFAULTS, type PretrainOptions } from '../pipelines/pretrain-run.js';
-export { SOURCE_DEFAULTS, resolveSource, type SourceSettings, type SourceOption } from './cli/source-options.js';
+export { SOURCE_DEFAULTS, resolveSource, type SourceSettings, type SourceOption } from './io/source-settings.js';
 export { classNamesOf, classTitle } from './io/class-names.js';
 export { inInputSchema, ROW_COLUMN, type InputShape } from './stages/input-schema.js';
 export { poison } from '../pipelines/poison.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { CheckpointStore } from '../../src/io/checkpoint.js';
-import { readOptions } from '../../src/cli/source-options.js';
+import { readOptions } from '../../src/io/source-settings.js';
 import type { ReadOptions } from '../../src/io/read.js';
 import type { Logger } from '../../src/log.js';
 import type { CleanseOptions } from './options.js';

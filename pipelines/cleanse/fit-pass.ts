@@ -1,4 +1,4 @@
-import { rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { FlowBank, type FlowBankState } from '../../src/models/flow-bank.js';
 import { FlowBankPool } from '../../src/models/flow-bank-pool.js';
@@ -7,6 +7,7 @@ import { RunningStats } from '../../src/stages/standardize.js';
 import { flowEpoch } from './flow-epoch.js';
 import { Progress } from '../../src/progress.js';
 import type { RunContext } from './context.js';
+import { replaceDir } from '../../src/replace-dir.js';
 
 /** Classes with fewer rows than this get no flow: their rows go to `uncertain`. */
 export const MIN_CLASS_ROWS = 2;
@@ -60,10 +61,7 @@ export async function fitPass(ctx: RunContext): Promise<FlowBank> {
       await flowEpoch(trainer, ctx.work('embeddings.f32'), d, state.totalRows, stats, options.seed, epoch, accept, (n) => progress.add(n));
       bankState = await trainer.getState();
       // a new directory per epoch: the state names the last complete one, whatever the crash point
-      await rm(`${dirOf(epoch + 1)}.tmp`, { recursive: true, force: true });
-      await saveFlowBankState(bankState, `${dirOf(epoch + 1)}.tmp`);
-      await rm(dirOf(epoch + 1), { recursive: true, force: true });
-      await rename(`${dirOf(epoch + 1)}.tmp`, dirOf(epoch + 1));
+      await replaceDir(dirOf(epoch + 1), (tmp) => saveFlowBankState(bankState, tmp));
       state.fit.epochsDone = epoch + 1;
       await ctx.commit();
       await rm(dirOf(epoch), { recursive: true, force: true });

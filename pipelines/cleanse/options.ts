@@ -6,7 +6,7 @@ import type { CutMode } from '../../src/detect/split-thresholds.js';
 import type { DetectorName } from './baseline-pass.js';
 import type { EmbedRuntime } from './open-encoder.js';
 import type { ScoreRuntime } from '../../src/models/flow-scorer.js';
-import { resolveSource, type SourceOption, type SourceSettings } from '../../src/cli/source-options.js';
+import { resolveSource, type SourceOption, type SourceSettings } from '../../src/io/source-settings.js';
 import type { ColumnsOption } from '../../src/io/columns.js';
 
 /**

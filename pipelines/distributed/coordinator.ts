@@ -9,7 +9,7 @@ import { crashPoint } from '../../src/fault.js';
 import { CheckpointStore } from '../../src/io/checkpoint.js';
 import { partName } from '../../src/io/part-sink.js';
 import { countRows } from '../../src/io/read.js';
-import { readOptions } from '../../src/cli/source-options.js';
+import { readOptions } from '../../src/io/source-settings.js';
 import { initBackend } from '../../src/models/backend.js';
 import { Progress } from '../../src/progress.js';
 import { silentLogger, type Logger } from '../../src/log.js';
@@ -17,7 +17,8 @@ import { VERSION } from '../../src/version.js';
 import { concatFiles } from '../jobs.js';
 import { RunContext } from '../cleanse/context.js';
 import { detectPass } from '../cleanse/detect-pass.js';
-import { freshRunDir } from '../cleanse/fresh-run-dir.js';
+import { freshRunDir } from '../../src/io/fresh-run-dir.js';
+import { CLEANSE_RUN_ENTRIES } from '../cleanse/run-entries.js';
 import { trainableClasses, MIN_CLASS_ROWS } from '../cleanse/fit-pass.js';
 import { outputFingerprint, type CleanseOptions } from '../cleanse/options.js';
 import { writeReports, type CleanseReport } from '../cleanse/report.js';
@@ -267,7 +268,7 @@ async function openRun(options: CleanseOptions, backend: string): Promise<{ stat
       return { state, spec: await readSpec(options.out) };
     }
   }
-  await freshRunDir(options);
+  await freshRunDir(options.out, { command: 'cleanse', entries: CLEANSE_RUN_ENTRIES, resume: options.resume, force: options.force });
   const totalRows = await countRows(options.inputs, readOptions(options.source));
   if (totalRows === 0) throw new InputError(`${options.inputs.join(', ')}: no rows to cleanse`);
   const state = initialState(fingerprint, backend, totalRows, VERSION);

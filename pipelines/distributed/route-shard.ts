@@ -6,7 +6,7 @@ import { MatrixCursor } from '../../src/io/matrix-cursor.js';
 import { splitRow } from '../../src/detect/split-row.js';
 import type { SplitThresholds } from '../../src/detect/split-thresholds.js';
 import { splitBySplit, withVerdicts, type RowVerdict } from '../../src/stages/route.js';
-import { readOptions, type SourceSettings } from '../../src/cli/source-options.js';
+import { readOptions, type SourceSettings } from '../../src/io/source-settings.js';
 import { MIN_CLASS_ROWS } from '../cleanse/fit-pass.js';
 import { likelihoodColumns } from '../cleanse/score-pass.js';
 import { SPLITS, type SinkName } from '../cleanse/state.js';
