@@ -12,7 +12,8 @@ import { cleansePlan } from './cleanse/plan.js';
 import { VERSION } from '../src/version.js';
 import { RunContext } from './cleanse/context.js';
 import { embedPass } from './cleanse/embed-pass.js';
-import { fitPass, flowsDir, trainableClasses } from './cleanse/fit-pass.js';
+import { fitPass, flowsDir } from './cleanse/fit-pass.js';
+import { MIN_CLASS_ROWS, trainableClasses } from '../src/io/work-files.js';
 import { scorePass } from './cleanse/score-pass.js';
 import { detectPass } from './cleanse/detect-pass.js';
 import { routePass } from './cleanse/route-pass.js';
@@ -185,7 +186,7 @@ function finishEmbed(state: CleanseState, options: CleanseOptions): void {
   const usable = trainableClasses(counts, K).filter(Boolean).length;
   if (usable < 2) {
     throw new InputError(
-      `${options.inputs[0]}${options.inputs.length > 1 ? ' (and others)' : ''}: GSSD compares classes, and only ${usable} class has 2 or more usable rows (label counts: ${JSON.stringify(counts)})`,
+      `${options.inputs[0]}${options.inputs.length > 1 ? ' (and others)' : ''}: GSSD compares classes, and only ${usable} class has ${MIN_CLASS_ROWS} or more usable rows (label counts: ${JSON.stringify(counts)})`,
     );
   }
 }

@@ -19,7 +19,7 @@ import { RunContext } from '../cleanse/context.js';
 import { detectPass } from '../cleanse/detect-pass.js';
 import { freshRunDir } from '../../src/io/fresh-run-dir.js';
 import { CLEANSE_RUN_ENTRIES } from '../cleanse/run-entries.js';
-import { trainableClasses, MIN_CLASS_ROWS } from '../cleanse/fit-pass.js';
+import { eligibleRowCount, MIN_CLASS_ROWS, trainableClasses, workFiles } from '../../src/io/work-files.js';
 import { outputFingerprint, type CleanseOptions } from '../cleanse/options.js';
 import { writeReports, type CleanseReport } from '../cleanse/report.js';
 import { initialState, PASSES, SPLITS, type CleanseState, type PassName, type SinkName } from '../cleanse/state.js';
@@ -100,9 +100,10 @@ export async function cleanseDistributed(given: CleanseOptions, redis: string, l
     }
     if (at('detect')) {
       await ctx.measure('detect', async () => {
-        const tmp = join(run, 'work', `likelihood.f32.tmp-${process.pid}`);
+        const { likelihood } = workFiles(run);
+        const tmp = `${likelihood}.tmp-${process.pid}`;
         await concatFiles(shards.map((k) => `${jobBase(run, 'score', k)}.f32`), tmp);
-        await rename(tmp, join(run, 'work', 'likelihood.f32'));
+        await rename(tmp, likelihood);
         await detectPass(ctx);
         const detect: DetectManifest = { detection: state.detection!, thresholds: state.thresholds! };
         const { writeFileAtomic } = await import('../../src/io/atomic-file.js');
@@ -121,7 +122,7 @@ export async function cleanseDistributed(given: CleanseOptions, redis: string, l
     await Promise.allSettled([events.close(), flows.close(), queue.close()]);
   }
   const report = await writeReports(ctx, ctx.elapsed());
-  if (!options.keepWork) await rm(join(run, 'work'), { recursive: true, force: true });
+  if (!options.keepWork) await rm(workFiles(run).dir, { recursive: true, force: true });
   return report;
 }
 
@@ -240,7 +241,7 @@ async function collectParts(run: string, shards: number[], trainable: boolean[],
     }
     parts[split] = n;
   }
-  const eligible = state.embed.labelCounts.reduce((s, c, label) => s + (trainable[label] ? c : 0), 0);
+  const eligible = eligibleRowCount(state.embed.labelCounts, trainable);
   return { rowsDone: state.totalRows, eligibleDone: eligible, parts, counts };
 }
 

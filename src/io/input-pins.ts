@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { InputError } from '../errors.js';
 import { isUrl } from './inputs.js';
+import { closeHttpAgents, httpAgents, httpGet, type HttpAgents } from './http-get.js';
 import { statusError, withRetries, type RetryPolicy } from './retry.js';
 
 /**
@@ -29,15 +29,13 @@ export interface PinOptions extends Partial<RetryPolicy> {
  *   const changed = changedInput(state.inputPins, await pinInputs(inputs));
  */
 export async function pinInputs(inputs: string[], opts: PinOptions = {}): Promise<InputPin[]> {
-  const urls = inputs.some(isUrl);
-  const agent = urls ? new Agent({ connect: { timeout: opts.timeoutMs ?? 30_000 } }) : undefined;
-  const dispatcher = agent?.compose(interceptors.redirect({ maxRedirections: 5 }));
+  const agents = inputs.some(isUrl) ? httpAgents(opts.timeoutMs ?? 30_000) : undefined;
   try {
     const out: InputPin[] = [];
-    for (const input of inputs) out.push(isUrl(input) ? await pinUrl(input, dispatcher!, opts) : await pinFile(input));
+    for (const input of inputs) out.push(isUrl(input) ? await pinUrl(input, agents!, opts) : await pinFile(input));
     return out;
   } finally {
-    await agent?.destroy().catch(() => {});
+    if (agents) closeHttpAgents(agents);
   }
 }
 
@@ -111,16 +109,10 @@ async function footerHash(fh: import('node:fs/promises').FileHandle, size: numbe
   return createHash('sha256').update(footer).digest('hex');
 }
 
-async function pinUrl(url: string, dispatcher: Dispatcher, opts: PinOptions): Promise<InputPin> {
+async function pinUrl(url: string, agents: HttpAgents, opts: PinOptions): Promise<InputPin> {
   const what = `HEAD ${url}`;
   return withRetries(what, { retries: opts.retries ?? 5, retryDelayMs: opts.retryDelayMs ?? 200, signal: opts.signal }, async () => {
-    const res = await request(url, {
-      dispatcher,
-      method: 'HEAD',
-      headers: { 'accept-encoding': 'identity' },
-      headersTimeout: opts.timeoutMs ?? 30_000,
-      signal: opts.signal,
-    });
+    const res = await httpGet(url, { method: 'HEAD', timeoutMs: opts.timeoutMs ?? 30_000, signal: opts.signal, agents });
     await res.body.dump().catch(() => {});
     if (res.statusCode !== 200) throw statusError(what, res.statusCode, res.headers['retry-after']);
     const header = (name: string) => {
