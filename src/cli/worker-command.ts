@@ -4,11 +4,7 @@ import { defineCommand } from './command.js';
 
 const redis = stringOpt('redis', 'URL', 'redis://[user:password@]host[:port][/db] (rediss:// for TLS) (required)', { required: true });
 const concurrency = intOpt('concurrency', 'N', 'jobs at once, one thread each', { min: 1, max: 256, default: 1 });
-const lockMs = intOpt('lock-ms', 'MS', "a job's lock, renewed at half of it; a worker silent for longer is taken\nfor dead and its job runs elsewhere", {
-  min: 1000,
-  default: 30_000,
-  defaultText: '30000',
-});
+const lockMs = intOpt('lock-ms', 'MS', "a job's lock, renewed at half of it; a worker silent for longer is taken\nfor dead and its job runs elsewhere", { min: 1000, default: 30_000 });
 
 export const workerCommand = defineCommand({
   name: 'worker',
