@@ -9,6 +9,7 @@ import { UsageError, errorMessage } from './errors.js';
 import { createLogger } from './log.js';
 import { enumOption, numberOption } from './cli/options.js';
 import { systemError } from './cli/system-error.js';
+import { setS3Endpoint } from './io/s3-client.js';
 import { VERSION } from './version.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -39,6 +40,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(commandHelp(command));
       return 0;
     }
+    const s3Endpoint = (values as Record<string, unknown>)['s3-endpoint'];
+    if (typeof s3Endpoint === 'string') setEndpoint(s3Endpoint);
     const every = values['progress-every'] as string | undefined;
     log = createLogger({
       format: enumOption(values.log as string | undefined, '--log', ['text', 'json', 'silent'] as const, 'text'),
@@ -60,6 +63,15 @@ export async function main(argv: string[]): Promise<number> {
     if (!known && process.env.GSSD_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
     else if (!known) process.stderr.write('(an internal error: set GSSD_DEBUG=1 for the stack trace)\n');
     return known ? 2 : 1;
+  }
+}
+
+/** `--s3-endpoint URL` for every s3:// request of the command. */
+function setEndpoint(url: string): void {
+  try {
+    setS3Endpoint(url);
+  } catch {
+    throw new UsageError(`Expected \`--s3-endpoint\` to be a URL such as http://127.0.0.1:9000, got \`${url}\``);
   }
 }
 

@@ -16,9 +16,11 @@ export const SOURCE_OPTIONS = {
   concurrency: { type: 'string' },
   timeout: { type: 'string' },
   'max-image-pixels': { type: 'string' },
+  's3-endpoint': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
-export const SOURCE_HELP = `Input options (inputs: Parquet files, directories, globs, http(s) URLs, or - for a list on stdin):
+export const SOURCE_HELP = `Input options (inputs: Parquet files, directories, globs, http(s) URLs, s3://bucket/key,
+s3://bucket/prefix/ (its *.parquet objects), or - for a list on stdin):
   --batch-rows N           rows per Arrow batch (default 1024)
   --id-col NAME            id column (default id; absent: the global row index)
   --label-col NAME         label column (default label)
@@ -29,7 +31,9 @@ export const SOURCE_HELP = `Input options (inputs: Parquet files, directories, g
   --concurrency N          remote shards prefetched at once (default 2)
   --timeout SECONDS        per HTTP request (default 30)
   --max-image-pixels N     images larger than N pixels (width x height, from the header) are not
-                           decoded; their rows are rejected with the reason (default 50000000)`;
+                           decoded; their rows are rejected with the reason (default 50000000)
+  --s3-endpoint URL        an S3-compatible store for s3:// URIs (path-style requests); credentials from
+                           the AWS chain (environment, AWS_PROFILE, ...), region from AWS_REGION (default us-east-1)`;
 
 /** How the inputs are read: the `source` of `cleanse`, `pretrain`, `train` and the jobs. */
 export interface SourceSettings {
