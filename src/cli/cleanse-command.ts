@@ -13,7 +13,11 @@ checkpointed; writes DIR/{clean,poisoned,uncertain,rejected}/part-*.parquet, DIR
 DIR/report.html. Each output row carries the input columns plus gssd_split, gssd_score, gssd_loglik,
 gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason.
 
-  --out DIR                run directory (required; must be empty or new unless --resume/--force)
+  --out DIR                run directory (required; must be empty or new unless --resume/--force); or
+                           s3://bucket/prefix: parts uploaded as each checkpoint commits them, visible
+                           only complete, then report.json, report.html and manifest.json (last)
+  --run-dir DIR            with an s3:// --out: the local run directory (checkpoint, work files, parts
+                           not yet uploaded; default under the OS temp dir, named after the URI)
   --resume                 continue the killed or finished run in DIR (same options)
   --force                  replace the gssd run in DIR
   --encoder DIR|FILE       a saved gssd encoder (from gssd pretrain) or an ONNX image tower (.onnx, NCHW
@@ -63,6 +67,7 @@ ${SOURCE_HELP}`,
   options: {
     ...SOURCE_OPTIONS,
     out: { type: 'string' },
+    'run-dir': { type: 'string' },
     resume: { type: 'boolean' },
     force: { type: 'boolean' },
     encoder: { type: 'string' },
@@ -102,6 +107,7 @@ ${SOURCE_HELP}`,
     const { formatCleanseSummary } = await import('../../pipelines/cleanse/summary.js');
     const engine = enumOption(values.engine as string | undefined, '--engine', ['local', 'bullmq'] as const, 'local');
     if (engine === 'local' && values.redis !== undefined) throw new UsageError('--redis is for --engine bullmq');
+    if (engine === 'bullmq' && /^s3:\/\//i.test(String(values.out))) throw new UsageError('--engine bullmq needs a shared directory as --out; an s3:// --out is for --engine local');
     const options = cleanseOptions(values, await inputsOf(positionals));
     const report =
       engine === 'bullmq'
@@ -132,6 +138,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
   return {
     inputs,
     out: stringOption(v('out'), '--out'),
+    runDir: v('run-dir'),
     source: sourceSettings(values),
     encoder: v('encoder'),
     embedRuntime: enumOption(v('embed-runtime'), '--embed-runtime', ['auto', 'onnx', 'tfjs'] as const, D.embedRuntime),
