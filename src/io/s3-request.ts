@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import { RetryableError, describeError, withRetries, type RetryPolicy } from './retry.js';
-import { s3Endpoint } from './s3-client.js';
+import { DEFAULT_S3_REGION, s3Endpoint } from './s3-client.js';
 import { parseS3Uri } from './s3-uri.js';
 
 /** Codes of a store that cannot be reached at all. */
@@ -49,6 +49,9 @@ export function s3Failure(uri: string, err: unknown): Error {
   }
   if (name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || status === 403) {
     return new InputError(`${uri}: access denied (${name || 'HTTP 403'}); check the credentials and the bucket policy`, { cause: err });
+  }
+  if (name === 'PermanentRedirect' || status === 301) {
+    return new InputError(`${uri}: the bucket "${bucket}" is in another region than ${process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || DEFAULT_S3_REGION}; set AWS_REGION`, { cause: err });
   }
   if (name === 'PreconditionFailed' || status === 412) return new InputError(`${uri}: the object changed while it was read`, { cause: err });
   if (UNREACHABLE.has(code)) {

@@ -111,9 +111,10 @@ describe('s3 errors', () => {
     expect(prefix.message).toBe('s3://no-such-bucket/shards/: no such bucket "no-such-bucket"');
 
     // a store that refuses every request as S3 does (s3rver checks no credentials)
+    let answer = { status: 403, code: 'AccessDenied' };
     const denier = createServer((req, res) => {
       req.resume();
-      res.writeHead(403, { 'content-type': 'application/xml' }).end('<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+      res.writeHead(answer.status, { 'content-type': 'application/xml' }).end(`<?xml version="1.0"?><Error><Code>${answer.code}</Code><Message>no</Message></Error>`);
     });
     await new Promise<void>((resolve) => denier.listen(0, '127.0.0.1', resolve));
     const deniedAt = `http://127.0.0.1:${(denier.address() as AddressInfo).port}`;
@@ -127,6 +128,11 @@ describe('s3 errors', () => {
       const denied = await errorOf(digest(['s3://lake/shards/a.parquet'], { retries: 0 }));
       expect(denied).toBeInstanceOf(InputError);
       expect(denied.message).toMatch(/^s3:\/\/lake\/shards\/a\.parquet: access denied \(AccessDenied\)/);
+      // a bucket in another region than the client's
+      answer = { status: 301, code: 'PermanentRedirect' };
+      const moved = await errorOf(digest(['s3://lake/shards/a.parquet'], { retries: 0 }));
+      expect(moved).toBeInstanceOf(InputError);
+      expect(moved.message).toBe('s3://lake/shards/a.parquet: the bucket "lake" is in another region than us-east-1; set AWS_REGION');
       setS3Endpoint(closedAt);
       const down = await errorOf(digest(['s3://lake/shards/a.parquet'], { retries: 1, retryDelayMs: 1 }));
       expect(down).toBeInstanceOf(InputError);
