@@ -102,6 +102,20 @@ describe.each(BACKENDS)('inputs on $name', (b) => {
   });
 });
 
+describe('s3 metadata', () => {
+  it('gssd test finds the poison target in the footer of an s3:// input', async () => {
+    const { poisonTarget } = await import('../../pipelines/test-model.js');
+    const { PartSink } = await import('../../src/io/part-sink.js');
+    const { readBatches } = await import('../../src/io/read.js');
+    const sink = await PartSink.open(join(dir, 'poisoned'), { metadata: { gssd_poison: JSON.stringify({ target: 3 }) } });
+    for await (const batch of readBatches([local[1]])) await sink.write(batch);
+    await sink.close();
+    await s3.putDir(join(dir, 'poisoned'), 'lake', 'poisoned/');
+    expect(await poisonTarget('s3://lake/poisoned/part-00000.parquet')).toBe(3);
+    expect(await poisonTarget(join(dir, 'poisoned', 'part-00000.parquet'))).toBe(3);
+  });
+});
+
 describe('s3 errors', () => {
   it('names the URI for a missing bucket, denied access and an unreachable endpoint', async () => {
     const bucket = await errorOf(digest(['s3://no-such-bucket/a.parquet'], { retries: 0 }));
