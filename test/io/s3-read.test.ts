@@ -116,6 +116,19 @@ describe('s3 metadata', () => {
   });
 });
 
+describe('s3 endpoint', () => {
+  it('comes from AWS_ENDPOINT_URL_S3 when --s3-endpoint is not given (e.g. for gssd worker)', async () => {
+    setS3Endpoint(undefined);
+    process.env.AWS_ENDPOINT_URL_S3 = s3.endpoint;
+    try {
+      expect(await countRows(['s3://lake/shards/a.parquet'])).toBe(23);
+    } finally {
+      delete process.env.AWS_ENDPOINT_URL_S3;
+      setS3Endpoint(s3.endpoint);
+    }
+  });
+});
+
 describe('s3 errors', () => {
   it('names the URI for a missing bucket, denied access and an unreachable endpoint', async () => {
     const bucket = await errorOf(digest(['s3://no-such-bucket/a.parquet'], { retries: 0 }));
