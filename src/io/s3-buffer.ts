@@ -1,7 +1,6 @@
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { InputBuffer } from './async-buffer.js';
 import { RetryableError } from './retry.js';
-import { s3Client } from './s3-client.js';
+import { s3Client, s3Sdk } from './s3-client.js';
 import { s3Request } from './s3-request.js';
 import { s3Stat, type S3ReadOptions } from './s3-stat.js';
 import { parseS3Uri } from './s3-uri.js';
@@ -19,6 +18,7 @@ import { parseS3Uri } from './s3-uri.js';
 export async function s3Buffer(uri: string, options: S3ReadOptions): Promise<InputBuffer> {
   const { bucket, key } = parseS3Uri(uri);
   const { length: byteLength, etag } = await s3Stat(uri, options);
+  const { GetObjectCommand } = await s3Sdk();
   return {
     name: uri,
     byteLength,
@@ -27,7 +27,7 @@ export async function s3Buffer(uri: string, options: S3ReadOptions): Promise<Inp
       if (stop <= start) return new ArrayBuffer(0);
       return s3Request('GET', uri, options, async () => {
         const command = new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${stop - 1}`, ...(etag ? { IfMatch: etag } : {}) });
-        const res = await s3Client(options.timeoutMs).send(command, { abortSignal: options.signal });
+        const res = await (await s3Client(options.timeoutMs)).send(command, { abortSignal: options.signal });
         const body = await res.Body!.transformToByteArray();
         if (body.length !== stop - start) {
           throw new RetryableError(`truncated body: ${body.length} of ${stop - start} bytes (range ${start}-${stop - 1})`);

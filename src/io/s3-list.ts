@@ -1,5 +1,4 @@
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { s3Client } from './s3-client.js';
+import { s3Client, s3Sdk } from './s3-client.js';
 import { s3Request } from './s3-request.js';
 import type { S3ReadOptions } from './s3-stat.js';
 import { parseS3Uri, s3Uri } from './s3-uri.js';
@@ -19,11 +18,12 @@ export interface S3Listed {
  */
 export async function listS3(uri: string, options: S3ReadOptions = { retries: 5, retryDelayMs: 200, timeoutMs: 30_000 }): Promise<S3Listed[]> {
   const { bucket, key: prefix } = parseS3Uri(uri);
+  const { ListObjectsV2Command } = await s3Sdk();
   const out: S3Listed[] = [];
   let token: string | undefined;
   do {
-    const page = await s3Request('LIST', uri, options, () =>
-      s3Client(options.timeoutMs).send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: options.signal }));
+    const page = await s3Request('LIST', uri, options, async () =>
+      (await s3Client(options.timeoutMs)).send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: options.signal }));
     for (const o of page.Contents ?? []) if (o.Key !== undefined) out.push({ uri: s3Uri(bucket, o.Key), key: o.Key, size: o.Size ?? 0 });
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);

@@ -1,6 +1,5 @@
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { RetryableError, type RetryPolicy } from './retry.js';
-import { s3Client } from './s3-client.js';
+import { s3Client, s3Sdk } from './s3-client.js';
 import { s3Request } from './s3-request.js';
 import { parseS3Uri } from './s3-uri.js';
 
@@ -25,10 +24,11 @@ export interface S3ObjectInfo {
  */
 export async function s3Stat(uri: string, options: S3ReadOptions): Promise<S3ObjectInfo> {
   const { bucket, key } = parseS3Uri(uri);
+  const { GetObjectCommand } = await s3Sdk();
   return s3Request('GET', uri, options, async () => {
     let res;
     try {
-      res = await s3Client(options.timeoutMs).send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-0' }), { abortSignal: options.signal });
+      res = await (await s3Client(options.timeoutMs)).send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-0' }), { abortSignal: options.signal });
     } catch (err) {
       // an empty object has no byte 0
       if ((err as { name?: string }).name === 'InvalidRange') return { length: 0, etag: null, lastModified: null };

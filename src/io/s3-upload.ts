@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
-import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand, type CompletedPart } from '@aws-sdk/client-s3';
+import type { CompletedPart } from '@aws-sdk/client-s3';
 import { crashPoint } from '../fault.js';
-import { s3Client } from './s3-client.js';
+import { s3Client, s3Sdk } from './s3-client.js';
 import { s3Request } from './s3-request.js';
 import type { S3ReadOptions } from './s3-stat.js';
 import { parseS3Uri } from './s3-uri.js';
@@ -21,7 +21,8 @@ export const UPLOAD_PIECE_BYTES = 8 << 20;
  */
 export async function uploadFileAtomic(path: string, uri: string, options: S3ReadOptions): Promise<void> {
   const { bucket: Bucket, key: Key } = parseS3Uri(uri);
-  const client = s3Client(options.timeoutMs);
+  const client = await s3Client(options.timeoutMs);
+  const { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand } = await s3Sdk();
   const send = <T>(what: string, run: () => Promise<T>) => s3Request(what, uri, options, run);
   const { UploadId } = await send('PUT', () => client.send(new CreateMultipartUploadCommand({ Bucket, Key }), { abortSignal: options.signal }));
   const file = await open(path, 'r');
@@ -54,6 +55,7 @@ export async function uploadFileAtomic(path: string, uri: string, options: S3Rea
  */
 export async function putObject(uri: string, body: string | Uint8Array, options: S3ReadOptions, contentType?: string): Promise<void> {
   const { bucket: Bucket, key: Key } = parseS3Uri(uri);
-  await s3Request('PUT', uri, options, () =>
-    s3Client(options.timeoutMs).send(new PutObjectCommand({ Bucket, Key, Body: body, ...(contentType ? { ContentType: contentType } : {}) }), { abortSignal: options.signal }));
+  const { PutObjectCommand } = await s3Sdk();
+  await s3Request('PUT', uri, options, async () =>
+    (await s3Client(options.timeoutMs)).send(new PutObjectCommand({ Bucket, Key, Body: body, ...(contentType ? { ContentType: contentType } : {}) }), { abortSignal: options.signal }));
 }
