@@ -28,6 +28,8 @@ import { RunDir } from '../src/io/run-dir.js';
 import { freshRunDir } from '../src/io/fresh-run-dir.js';
 import { CLEANSE_RUN_ENTRIES } from './cleanse/run-entries.js';
 import { changedInput, pinInputs, type PinOptions } from '../src/io/input-pins.js';
+import { isS3Uri } from '../src/io/s3-uri.js';
+import { cleanseToS3 } from './cleanse/s3-output.js';
 
 export { CLEANSE_DEFAULTS, cleanseOptions, type CleanseOptions, type CleanseRequest } from './cleanse/options.js';
 
@@ -36,13 +38,16 @@ export { CLEANSE_DEFAULTS, cleanseOptions, type CleanseOptions, type CleanseRequ
  * is given) -> embed -> fit per-class flows -> score -> detect -> route, each pass streaming
  * and checkpointed under `out/checkpoint`, so that `resume: true` continues a killed run and
  * gives the same output as an uninterrupted one. Writes `out/{clean,poisoned,uncertain,rejected}`
- * Parquet parts and `out/report.json` + `out/report.html`.
+ * Parquet parts and `out/report.json` + `out/report.html`; `out` may be `s3://bucket/prefix`
+ * (see `cleanseToS3`: the run directory is then local, `runDir`).
  *
  * @example
  *   const report = await cleanse({ inputs: ['train.parquet'], out: 'out', signal: AbortSignal.timeout(3_600_000) });
  *   console.log(report.flagged, report.splits);
  */
 export async function cleanse(request: CleanseRequest, log: Logger = silentLogger): Promise<CleanseReport> {
+  if (isS3Uri(request.out)) return cleanseToS3(request, log, cleanse);
+  if (request.runDir !== undefined) throw new UsageError('--run-dir is the local run directory of an s3:// --out; with a directory as --out, that directory is the run directory');
   const startedAt = Date.now();
   // inputs as the CLI resolves them: directories and globs to their Parquet files, in order
   const options = cleanseOptions({ ...request, inputs: await resolveInputs(request.inputs) });

@@ -6,6 +6,8 @@ import { readBatches, type ReadOptions } from '../src/io/read.js';
 import { fileBuffer, type InputBuffer } from '../src/io/async-buffer.js';
 import { httpBuffer } from '../src/io/http-buffer.js';
 import { isUrl } from '../src/io/inputs.js';
+import { s3Buffer } from '../src/io/s3-buffer.js';
+import { isS3Uri } from '../src/io/s3-uri.js';
 import { MANIFEST } from '../src/models/save.js';
 import { loadClassifier, type Classifier } from '../src/models/classifier.js';
 import { initBackend, type BackendName } from '../src/models/backend.js';
@@ -164,7 +166,9 @@ export async function poisonTarget(input: string, source: Partial<SourceSettings
   try {
     buffer = isUrl(input)
       ? await httpBuffer(input, { retries: source.retries ?? 5, retryDelayMs: 200, timeoutMs: source.timeoutMs ?? 30_000 })
-      : await fileBuffer(input);
+      : isS3Uri(input)
+        ? await s3Buffer(input, { retries: source.retries ?? 5, retryDelayMs: 200, timeoutMs: source.timeoutMs ?? 30_000 })
+        : await fileBuffer(input);
     const metadata = await parquetMetadataAsync(buffer);
     meta = metadata.key_value_metadata?.find((kv) => kv.key === 'gssd_poison')?.value;
   } catch (err) {

@@ -10,6 +10,7 @@ import { createLogger } from './log.js';
 import { choiceOpt, numberOpt, optionHelp, parseArgsTable } from './cli/option.js';
 import { nearest } from './cli/suggest.js';
 import { systemError } from './cli/system-error.js';
+import { setS3Endpoint } from './io/s3-client.js';
 import { VERSION } from './version.js';
 
 /** `--log`: how progress and events go to stderr. */
@@ -51,6 +52,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     const every = progressEveryOption.read(values);
     log = createLogger({ format: logOption.read(values), progressEveryMs: every === undefined ? undefined : 1000 * every });
+    const s3Endpoint = (values as Record<string, unknown>)['s3-endpoint'];
+    if (typeof s3Endpoint === 'string') setEndpoint(s3Endpoint);
     return (await command.run(values as Record<string, string | boolean | string[] | undefined>, positionals, log)) ?? 0;
   } catch (err) {
     const sys = systemError(err);
@@ -67,6 +70,15 @@ export async function main(argv: string[]): Promise<number> {
     if (!known && process.env.GSSD_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
     else if (!known) process.stderr.write('(an internal error: set GSSD_DEBUG=1 for the stack trace)\n');
     return known ? 2 : 1;
+  }
+}
+
+/** `--s3-endpoint URL` for every s3:// request of the command. */
+function setEndpoint(url: string): void {
+  try {
+    setS3Endpoint(url);
+  } catch {
+    throw new UsageError(`Expected \`--s3-endpoint\` to be a URL such as http://127.0.0.1:9000, got \`${url}\``);
   }
 }
 

@@ -46,6 +46,7 @@ export class RunContext {
   async commit(): Promise<void> {
     this.state.elapsedSeconds = Math.round(this.elapsed() * 100) / 100;
     await this.store.save(this.state);
+    await this.options.onCommit?.(this.state);
     this.options.signal?.throwIfAborted();
   }
 

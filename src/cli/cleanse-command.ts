@@ -6,7 +6,17 @@ import { backendOpt, TRAIN_ENGINE_OPTIONS } from './engine-options.js';
 import { defineCommand, inputsOf, type Values } from './command.js';
 import { CLEANSE_DEFAULTS as D, type CleanseOptions } from '../../pipelines/cleanse/options.js';
 
-const out = stringOpt('out', 'DIR', 'run directory (required; must be empty or new unless --resume/--force)', { required: true });
+const out = stringOpt(
+  'out',
+  'DIR',
+  'run directory (required; must be empty or new unless --resume/--force); or\ns3://bucket/prefix: parts uploaded as each checkpoint commits them, visible\nonly complete, then report.json, report.html and manifest.json (last)',
+  { required: true },
+);
+const runDir = stringOpt(
+  'run-dir',
+  'DIR',
+  'with an s3:// --out: the local run directory (checkpoint, work files, parts\nnot yet uploaded; default under the OS temp dir, named after the URI)',
+);
 const resume = switchOpt('resume', 'continue the killed or finished run in DIR (same options)');
 const force = switchOpt('force', 'replace the gssd run in DIR');
 const encoder = stringOpt(
@@ -92,7 +102,7 @@ checkpointed; writes DIR/{clean,poisoned,uncertain,rejected}/part-*.parquet, DIR
 DIR/report.html. Each output row carries the input columns plus gssd_split, gssd_score, gssd_loglik,
 gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason.`,
   options: [
-    out, resume, force, encoder, embedRuntime, scoreRuntime, pretrainEpochs, pretrainBatch, TRAIN_ENGINE_OPTIONS, simclrShards, width,
+    out, runDir, resume, force, encoder, embedRuntime, scoreRuntime, pretrainEpochs, pretrainBatch, TRAIN_ENGINE_OPTIONS, simclrShards, width,
     flowEpochs, flowBatch, flowLr, flowWorkers, targetDetection, robustAlpha, detector, knnK, cut, lambda, betaD, betaND, alphaClean, alphaPoison,
     seed, backend, partRows, checkpointRows, keepWork, engine, redis, onDuplicateId, json, SOURCE_OPTIONS,
   ],
@@ -101,6 +111,7 @@ gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason
     const { formatCleanseSummary } = await import('../../pipelines/cleanse/summary.js');
     const mode = engine.read(values);
     if (mode === 'local' && redis.read(values) !== undefined) throw new UsageError('--redis is for --engine bullmq');
+    if (mode === 'bullmq' && /^s3:\/\//i.test(String(values.out))) throw new UsageError('--engine bullmq needs a shared directory as --out; an s3:// --out is for --engine local');
     const options = cleanseOptions(values, await inputsOf(positionals));
     const report =
       mode === 'bullmq'
@@ -130,6 +141,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
   return {
     inputs,
     out: out.read(values),
+    runDir: runDir.read(values),
     source: SOURCE_OPTIONS.read(values),
     encoder: encoder.read(values),
     embedRuntime: embedRuntime.read(values),

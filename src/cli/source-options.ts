@@ -18,6 +18,12 @@ const maxImagePixels = intOpt(
   'images larger than N pixels (width x height, from the header) are not\ndecoded; their rows are rejected with the reason',
   { min: 1, default: DEFAULT_MAX_IMAGE_PIXELS },
 );
+/** Not a source setting: set once per process for every s3:// request (src/cli.ts reads it). */
+const s3Endpoint = stringOpt(
+  's3-endpoint',
+  'URL',
+  'an S3-compatible store for s3:// URIs (path-style requests); credentials from\nthe AWS chain (environment, AWS_PROFILE, ...), region from AWS_REGION (default us-east-1)',
+);
 
 /**
  * The options every command that reads inputs takes, read into `SourceSettings`.
@@ -26,8 +32,8 @@ const maxImagePixels = intOpt(
  *   const source = SOURCE_OPTIONS.read(values);   // { batchRows: 1024, imageSize: 32, ... }
  */
 export const SOURCE_OPTIONS: OptionGroup<SourceSettings> = {
-  heading: 'Input options (inputs: Parquet files, directories, globs, http(s) URLs, or - for a list on stdin):',
-  options: [batchRows, idCol, labelCol, imageCol, imageSize, numClasses, retries, concurrency, timeout, maxImagePixels],
+  heading: 'Input options (inputs: Parquet files, directories, globs, http(s) URLs, s3://bucket/key,\ns3://bucket/prefix/ (its *.parquet objects), or - for a list on stdin):',
+  options: [batchRows, idCol, labelCol, imageCol, imageSize, numClasses, retries, concurrency, timeout, maxImagePixels, s3Endpoint],
   read: (v) => ({
     batchRows: batchRows.read(v),
     columns: { id: idCol.read(v), label: labelCol.read(v), image: imageCol.read(v) },
