@@ -19,7 +19,8 @@
  *   npm run bench:efficacy -- [--rungs pixels,untrained,simclr,transfer] [--attacks badnets,...]
  *       [--rows 10000] [--test-rows 2000] [--width 16] [--pretrain-epochs 5]
  *       [--transfer-epochs 20] [--retrain-attacks badnets,blend,wanet] [--retrain-epochs 10]
- *       [--no-retrain] [--retrain-on default|paper] [--retrain-only] [--work DIR] [--name efficacy]
+ *       [--no-retrain] [--retrain-on default|paper] [--retrain-only] [--retrain-models none,gssd,oracle]
+ *       [--work DIR] [--name efficacy]
  *   npm run bench:efficacy -- --render      # rewrite efficacy.md (and the README table) from the JSON
  *
  * Everything runs through the built CLI. `--work DIR` (default $TMPDIR/gssd-ladder) keeps the
@@ -65,6 +66,8 @@ const retrainAttacks = process.argv.includes('--no-retrain') ? [] : arg('retrain
 const retrainOn = arg('retrain-on', 'default');
 if (retrainOn !== 'default' && retrainOn !== 'paper') usage(`--retrain-on takes default or paper, got ${retrainOn}`);
 const retrainOnly = process.argv.includes('--retrain-only');
+/** Which classifiers to (re)train: a subset of none, gssd, oracle (the others' results are kept). */
+const retrainModels = arg('retrain-models', 'none,gssd,oracle').split(',');
 const WORK = resolve(arg('work', join(tmpdir(), 'gssd-ladder')));
 for (const r of rungs) if (!RUNGS.includes(r)) usage(`--rungs takes ${RUNGS.join(', ')}; got ${r}`);
 
@@ -224,8 +227,9 @@ async function retrain(attack: string, ladder: Ladder): Promise<void> {
     gssd: [join(run, 'clean'), '--finetune', join(run, 'poisoned')],
     oracle: [oracle, '--finetune-epochs', '0'],
   };
-  const result: Record<string, unknown> = { ...stamp(), epochs: budget.retrainEpochs, width: budget.width, gssdSplit: retrainOn };
+  const result: Record<string, unknown> = { ...ladder.retrain[attack], ...stamp(), epochs: budget.retrainEpochs, width: budget.width, gssdSplit: retrainOn };
   for (const [name, inputs] of Object.entries(trainSets)) {
+    if (!retrainModels.includes(name)) continue;
     const model = join(dir, `model-${name}-e${budget.retrainEpochs}`);
     await rm(model, { recursive: true, force: true });
     const t = gssd(['train', ...inputs, '--out', model, ...common]);

@@ -46,8 +46,8 @@ export function ladderTables(l: Ladder): string[] {
     return RUNG_ORDER.indexOf(ra) - RUNG_ORDER.indexOf(rb) || ATTACK_ORDER.indexOf(aa) - ATTACK_ORDER.indexOf(ab);
   });
   const lines = [
-    '| encoder | attack | 20-NN acc. | target found: robust / paper | target index ND / D (critical) | score AUROC | own rows kept, best cut at 99% removal | defaults: removal / clean loss | relabel acc. | k-NN detector: removal / clean loss |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| encoder | attack | 20-NN acc. | target found: robust / paper | target index ND / D (critical) | score AUROC | own rows kept, best cut at 99% removal | defaults: removal / clean loss | relabel acc. | paper: removal / clean loss / relabel acc. | k-NN detector: removal / clean loss |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const key of keys) {
     const [rung, attack] = key.split('/');
@@ -56,7 +56,7 @@ export function ladderTables(l: Ladder): string[] {
     const d = c.default;
     const t = d.tests;
     lines.push(
-      `| ${rung} | ${attack} | ${pct(enc.knn20)} | ${found(d)} / ${found(c.paper)} | ${idx(t?.ndIndex)} / ${idx(t?.dIndex)} (${idx(t?.critical)}) | ${d.separation ? d.separation.auroc.toFixed(3) : 'n/a'} | ${d.separation ? pct(d.separation.ownKeptAt99Removal) : 'n/a'} | ${pct(d.split.removalRecall)} / ${pct(d.split.cleanLoss)} | ${pct(d.split.relabelAccuracy)} | ${pct(c.knn.split.removalRecall)} / ${pct(c.knn.split.cleanLoss)} |`,
+      `| ${rung} | ${attack} | ${pct(enc.knn20)} | ${found(d)} / ${found(c.paper)} | ${idx(t?.ndIndex)} / ${idx(t?.dIndex)} (${idx(t?.critical)}) | ${d.separation ? d.separation.auroc.toFixed(3) : 'n/a'} | ${d.separation ? pct(d.separation.ownKeptAt99Removal) : 'n/a'} | ${pct(d.split.removalRecall)} / ${pct(d.split.cleanLoss)} | ${pct(d.split.relabelAccuracy)} | ${pct(c.paper.split.removalRecall)} / ${pct(c.paper.split.cleanLoss)} / ${pct(c.paper.split.relabelAccuracy)} | ${pct(c.knn.split.removalRecall)} / ${pct(c.knn.split.cleanLoss)} |`,
     );
   }
   const attacks = Object.keys(l.retrain).sort((a, b) => ATTACK_ORDER.indexOf(a) - ATTACK_ORDER.indexOf(b));
