@@ -27,16 +27,10 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readBatches } from '../src/io/read.js';
-import { resolveInputs } from '../src/io/inputs.js';
 import { PartSink } from '../src/io/part-sink.js';
-import { decode } from '../src/stages/decode.js';
-import { embedBatch } from '../src/stages/embed.js';
-import { initBackend } from '../src/models/backend.js';
-import { loadResNet } from '../src/models/save.js';
-import { exportResNetToOnnx } from '../src/models/onnx-export.js';
-import { OnnxEncoder } from '../src/models/onnx-encoder.js';
 import { knnAccuracy } from '../src/eval/knn-accuracy.js';
 import { arg } from './lib/args.js';
+import { embedFeatures } from './lib/features-knn.js';
 
 const CLI = resolve('dist/src/bin.js');
 const CIFAR = resolve(process.env.GSSD_CIFAR10_DIR ?? '../shared/data/cifar10');
@@ -140,40 +134,6 @@ function pretrain(name: string, runtime: Runtime, seed: number, data: string, ou
   });
 }
 
-/**
- * Every row's embedding by the encoder in `encoderDir`, on the path `gssd cleanse` takes
- * (the ResNet exported to ONNX with BatchNorm folded, run by `OnnxEncoder`, through the
- * decode and embed stages), and the labels.
- */
-async function embedRows(encoderDir: string, data: string): Promise<{ features: Float32Array; labels: Int32Array; dim: number; runtime: string }> {
-  await initBackend('auto');
-  const net = await loadResNet(encoderDir);
-  const encoder = await OnnxEncoder.load(exportResNetToOnnx(net));
-  net.dispose();
-  try {
-    const dim = encoder.featureDim;
-    const parts: Float32Array[] = [];
-    const labels: number[] = [];
-    for await (const batch of decode(readBatches(await resolveInputs([data])))) {
-      const { features, valid, reasons } = await embedBatch(batch, encoder);
-      const label = batch.getChild('label')!;
-      for (let i = 0; i < batch.numRows; i++) {
-        if (!valid[i]) throw new Error(`${data}: row ${labels.length} has no embedding: ${reasons[i]}`);
-        labels.push(Number(label.get(i)));
-      }
-      parts.push(features);
-    }
-    const features = new Float32Array(labels.length * dim);
-    let at = 0;
-    for (const p of parts) {
-      features.set(p, at);
-      at += p.length;
-    }
-    return { features, labels: Int32Array.from(labels), dim, runtime: `onnx-${encoder.provider} (${encoder.intraOpThreads} threads)` };
-  } finally {
-    await encoder.close();
-  }
-}
 
 function gitCommit(): string {
   const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
@@ -209,7 +169,7 @@ async function main(): Promise<void> {
     let embedRuntime = '';
     for (const run of runs) {
       const t0 = Date.now();
-      const { features, labels, dim, runtime } = await embedRows(join(root, `enc-${run.name}`, 'encoder'), data);
+      const { features, labels, dim, runtime } = await embedFeatures(join(root, `enc-${run.name}`, 'encoder'), data);
       embedRuntime = runtime;
       const t1 = Date.now();
       const { accuracy, correct, rows: n, k } = knnAccuracy(features, labels, dim, { k: budget.k });

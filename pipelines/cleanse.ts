@@ -1,4 +1,4 @@
-import { readOptions } from '../src/cli/source-options.js';
+import { readOptions } from '../src/io/source-settings.js';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +12,8 @@ import { cleansePlan } from './cleanse/plan.js';
 import { VERSION } from '../src/version.js';
 import { RunContext } from './cleanse/context.js';
 import { embedPass } from './cleanse/embed-pass.js';
-import { fitPass, flowsDir, trainableClasses } from './cleanse/fit-pass.js';
+import { fitPass, flowsDir } from './cleanse/fit-pass.js';
+import { MIN_CLASS_ROWS, trainableClasses } from '../src/io/work-files.js';
 import { scorePass } from './cleanse/score-pass.js';
 import { detectPass } from './cleanse/detect-pass.js';
 import { routePass } from './cleanse/route-pass.js';
@@ -24,8 +25,11 @@ import { cleanseOptions, outputFingerprint, type CleanseOptions, type CleanseReq
 import { initialState, PASSES, type CleanseState, type PassName } from './cleanse/state.js';
 import { CheckpointStore } from '../src/io/checkpoint.js';
 import { RunDir } from '../src/io/run-dir.js';
-import { freshRunDir } from './cleanse/fresh-run-dir.js';
+import { freshRunDir } from '../src/io/fresh-run-dir.js';
+import { CLEANSE_RUN_ENTRIES } from './cleanse/run-entries.js';
 import { changedInput, pinInputs, type PinOptions } from '../src/io/input-pins.js';
+import { isS3Uri } from '../src/io/s3-uri.js';
+import { cleanseToS3 } from './cleanse/s3-output.js';
 
 export { CLEANSE_DEFAULTS, cleanseOptions, type CleanseOptions, type CleanseRequest } from './cleanse/options.js';
 
@@ -34,13 +38,16 @@ export { CLEANSE_DEFAULTS, cleanseOptions, type CleanseOptions, type CleanseRequ
  * is given) -> embed -> fit per-class flows -> score -> detect -> route, each pass streaming
  * and checkpointed under `out/checkpoint`, so that `resume: true` continues a killed run and
  * gives the same output as an uninterrupted one. Writes `out/{clean,poisoned,uncertain,rejected}`
- * Parquet parts and `out/report.json` + `out/report.html`.
+ * Parquet parts and `out/report.json` + `out/report.html`; `out` may be `s3://bucket/prefix`
+ * (see `cleanseToS3`: the run directory is then local, `runDir`).
  *
  * @example
  *   const report = await cleanse({ inputs: ['train.parquet'], out: 'out', signal: AbortSignal.timeout(3_600_000) });
  *   console.log(report.flagged, report.splits);
  */
 export async function cleanse(request: CleanseRequest, log: Logger = silentLogger): Promise<CleanseReport> {
+  if (isS3Uri(request.out)) return cleanseToS3(request, log, cleanse);
+  if (request.runDir !== undefined) throw new UsageError('--run-dir is the local run directory of an s3:// --out; with a directory as --out, that directory is the run directory');
   const startedAt = Date.now();
   // inputs as the CLI resolves them: directories and globs to their Parquet files, in order
   const options = cleanseOptions({ ...request, inputs: await resolveInputs(request.inputs) });
@@ -140,7 +147,7 @@ async function openRun(options: CleanseOptions, backend: string, run: RunDir, lo
       return state;
     }
   }
-  await freshRunDir(options);
+  await freshRunDir(options.out, { command: 'cleanse', entries: CLEANSE_RUN_ENTRIES, resume: options.resume, force: options.force });
   await run.adopt();
   const inputPins = await pinInputs(options.inputs, pinOptions(options));
   const totalRows = await countRows(options.inputs, { ...readOptions(options.source), tempDir: run.tempDir });
@@ -184,7 +191,7 @@ function finishEmbed(state: CleanseState, options: CleanseOptions): void {
   const usable = trainableClasses(counts, K).filter(Boolean).length;
   if (usable < 2) {
     throw new InputError(
-      `${options.inputs[0]}${options.inputs.length > 1 ? ' (and others)' : ''}: GSSD compares classes, and only ${usable} class has 2 or more usable rows (label counts: ${JSON.stringify(counts)})`,
+      `${options.inputs[0]}${options.inputs.length > 1 ? ' (and others)' : ''}: GSSD compares classes, and only ${usable} class has ${MIN_CLASS_ROWS} or more usable rows (label counts: ${JSON.stringify(counts)})`,
     );
   }
 }

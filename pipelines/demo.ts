@@ -1,15 +1,17 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readBatches } from '../src/io/read.js';
 import { PartSink } from '../src/io/part-sink.js';
+import { freshRunDir } from '../src/io/fresh-run-dir.js';
 import { UsageError } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import type { SourceSettings } from '../src/cli/source-options.js';
+import type { SourceSettings } from '../src/io/source-settings.js';
 import type { BackendName } from '../src/models/backend.js';
 import type { TrainRuntimeRequest } from '../src/models/simclr-engine.js';
 import { writeSyntheticDataset } from './synthetic-data.js';
+import { DEMO_BUDGET, DEMO_DETECTION, DEMO_TRAIN_RUNTIME } from './demo-defaults.js';
 import { poison, type PoisonSummary } from './poison.js';
 import { cleanse, CLEANSE_DEFAULTS } from './cleanse.js';
 import { evaluate, type Evaluation } from './evaluate.js';
@@ -38,33 +40,7 @@ export interface DemoOptions {
   trainRuntime?: TrainRuntimeRequest;
 }
 
-export const DEMO_DEFAULTS = { out: 'gssd-demo', rows: 3000, data: 'auto', attack: 'badnets', target: 0, flowEpochs: 20, seed: 0, backend: 'auto' } as const;
-
-/**
- * The demo's target detection. Its encoder budget is far below the one `gssd cleanse`'s
- * robust default was chosen at (10,000 rows, width 16): at 3,000 rows and width 8 the
- * target's ND statistic is the lowest but no outlier at alpha 0.2 (index 1.5 against 2.45),
- * while docs/method.md's absolute threshold flags it alone. So the demo uses paper detection,
- * with cleanse's default (adaptive) cut.
- */
-export const DEMO_DETECTION = { targetDetection: 'paper' as TargetDetectionMode, cut: CLEANSE_DEFAULTS.cut };
-
-/**
- * The encoder budget per data source, measured on an idle 2-core CPU (SimCLR on 2 shards) to
- * find the BadNets target in under 5 minutes: CIFAR-10 at width 8 x 5 epochs (1.4 min), the
- * procedural images at width 16 x 5 epochs (3.4 min; 16 x 3 and 8 x 5 missed the target there).
- */
-export const DEMO_BUDGET = { cifar10: { width: 8, pretrainEpochs: 5 }, synthetic: { width: 16, pretrainEpochs: 5 } } as const;
-
-/**
- * The demo trains its encoder on TF.js, the runtime its budget was measured on. The same tiny
- * budgets on ONNX Runtime (which normalises each view over the whole batch, as PyTorch does,
- * where the TF.js trainer's two shards normalise half-batches) did not find the target on
- * CIFAR-10: 3,000 rows at width 8 x 5 epochs flagged class 3 (seed 0) or nothing (seed 1),
- * 5,000 rows nothing (seed 0), width 16 x 5 epochs nothing (seed 0). A budget that holds on
- * ONNX Runtime is not measured yet; `--train-runtime onnx` runs the demo there.
- */
-export const DEMO_TRAIN_RUNTIME: TrainRuntimeRequest = 'tfjs';
+export { DEMO_DEFAULTS, DEMO_DETECTION, DEMO_BUDGET, DEMO_TRAIN_RUNTIME } from './demo-defaults.js';
 
 /** Where the shared CIFAR-10 shards are, if anywhere: $GSSD_CIFAR10_DIR, ./../shared, or beside the package. */
 export function findCifar10(): string | null {
@@ -138,15 +114,13 @@ export async function demo(o: DemoOptions, log: Logger = silentLogger): Promise<
   return { dataset, poisoned, report, evaluation };
 }
 
+/** The file that marks a directory the demo made: the only kind it deletes. */
+const DEMO_MARKER = '.gssd-demo';
+
 /** The demo only ever deletes a directory it made itself (it leaves a marker file). */
 async function prepareDemoDir(out: string): Promise<void> {
-  const marker = join(out, '.gssd-demo');
-  if (existsSync(out) && (await readdir(out)).length > 0 && !existsSync(marker)) {
-    throw new UsageError(`${out} exists and is not a gssd demo directory; pass another --out`);
-  }
-  await rm(out, { recursive: true, force: true });
-  await mkdir(out, { recursive: true });
-  await writeFile(marker, 'made by gssd demo; deleted and rewritten by the next gssd demo\n');
+  await freshRunDir(out, { command: 'demo', entries: new Set([DEMO_MARKER, 'source', 'poisoned', 'run']), marker: DEMO_MARKER, force: true });
+  await writeFile(join(out, DEMO_MARKER), 'made by gssd demo; deleted and rewritten by the next gssd demo\n');
 }
 
 async function copyRows(input: string, dir: string, rows: number, source: SourceSettings): Promise<void> {

@@ -16,11 +16,12 @@ import { writeFileAtomic } from '../src/io/atomic-file.js';
 import { MatrixWriter, readMatrix } from '../src/io/matrix-file.js';
 import { decode } from '../src/stages/decode.js';
 import { RunningStats } from '../src/stages/standardize.js';
-import type { ImageEncoder } from '../src/stages/embed.js';
+import { embed, type ImageEncoder } from '../src/stages/embed.js';
+import { embeddingColumns, likelihoodColumns } from '../src/io/work-files.js';
 import { FlowBank } from '../src/models/flow-bank.js';
 import { saveClassFlow } from '../src/models/save.js';
-import { readOptions, type SourceSettings } from '../src/cli/source-options.js';
-import { embedRows } from './cleanse/embed-pass.js';
+import { readOptions, type SourceSettings } from '../src/io/source-settings.js';
+import { cacheRows } from './cleanse/embed-pass.js';
 import { flowEpoch } from './cleanse/flow-epoch.js';
 import { scoreChunk } from './cleanse/score-pass.js';
 import type { FlowScorer } from '../src/models/flow-scorer.js';
@@ -47,14 +48,15 @@ export interface EmbedShardManifest {
  */
 export async function embedShard(input: string, encoder: ImageEncoder, source: SourceSettings, out: string): Promise<EmbedShardManifest> {
   const d = encoder.featureDim;
-  const cache = await MatrixWriter.open(`${out}.f32`, d + 1);
+  const cache = await MatrixWriter.open(`${out}.f32`, embeddingColumns(d));
   const stats = new RunningStats(d);
   const labelCounts: number[] = [];
   const rejects: { row: number; reason: string }[] = [];
   let rows = 0;
   try {
-    for await (const batch of decode(readBatches([input], readOptions(source)), { columns: source.columns, imageSize: source.imageSize, maxImagePixels: source.maxImagePixels })) {
-      const r = await embedRows(batch, encoder, source.columns.label, stats, labelCounts);
+    const decoded = decode(readBatches([input], readOptions(source)), { columns: source.columns, imageSize: source.imageSize, maxImagePixels: source.maxImagePixels });
+    for await (const batch of embed(decoded, { encoder })) {
+      const r = cacheRows(batch, d, source.columns.label, stats, labelCounts);
       for (const bad of r.rejects) rejects.push({ row: rows + bad.row, reason: bad.reason });
       await cache.append(r.rows);
       rows += batch.numRows;
@@ -126,11 +128,11 @@ export async function fitClass(o: FitClassOptions): Promise<void> {
  *   await scoreShard('jobs/shard-7.f32', 512, scorer, stats, trainable, 'jobs/shard-7.loglik');
  */
 export async function scoreShard(cache: string, featureDim: number, scorer: Pick<FlowScorer, 'logProb' | 'numClasses'>, stats: RunningStats, trainable: boolean[], out: string): Promise<void> {
-  const writer = await MatrixWriter.open(`${out}.f32`, scorer.numClasses + 1);
-  const std = stats.std();
+  const writer = await MatrixWriter.open(`${out}.f32`, likelihoodColumns(scorer.numClasses));
+  const scoring = { scorer, stats, std: stats.std(), trainable };
   try {
-    for await (const chunk of readMatrix(cache, featureDim + 1, { chunkRows: 1024 })) {
-      await writer.append(await scoreChunk(chunk, featureDim, scorer.numClasses, scorer, stats, std, trainable));
+    for await (const chunk of readMatrix(cache, embeddingColumns(featureDim), { chunkRows: 1024 })) {
+      await writer.append(await scoreChunk(chunk, featureDim, scoring));
     }
   } finally {
     await writer.close();

@@ -1,8 +1,8 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Bool, Field, Int32, Int64, type RecordBatch } from 'apache-arrow';
 import { readBatches } from '../src/io/read.js';
 import { PartSink } from '../src/io/part-sink.js';
+import { freshRunDir } from '../src/io/fresh-run-dir.js';
 import { buildData, makeBatch } from '../src/io/arrow-data.js';
 import { writeFileAtomic } from '../src/io/atomic-file.js';
 import { encodePng } from '../src/io/png.js';
@@ -18,7 +18,7 @@ import { Rng } from '../src/rng.js';
 import { Progress } from '../src/progress.js';
 import { VERSION } from '../src/version.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import { readOptions, type SourceSettings } from '../src/cli/source-options.js';
+import { readOptions, type SourceSettings } from '../src/io/source-settings.js';
 
 /** Options of `gssd poison`. */
 export interface PoisonOptions {
@@ -71,7 +71,7 @@ export async function poison(o: PoisonOptions, log: Logger = silentLogger): Prom
   if (lc && !o.lcModel) throw new UsageError('--attack lc needs --lc-model DIR: a gssd train model (trained on clean rows) that the adversarial perturbation is computed against');
   if (!lc && o.lcModel) throw new UsageError('--lc-model is for --attack lc on the train split');
   const clf = lc ? await openLcModel(o.lcModel!, o.source.imageSize) : null;
-  await prepareOut(o.out, o.force);
+  await freshRunDir(o.out, { command: 'poison', entries: new Set(['data', 'truth', 'trigger.png']), force: o.force });
   const size = o.source.imageSize;
   const cols = o.source.columns;
   const readOpts = readOptions(o.source);
@@ -155,14 +155,6 @@ export async function poison(o: PoisonOptions, log: Logger = silentLogger): Prom
   return { attack: o.attack, split: o.split, target: o.target, rate, rowsIn, rowsOut, poisoned, covers, out: join(o.out, 'data'), truth: truth ? join(o.out, 'truth') : null };
 }
 
-async function prepareOut(out: string, force: boolean): Promise<void> {
-  await mkdir(out, { recursive: true });
-  const existing = (await readdir(out)).filter((n) => !['data', 'truth', 'trigger.png'].includes(n));
-  const ours = (await readdir(out)).filter((n) => ['data', 'truth', 'trigger.png'].includes(n));
-  if (existing.length) throw new UsageError(`${out} holds other files (${existing.slice(0, 3).join(', ')}); choose an empty or new --out`);
-  if (ours.length && !force) throw new UsageError(`${out} already holds a poisoned set; use --force to replace it`);
-  for (const n of ours) await rm(join(out, n), { recursive: true, force: true });
-}
 
 /** Rows whose label is not the target (or, with `targetRows`, rows whose label is). */
 async function countNonTarget(inputs: string[], opts: Parameters<typeof readBatches>[1], labelCol: string, target: number, targetRows = false): Promise<number> {

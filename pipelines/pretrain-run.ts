@@ -1,15 +1,13 @@
-import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointStore } from '../src/io/checkpoint.js';
 import { RunDir } from '../src/io/run-dir.js';
-import { LOCK_FILE } from '../src/io/run-lock.js';
+import { freshRunDir } from '../src/io/fresh-run-dir.js';
 import { countRows } from '../src/io/read.js';
 import { resolveInputs } from '../src/io/inputs.js';
-import { readOptions } from '../src/cli/source-options.js';
+import { readOptions, resolveSource, type SourceOption } from '../src/io/source-settings.js';
 import { initBackend, type BackendName } from '../src/models/backend.js';
 import { UsageError } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import { resolveSource, type SourceOption } from '../src/cli/source-options.js';
 import type { ColumnsOption } from '../src/io/columns.js';
 import type { OnnxProviderRequest } from '../src/models/onnx-session.js';
 import type { TrainRuntimeRequest } from '../src/models/simclr-engine.js';
@@ -49,6 +47,9 @@ export async function pretrainCommandRun(
   }
 }
 
+/** What a pretrain run directory holds (the encoder, the checkpoints): see `freshRunDir`. */
+const PRETRAIN_RUN_ENTRIES: ReadonlySet<string> = new Set(['checkpoint', 'encoder']);
+
 /** `pretrainCommandRun` once this process holds the lock of the run directory. */
 async function pretrainLocked(
   requested: Omit<PretrainSettings, 'totalRows' | 'trainRuntime' | 'threads'>,
@@ -62,8 +63,7 @@ async function pretrainLocked(
   const settings = { ...requested, ...trainingEngine(state?.settings, run, run.out, log) };
   if (state) await continueWith(state, settings, run.out, store, log);
   if (!state) {
-    await mkdir(run.out, { recursive: true });
-    if ((await readdir(run.out)).some((name) => name !== LOCK_FILE)) throw new UsageError(`${run.out} is not empty; use --resume to continue the run there, or another --out`);
+    await freshRunDir(run.out, { command: 'pretrain', entries: PRETRAIN_RUN_ENTRIES, resume: run.resume });
     state = { settings, backend, progress: null, done: false };
     await store.save(state);
   }

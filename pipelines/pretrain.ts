@@ -1,5 +1,5 @@
 import type { TrainMemory } from '../src/models/onnx-simclr-graph.js';
-import { rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../src/io/atomic-file.js';
 import { MANIFEST, readManifest } from '../src/models/save.js';
@@ -15,7 +15,8 @@ import type { OnnxProviderRequest } from '../src/models/onnx-session.js';
 import { Rng } from '../src/rng.js';
 import { Progress } from '../src/progress.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import { readOptions, type SourceSettings } from '../src/cli/source-options.js';
+import { replaceDir } from '../src/replace-dir.js';
+import { readOptions, type SourceSettings } from '../src/io/source-settings.js';
 
 /** Settings of SimCLR pretraining (docs/method.md, step 1; reference: 100 epochs, batch 256, Adam 3e-4). */
 export interface PretrainSettings {
@@ -116,14 +117,6 @@ async function recordBudget(dir: string, budget: Record<string, unknown>): Promi
   const m = await readManifest(dir);
   const extra = m.extra && typeof m.extra === 'object' ? m.extra : {};
   await writeFileAtomic(join(dir, MANIFEST), JSON.stringify({ ...m, extra: { ...extra, gssdBudget: budget } }));
-}
-
-/** Writes a directory through `write(tmp)`, then swaps it in for `dir`. */
-async function replaceDir(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
-  await rm(`${dir}.tmp`, { recursive: true, force: true });
-  await write(`${dir}.tmp`);
-  await rm(dir, { recursive: true, force: true });
-  await rename(`${dir}.tmp`, dir);
 }
 
 /** The epochs of `pretrainEncoder` on `engine`. */

@@ -6,6 +6,8 @@ import { readBatches, type ReadOptions } from '../src/io/read.js';
 import { fileBuffer, type InputBuffer } from '../src/io/async-buffer.js';
 import { httpBuffer } from '../src/io/http-buffer.js';
 import { isUrl } from '../src/io/inputs.js';
+import { s3Buffer } from '../src/io/s3-buffer.js';
+import { isS3Uri } from '../src/io/s3-uri.js';
 import { MANIFEST } from '../src/models/save.js';
 import { loadClassifier, type Classifier } from '../src/models/classifier.js';
 import { initBackend, type BackendName } from '../src/models/backend.js';
@@ -14,7 +16,7 @@ import { InputError, UsageError, errorMessage } from '../src/errors.js';
 import { Progress } from '../src/progress.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { DEFAULT_COLUMNS } from '../src/io/columns.js';
-import type { SourceSettings } from '../src/cli/source-options.js';
+import type { SourceSettings } from '../src/io/source-settings.js';
 
 /** Options of `gssd test`. */
 export interface TestModelOptions {
@@ -164,7 +166,9 @@ export async function poisonTarget(input: string, source: Partial<SourceSettings
   try {
     buffer = isUrl(input)
       ? await httpBuffer(input, { retries: source.retries ?? 5, retryDelayMs: 200, timeoutMs: source.timeoutMs ?? 30_000 })
-      : await fileBuffer(input);
+      : isS3Uri(input)
+        ? await s3Buffer(input, { retries: source.retries ?? 5, retryDelayMs: 200, timeoutMs: source.timeoutMs ?? 30_000 })
+        : await fileBuffer(input);
     const metadata = await parquetMetadataAsync(buffer);
     meta = metadata.key_value_metadata?.find((kv) => kv.key === 'gssd_poison')?.value;
   } catch (err) {

@@ -1,11 +1,11 @@
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordBatch, Vector } from 'apache-arrow';
 import { readBatches } from '../src/io/read.js';
 import { imageBytesOf, imageColumnOf } from '../src/io/columns.js';
 import { CheckpointStore } from '../src/io/checkpoint.js';
 import { RunDir } from '../src/io/run-dir.js';
-import { LOCK_FILE } from '../src/io/run-lock.js';
+import { freshRunDir } from '../src/io/fresh-run-dir.js';
 import { decodeImage } from '../src/stages/decode.js';
 import { cropFlipToArray } from '../src/stages/crop-flip.js';
 import { shuffleBatches } from '../src/stages/shuffle-buffer.js';
@@ -21,10 +21,14 @@ import { InputError, UsageError, expectInteger } from '../src/errors.js';
 import { Rng } from '../src/rng.js';
 import { Progress } from '../src/progress.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import { readOptions, type SourceSettings } from '../src/cli/source-options.js';
+import { replaceDir } from '../src/replace-dir.js';
+import { readOptions, type SourceSettings } from '../src/io/source-settings.js';
 
 /** The label column `gssd cleanse` writes: the label to train with, null where none. */
 export const GSSD_LABEL = 'gssd_label';
+
+/** What a train run directory holds (the model, the checkpoints): see `freshRunDir`. */
+const TRAIN_RUN_ENTRIES: ReadonlySet<string> = new Set(['checkpoint', 'model']);
 
 /** Options of `gssd train` (docs/method.md, step 7; reference: 200 epochs, batch 128, SGD 0.1, fine-tune 2 epochs at 1e-4). */
 export interface TrainOptions {
@@ -162,10 +166,7 @@ async function trainLocked(o: TrainOptions, settings: Settings, backend: string,
     throw new UsageError(`${o.out}: the run there was started with other options; resume with the same options`);
   }
   if (!state) {
-    await mkdir(o.out, { recursive: true });
-    // a run killed before its first checkpoint leaves only the checkpoint directory
-    const entries = (await readdir(o.out)).filter((name) => name !== LOCK_FILE && !(o.resume && name === 'checkpoint'));
-    if (entries.length > 0) throw new UsageError(`${o.out} is not empty; use --resume to continue the run there, or another --out`);
+    await freshRunDir(o.out, { command: 'train', entries: TRAIN_RUN_ENTRIES, resume: o.resume });
     await dir.adopt();
     const scan = await scanRows(settings, dir.tempDir);
     if (scan.trainRows < 2) throw new InputError(`${o.inputs[0]}${o.inputs.length > 1 ? ' ...' : ''}: fewer than 2 rows with a label to train with`);
@@ -329,10 +330,7 @@ async function runTraining(
   let trainAccuracy: number | null = null;
   const save = async (phase: Phase, epoch: number, step: number) => {
     const dir = io.checkpointDir(phase, epoch, step);
-    await rm(`${dir}.tmp`, { recursive: true, force: true });
-    await clf.save(`${dir}.tmp`);
-    await rm(dir, { recursive: true, force: true });
-    await rename(`${dir}.tmp`, dir);
+    await replaceDir(dir, (tmp) => clf.save(tmp));
     const previous = progress.savedDir;
     Object.assign(progress, { phase, epochsDone: epoch, stepsDone: step, savedDir: dir });
     await io.commit({ ...progress });
@@ -410,10 +408,7 @@ async function runTraining(
         await save(phase, epoch + 1, 0);
       }
     }
-    await rm(`${io.modelDir}.tmp`, { recursive: true, force: true });
-    await clf.save(`${io.modelDir}.tmp`, { numClasses: scan.numClasses, trainRows: scan.trainRows, finetuneRows: scan.finetuneRows, epochs: s.epochs, finetuneEpochs });
-    await rm(io.modelDir, { recursive: true, force: true });
-    await rename(`${io.modelDir}.tmp`, io.modelDir);
+    await replaceDir(io.modelDir, (tmp) => clf.save(tmp, { numClasses: scan.numClasses, trainRows: scan.trainRows, finetuneRows: scan.finetuneRows, epochs: s.epochs, finetuneEpochs }));
     bar.done({ lastLoss: progress.lastLoss });
     return result(false);
   } finally {

@@ -1,3 +1,4 @@
+import { crashPoint } from './fault.js';
 import type { Logger } from './log.js';
 
 /**
@@ -47,8 +48,15 @@ export class Progress {
     this.skipped += rows;
   }
 
+  /**
+   * Counts rows done. Also crash point `progress/<pass>` (`GSSD_CRASH_AT=progress/embed:3` dies
+   * after the 3rd batch of the embed pass): a pass reports a batch after doing its work and
+   * before any checkpoint, so the kill lands mid-pass, as a random kill would, but always at
+   * the same place.
+   */
   add(rows: number): void {
     this.rows += rows;
+    crashPoint(`progress/${this.pass}`);
     if (this.log.format === 'silent') return;
     const now = this.now();
     if (now - this.lastEmit < this.interval()) return;

@@ -14,9 +14,28 @@ async function importsUnder(dir: string): Promise<{ file: string; spec: string }
   return out;
 }
 
+/** The process's entry points, the CLI layer: they may import anything. */
+const CLI_LAYER = /^src\/(cli\/|cli\.ts$|bin\.ts$|process-guard\.ts$)/;
+
+/** The library's entry point: it re-exports the pipelines (but nothing of the CLI). */
+const LIBRARY_ENTRY = 'src/index.ts';
+
 describe('layers', () => {
   it('src/models imports none of io, stages, pipelines or cli', async () => {
     const wrong = (await importsUnder('src/models')).filter(({ spec }) => /^\.\.\/(io|stages|cli)\/|pipelines\//.test(spec));
+    expect(wrong.map(({ file, spec }) => `${file}: ${spec}`)).toEqual([]);
+  });
+
+  it('nothing under pipelines/ or src/ (outside the CLI) imports the CLI', async () => {
+    const all = [...(await importsUnder('pipelines')), ...(await importsUnder('src'))];
+    const wrong = all.filter(({ file, spec }) => !CLI_LAYER.test(file) && /(^|\/)cli(\/|\.js$)/.test(spec));
+    expect(wrong.map(({ file, spec }) => `${file}: ${spec}`)).toEqual([]);
+  });
+
+  it('src/ below the CLI imports no pipeline (stages, io, detect, ... -> pipelines is upward)', async () => {
+    const wrong = (await importsUnder('src')).filter(
+      ({ file, spec }) => !CLI_LAYER.test(file) && file !== LIBRARY_ENTRY && /(^|\/)pipelines\//.test(spec),
+    );
     expect(wrong.map(({ file, spec }) => `${file}: ${spec}`)).toEqual([]);
   });
 });

@@ -23,7 +23,7 @@ export async function baselinePass(ctx: RunContext): Promise<void> {
   if (options.detector === 'knn') return knnPass(ctx);
   const D = state.featureDim!;
   const K = state.numClasses!;
-  const read = embeddingCacheReader(ctx.work('embeddings.f32'), D);
+  const read = embeddingCacheReader(ctx.files.embeddings, D);
   const moments = await computeClassMoments(read, K, D);
   const model =
     options.detector === 'spectral'

@@ -1,7 +1,7 @@
-import { join } from 'node:path';
 import { CheckpointStore } from '../../src/io/checkpoint.js';
-import { readOptions } from '../../src/cli/source-options.js';
+import { readOptions } from '../../src/io/source-settings.js';
 import type { ReadOptions } from '../../src/io/read.js';
+import { workFiles, type WorkFiles } from '../../src/io/work-files.js';
 import type { Logger } from '../../src/log.js';
 import type { CleanseOptions } from './options.js';
 import type { CleanseState, PassName } from './state.js';
@@ -9,6 +9,8 @@ import type { CleanseState, PassName } from './state.js';
 /** What every pass of a cleanse run gets: options, the checkpoint state, where files go. */
 export class RunContext {
   readonly store: CheckpointStore<CleanseState>;
+  /** The run's work files under DIR/work (caches that the run can rebuild). */
+  readonly files: WorkFiles;
   private readonly elapsedBefore: number;
 
   constructor(
@@ -21,6 +23,7 @@ export class RunContext {
     readonly tempDir?: string,
   ) {
     this.store = new CheckpointStore<CleanseState>(options.out);
+    this.files = workFiles(options.out);
     this.elapsedBefore = state.elapsedSeconds ?? 0;
   }
 
@@ -34,11 +37,6 @@ export class RunContext {
     return { ...readOptions(this.options.source), tempDir: this.tempDir, signal: this.options.signal };
   }
 
-  /** A path under DIR/work (caches that the run can rebuild). */
-  work(name: string): string {
-    return join(this.options.out, 'work', name);
-  }
-
   /** A path under DIR/checkpoint (model state a resume needs). */
   checkpoint(name: string): string {
     return this.store.path(name);
@@ -48,6 +46,7 @@ export class RunContext {
   async commit(): Promise<void> {
     this.state.elapsedSeconds = Math.round(this.elapsed() * 100) / 100;
     await this.store.save(this.state);
+    await this.options.onCommit?.(this.state);
     this.options.signal?.throwIfAborted();
   }
 

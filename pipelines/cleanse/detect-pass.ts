@@ -1,8 +1,7 @@
 import { detectTargets } from '../../src/detect/detect-targets.js';
 import { computeSplitThresholds } from '../../src/detect/split-thresholds.js';
 import { computeAdaptiveThresholds } from '../../src/detect/adaptive-thresholds.js';
-import { eligibleReader } from './score-pass.js';
-import { trainableClasses } from './fit-pass.js';
+import { eligibleReader, trainableClasses } from '../../src/io/work-files.js';
 import type { RunContext } from './context.js';
 import { CLEANSE_DEFAULTS } from './options.js';
 import { summarizeScores } from '../../src/detect/score-summary.js';
@@ -18,7 +17,7 @@ export const THUMBS_PER_END = 8;
 export async function detectPass(ctx: RunContext): Promise<void> {
   const { options, state } = ctx;
   const K = state.numClasses!;
-  const read = eligibleReader(ctx.work('likelihood.f32'), K, trainableClasses(state.embed.labelCounts, K));
+  const read = eligibleReader(ctx.files.likelihood, K, trainableClasses(state.embed.labelCounts, K));
   const detection = await detectTargets(read, K, {
     mode: options.targetDetection,
     lambda: options.lambda,

@@ -1,21 +1,16 @@
 import { mkdir } from 'node:fs/promises';
 import type { RecordBatch } from 'apache-arrow';
-import { dirname } from 'node:path';
 import { readBatches } from '../../src/io/read.js';
 import { countDuplicateIds, IdLog } from '../../src/io/duplicate-ids.js';
 import { InputError } from '../../src/errors.js';
 import { MatrixWriter } from '../../src/io/matrix-file.js';
 import { RejectLog } from '../../src/io/reject-log.js';
 import { decode } from '../../src/stages/decode.js';
-import { embedBatch, type ImageEncoder } from '../../src/stages/embed.js';
+import { embed, embeddingsOf, type ImageEncoder } from '../../src/stages/embed.js';
+import { embeddingColumns, embeddingRows } from '../../src/io/work-files.js';
 import { RunningStats } from '../../src/stages/standardize.js';
 import { Progress } from '../../src/progress.js';
 import type { RunContext } from './context.js';
-
-/** Columns of the embedding cache: h (featureDim values), then the label (-1: rejected row). */
-export function cacheColumns(featureDim: number): number {
-  return featureDim + 1;
-}
 
 /**
  * Pass 2 (docs/method.md, step 2): every row's h into the on-disk embedding cache
@@ -26,13 +21,13 @@ export function cacheColumns(featureDim: number): number {
 export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise<void> {
   const { options, state } = ctx;
   const d = encoder.featureDim;
-  const cols = cacheColumns(d);
   const labelCol = options.source.columns.label;
-  await mkdir(dirname(ctx.work('x')), { recursive: true });
-  const cache = await MatrixWriter.open(ctx.work('embeddings.f32'), cols, { keepRows: state.embed.rowsDone });
-  const rejects = await RejectLog.open(ctx.work('rejected.jsonl'), { keepBelowRow: state.embed.rowsDone });
+  const files = ctx.files;
+  await mkdir(files.dir, { recursive: true });
+  const cache = await MatrixWriter.open(files.embeddings, embeddingColumns(d), { keepRows: state.embed.rowsDone });
+  const rejects = await RejectLog.open(files.rejected, { keepBelowRow: state.embed.rowsDone });
   // every row's id, for the duplicate count at the end (null: resumed from a checkpoint without them)
-  const ids = await IdLog.open(ctx.work('ids.i64'), { keepRows: state.embed.rowsDone }).catch(() => null);
+  const ids = await IdLog.open(files.ids, { keepRows: state.embed.rowsDone }).catch(() => null);
   const stats = state.embed.stats ? RunningStats.fromJSON(state.embed.stats) : new RunningStats(d);
   const labelCounts = [...state.embed.labelCounts];
   let rowsDone = state.embed.rowsDone;
@@ -48,14 +43,18 @@ export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise
     await ctx.commit();
     sinceCheckpoint = 0;
   };
-  const batches = decode(
-    readBatches(options.inputs, { ...ctx.readOptions(), startRow: rowsDone }),
-    { columns: options.source.columns, imageSize: options.source.imageSize, maxImagePixels: options.source.maxImagePixels },
+  const batches = embed(
+    decode(readBatches(options.inputs, { ...ctx.readOptions(), startRow: rowsDone }), {
+      columns: options.source.columns,
+      imageSize: options.source.imageSize,
+      maxImagePixels: options.source.maxImagePixels,
+    }),
+    { encoder },
   );
   try {
     for await (const batch of batches) {
       const n = batch.numRows;
-      const { rows, rejects: bad } = await embedRows(batch, encoder, labelCol, stats, labelCounts);
+      const { rows, rejects: bad } = cacheRows(batch, d, labelCol, stats, labelCounts);
       for (const { row, reason } of bad) rejects.add(rowsDone + row, reason);
       rejected += bad.length;
       await cache.append(rows);
@@ -72,7 +71,7 @@ export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise
     await ids?.close().catch(() => {});
   }
   progress.done({ rejected });
-  state.duplicateIds = ids ? await countDuplicateIds(ctx.work('ids.i64')) : null;
+  state.duplicateIds = ids ? await countDuplicateIds(files.ids) : null;
   await ctx.commit();
   const dup = state.duplicateIds;
   if (dup && dup.rows > 0) {
@@ -85,40 +84,40 @@ export async function embedPass(ctx: RunContext, encoder: ImageEncoder): Promise
 }
 
 /**
- * Embeds one decoded batch into cache rows (h, then the label; -1 for a rejected row),
- * adding the good rows to `stats` and `labelCounts`; returns the rows and the rejected rows
- * (index within the batch, reason). Shared by the embed pass and the per-shard embed job.
+ * The embedding-cache rows of one batch from the embed stage (h, then the label; -1 for a
+ * rejected row), adding the good rows to `stats` and `labelCounts`; returns the rows and the
+ * rejected rows (index within the batch, reason). Shared by the embed pass and the per-shard
+ * embed job.
+ *
+ * @example
+ *   for await (const b of embed(decode(batches), { encoder })) await cache.append(cacheRows(b, 512, 'label', stats, counts).rows);
  */
-export async function embedRows(
+export function cacheRows(
   batch: RecordBatch,
-  encoder: ImageEncoder,
+  featureDim: number,
   labelCol: string,
   stats: RunningStats,
   labelCounts: number[],
-): Promise<{ rows: Float32Array; rejects: { row: number; reason: string }[] }> {
+): { rows: Float32Array; rejects: { row: number; reason: string }[] } {
   const n = batch.numRows;
-  const d = encoder.featureDim;
-  const cols = cacheColumns(d);
-  const { features, valid, reasons } = await embedBatch(batch, encoder);
+  const d = featureDim;
+  const { features, valid, reasons } = embeddingsOf(batch, d);
   const labels = batch.getChild(labelCol)!;
-  const rows = new Float32Array(n * cols);
+  const labelOf = (i: number) => Number(labels.get(i));
   const good = new Float32Array(n * d);
   const rejects: { row: number; reason: string }[] = [];
   let nGood = 0;
   for (let i = 0; i < n; i++) {
-    const label = Number(labels.get(i));
     if (valid[i]) {
-      rows.set(features.subarray(i * d, (i + 1) * d), i * cols);
-      rows[i * cols + d] = label;
+      const label = labelOf(i);
       good.set(features.subarray(i * d, (i + 1) * d), nGood * d);
       nGood++;
       while (labelCounts.length <= label) labelCounts.push(0);
       labelCounts[label]++;
     } else {
-      rows[i * cols + d] = -1;
       rejects.push({ row: i, reason: reasons[i] ?? 'rejected' });
     }
   }
   stats.addRows(good, nGood);
-  return { rows, rejects };
+  return { rows: embeddingRows(features, valid, labelOf, n, d), rejects };
 }

@@ -1,20 +1,14 @@
-import { rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { FlowBank, type FlowBankState } from '../../src/models/flow-bank.js';
 import { FlowBankPool } from '../../src/models/flow-bank-pool.js';
 import { loadFlowBankState, saveFlowBankState } from '../../src/models/save.js';
 import { RunningStats } from '../../src/stages/standardize.js';
 import { flowEpoch } from './flow-epoch.js';
+import { isEligible, trainableClasses } from '../../src/io/work-files.js';
 import { Progress } from '../../src/progress.js';
 import type { RunContext } from './context.js';
-
-/** Classes with fewer rows than this get no flow: their rows go to `uncertain`. */
-export const MIN_CLASS_ROWS = 2;
-
-/** Which classes can have a flow (enough rows). */
-export function trainableClasses(labelCounts: number[], numClasses: number): boolean[] {
-  return Array.from({ length: numClasses }, (_, c) => (labelCounts[c] ?? 0) >= MIN_CLASS_ROWS);
-}
+import { replaceDir } from '../../src/replace-dir.js';
 
 /** Where the flow bank after `epochs` epochs is saved. */
 export function flowsDir(ctx: RunContext, epochs: number): string {
@@ -56,14 +50,11 @@ export async function fitPass(ctx: RunContext): Promise<FlowBank> {
   progress.skip(state.fit.epochsDone * state.totalRows);
   try {
     for (let epoch = state.fit.epochsDone; epoch < options.flowEpochs; epoch++) {
-      const accept = (label: number) => label >= 0 && trainable[label];
-      await flowEpoch(trainer, ctx.work('embeddings.f32'), d, state.totalRows, stats, options.seed, epoch, accept, (n) => progress.add(n));
+      const accept = (label: number) => isEligible(label, trainable);
+      await flowEpoch(trainer, ctx.files.embeddings, d, state.totalRows, stats, options.seed, epoch, accept, (n) => progress.add(n));
       bankState = await trainer.getState();
       // a new directory per epoch: the state names the last complete one, whatever the crash point
-      await rm(`${dirOf(epoch + 1)}.tmp`, { recursive: true, force: true });
-      await saveFlowBankState(bankState, `${dirOf(epoch + 1)}.tmp`);
-      await rm(dirOf(epoch + 1), { recursive: true, force: true });
-      await rename(`${dirOf(epoch + 1)}.tmp`, dirOf(epoch + 1));
+      await replaceDir(dirOf(epoch + 1), (tmp) => saveFlowBankState(bankState, tmp));
       state.fit.epochsDone = epoch + 1;
       await ctx.commit();
       await rm(dirOf(epoch), { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import type { RunningStats } from '../../src/stages/standardize.js';
 import { shuffledEpoch } from '../../src/stages/shuffle.js';
 import { Rng } from '../../src/rng.js';
+import { embeddingColumns, splitEmbeddingRows } from '../../src/io/work-files.js';
 
 /** What trains flows from a labelled stream: a `FlowBank` (this thread) or a `FlowBankPool` (workers). */
 export interface FlowTrainer {
@@ -29,18 +30,10 @@ export async function flowEpoch(
   accept: (label: number) => boolean,
   onChunk: (rows: number) => void = () => {},
 ): Promise<void> {
-  const cols = dim + 1;
   const std = stats.std();
-  for await (const chunk of shuffledEpoch(cache, cols, totalRows, new Rng(`${seed}:fit:${epoch}`))) {
-    const keep: number[] = [];
-    for (let k = 0; k < chunk.n; k++) if (accept(chunk.rows[k * cols + dim])) keep.push(k);
-    const h = new Float32Array(keep.length * dim);
-    const labels = new Int32Array(keep.length);
-    keep.forEach((k, j) => {
-      h.set(chunk.rows.subarray(k * cols, k * cols + dim), j * dim);
-      labels[j] = chunk.rows[k * cols + dim];
-    });
-    await bank.update(stats.standardize(h, keep.length, std), labels);
+  for await (const chunk of shuffledEpoch(cache, embeddingColumns(dim), totalRows, new Rng(`${seed}:fit:${epoch}`))) {
+    const { h, labels, n } = splitEmbeddingRows(chunk.rows, chunk.n, dim, accept);
+    await bank.update(stats.standardize(h, n, std), labels);
     onChunk(chunk.n);
   }
   await bank.endEpoch();

@@ -24,11 +24,11 @@ export async function knnPass(ctx: RunContext): Promise<void> {
   const K = state.numClasses!;
   const N = state.totalRows;
   const k = options.knnK ?? CLEANSE_DEFAULTS.knnK;
-  const read = embeddingCacheReader(ctx.work('embeddings.f32'), D);
+  const read = embeddingCacheReader(ctx.files.embeddings, D);
   const stats = RunningStats.fromJSON(state.embed.stats!);
   const scaling = { mean: stats.mean, std: stats.std() };
   const progressState = state.knn ?? { rowsDone: 0, n: new Array(K).fill(0), removed: new Array(K).fill(0) };
-  const writer = await MatrixWriter.open(ctx.work('knn.f32'), KNN_COLUMNS, { keepRows: progressState.rowsDone });
+  const writer = await MatrixWriter.open(ctx.files.knn, KNN_COLUMNS, { keepRows: progressState.rowsDone });
   const progress = new Progress(ctx.log, 'knn', N);
   progress.skip(progressState.rowsDone);
   try {

@@ -6,8 +6,9 @@ import type { CutMode } from '../../src/detect/split-thresholds.js';
 import type { DetectorName } from './baseline-pass.js';
 import type { EmbedRuntime } from './open-encoder.js';
 import type { ScoreRuntime } from '../../src/models/flow-scorer.js';
-import { resolveSource, type SourceOption, type SourceSettings } from '../../src/cli/source-options.js';
+import { resolveSource, type SourceOption, type SourceSettings } from '../../src/io/source-settings.js';
 import type { ColumnsOption } from '../../src/io/columns.js';
+import type { CleanseState } from './state.js';
 
 /**
  * Everything a cleanse run is configured by. Defaults are docs/method.md's reference values, except
@@ -66,6 +67,13 @@ export interface CleanseOptions {
   keepWork: boolean;
   /** Rows repeating an earlier row's id: `warn` (the default: counted, reported, kept) or `error` (an input error after the embed pass). */
   onDuplicateId?: 'warn' | 'error';
+  /**
+   * With an `s3://bucket/prefix` out: the local run directory (checkpoint, work files, parts not
+   * yet uploaded); default `<tmp>/gssd-runs/<hash of the URI>`. A resume needs the same one.
+   */
+  runDir?: string;
+  /** Called after each checkpoint commit with the committed state (the s3:// output uploads the committed parts). */
+  onCommit?: (state: CleanseState) => Promise<void>;
   /**
    * Stops the run: it throws the signal's reason at the next row batch, training step or
    * checkpoint, and what is committed stays, so `resume: true` continues it (same output).

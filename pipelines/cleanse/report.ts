@@ -7,7 +7,7 @@ import { renderReportHtml } from './report-html.js';
 import { readFooters } from '../../src/io/read.js';
 import { resolveColumns } from '../../src/io/columns.js';
 import { classNamesOf } from '../../src/io/class-names.js';
-import { readOptions } from '../../src/cli/source-options.js';
+import { readOptions } from '../../src/io/source-settings.js';
 import { baselineFlagged } from './baseline-pass.js';
 import type { RunContext } from './context.js';
 import { buildVerdict, encoderBudget, type Verdict } from './verdict.js';

@@ -6,15 +6,13 @@ import { inInputSchema, type InputShape } from '../../src/stages/input-schema.js
 import { PartSink } from '../../src/io/part-sink.js';
 import { MatrixCursor } from '../../src/io/matrix-cursor.js';
 import { readRejects, type RejectEntry } from '../../src/io/reject-log.js';
-import { splitRow } from '../../src/detect/split-row.js';
-import { splitBySplit, withVerdicts, type RowVerdict } from '../../src/stages/route.js';
+import { route, withVerdicts, type BatchSink, type RowVerdict } from '../../src/stages/route.js';
 import { Progress } from '../../src/progress.js';
 import { VERSION } from '../../src/version.js';
-import { cacheColumns } from './embed-pass.js';
 import { KNN_COLUMNS } from '../../src/baselines/deep-knn.js';
 import { baselineFlagged, baselineVerdict } from './baseline-pass.js';
-import { trainableClasses, MIN_CLASS_ROWS } from './fit-pass.js';
-import { likelihoodColumns } from './score-pass.js';
+import { embeddingColumns, isEligible, likelihoodColumns, trainableClasses } from '../../src/io/work-files.js';
+import { likelihoodVerdict, rejectedVerdict } from './row-verdict.js';
 import { outputFingerprint } from './options.js';
 import { SPLITS, type ScoreView, type SinkName, type ViewRow } from './state.js';
 import { imageBytesAt } from '../../src/io/columns.js';
@@ -37,9 +35,9 @@ export async function routePass(ctx: RunContext): Promise<void> {
   // GSSD routes from the likelihood matrix (K values + label per row); a baseline from h (D + label),
   // Deep k-NN from its per-row results (agreement, plurality, label)
   const knn = baseline?.method === 'deep-knn';
-  const cols = knn ? KNN_COLUMNS : baseline ? cacheColumns(D) : likelihoodColumns(K);
+  const cols = knn ? KNN_COLUMNS : baseline ? embeddingColumns(D) : likelihoodColumns(K);
   const labelAt = cols - 1;
-  const matrixFile = knn ? 'knn.f32' : baseline ? 'embeddings.f32' : 'likelihood.f32';
+  const matrixFile = knn ? ctx.files.knn : baseline ? ctx.files.embeddings : ctx.files.likelihood;
   const thresholds = state.thresholds;
   const trainable = trainableClasses(state.embed.labelCounts, K);
   const [footer] = await readFooters(options.inputs.slice(0, 1), ctx.readOptions());
@@ -65,8 +63,8 @@ export async function routePass(ctx: RunContext): Promise<void> {
   const noLabel = state.route.noLabel;
   const thumbs = new ThumbnailTaker(ctx, state.scoreViews ?? []);
   const labelColumn = options.source.columns.label;
-  const cursor = new MatrixCursor(ctx.work(matrixFile), cols, state.route.rowsDone);
-  const rejects = rejectLookup(ctx.work('rejected.jsonl'), state.route.rowsDone);
+  const cursor = new MatrixCursor(matrixFile, cols, state.route.rowsDone);
+  const rejects = rejectLookup(ctx.files.rejected, state.route.rowsDone);
   const progress = new Progress(ctx.log, 'route', state.totalRows);
   progress.skip(state.route.rowsDone);
   let row = state.route.rowsDone;
@@ -83,43 +81,41 @@ export async function routePass(ctx: RunContext): Promise<void> {
     await ctx.commit();
     sinceCheckpoint = 0;
   };
-  try {
-    for await (const batch of readBatches(options.inputs, { ...ctx.readOptions(), startRow: row })) {
-      const L = await cursor.take(batch.numRows);
-      const verdicts: RowVerdict[] = [];
+  // each batch's verdicts, from the matrix file row by row alongside the inputs
+  const verdictsOf = async (batch: RecordBatch): Promise<RowVerdict[]> => {
+    const L = await cursor.take(batch.numRows);
+    const verdicts: RowVerdict[] = [];
+    for (let i = 0; i < batch.numRows; i++, row++) {
+      const o = i * cols;
+      const label = L[o + labelAt];
+      if (!baseline && isEligible(label, trainable) && thumbs.wants(eligible)) await thumbs.take(eligible, batch, i, row);
+      if (label < 0) {
+        verdicts.push(rejectedVerdict(await rejects.reasonOf(row)));
+      } else if (baseline) {
+        verdicts.push(baselineVerdict(baseline, L.subarray(o, o + labelAt), label, row));
+      } else {
+        verdicts.push(likelihoodVerdict(label, L.subarray(o, o + K), eligible, trainable, thresholds!));
+        if (isEligible(label, trainable)) eligible++;
+      }
+    }
+    if (byClass && noLabel) {
       const inputLabels = batch.getChild(labelColumn);
-      for (let i = 0; i < batch.numRows; i++, row++) {
-        const o = i * cols;
-        const label = L[o + labelAt];
-        if (!baseline && label >= 0 && trainable[label] && thumbs.wants(eligible)) await thumbs.take(eligible, batch, i, row);
-        if (label < 0) {
-          verdicts.push({ split: 'rejected', score: null, loglik: null, pred: null, label: null, reason: await rejects.reasonOf(row) });
-        } else if (baseline) {
-          verdicts.push(baselineVerdict(baseline, L.subarray(o, o + labelAt), label, row));
-        } else if (!trainable[label]) {
-          verdicts.push({
-            split: 'uncertain', score: null, loglik: null, pred: null, label: null,
-            reason: `class ${label} has fewer than ${MIN_CLASS_ROWS} rows: no flow to score it`,
-          });
-        } else {
-          const d = splitRow(label, L.subarray(o, o + K), eligible++, thresholds!);
-          verdicts.push({ split: d.split, score: d.score, loglik: d.loglik, pred: d.pred, label: d.trainLabel, reason: d.reason });
-        }
+      for (let i = 0; i < verdicts.length; i++) {
+        const known = L[i * cols + labelAt];
+        const label = known >= 0 ? known : Number(inputLabels?.get(i) ?? NaN);
+        const split = verdicts[i].split as SinkName;
+        if (Number.isInteger(label) && label >= 0 && label < K) byClass[label][SPLITS.indexOf(split)] += 1;
+        else noLabel[split] += 1;
       }
-      if (byClass && noLabel) {
-        for (let i = 0; i < verdicts.length; i++) {
-          const known = L[i * cols + labelAt];
-          const label = known >= 0 ? known : Number(inputLabels?.get(i) ?? NaN);
-          const split = verdicts[i].split as SinkName;
-          if (Number.isInteger(label) && label >= 0 && label < K) byClass[label][SPLITS.indexOf(split)] += 1;
-          else noLabel[split] += 1;
-        }
-      }
-      const annotated = inInputSchema(withVerdicts(batch, verdicts), shape);
+    }
+    return verdicts;
+  };
+  try {
+    const batches = readBatches(options.inputs, { ...ctx.readOptions(), startRow: row });
+    for await (const annotated of route(batches, { verdicts: verdictsOf, sinks: countingSinks(sinks, state.route.counts), shape })) {
       schema ??= annotated.schema;
-      await writeSplits(annotated, sinks, state.route.counts);
-      sinceCheckpoint += batch.numRows;
-      progress.add(batch.numRows);
+      sinceCheckpoint += annotated.numRows;
+      progress.add(annotated.numRows);
       if (sinceCheckpoint >= options.checkpointRows) await checkpoint();
     }
     await checkpoint();
@@ -178,11 +174,18 @@ class ThumbnailTaker {
   }
 }
 
-async function writeSplits(batch: RecordBatch, sinks: Record<SinkName, PartSink>, counts: Record<SinkName, number>): Promise<void> {
-  for (const [split, part] of splitBySplit(batch)) {
-    await sinks[split].write(part);
-    counts[split] += part.numRows;
+/** The sinks, each counting the rows written to it into `counts`. */
+export function countingSinks(sinks: Record<SinkName, PartSink>, counts: Record<SinkName, number>): Record<SinkName, BatchSink> {
+  const out = {} as Record<SinkName, BatchSink>;
+  for (const split of SPLITS) {
+    out[split] = {
+      async write(batch: RecordBatch): Promise<void> {
+        await sinks[split].write(batch);
+        counts[split] += batch.numRows;
+      },
+    };
   }
+  return out;
 }
 
 /** The schema of the output rows: the inputs' columns and the verdict columns. */

@@ -9,7 +9,7 @@ import { crashPoint } from '../../src/fault.js';
 import { CheckpointStore } from '../../src/io/checkpoint.js';
 import { partName } from '../../src/io/part-sink.js';
 import { countRows } from '../../src/io/read.js';
-import { readOptions } from '../../src/cli/source-options.js';
+import { readOptions } from '../../src/io/source-settings.js';
 import { initBackend } from '../../src/models/backend.js';
 import { Progress } from '../../src/progress.js';
 import { silentLogger, type Logger } from '../../src/log.js';
@@ -17,8 +17,9 @@ import { VERSION } from '../../src/version.js';
 import { concatFiles } from '../jobs.js';
 import { RunContext } from '../cleanse/context.js';
 import { detectPass } from '../cleanse/detect-pass.js';
-import { freshRunDir } from '../cleanse/fresh-run-dir.js';
-import { trainableClasses, MIN_CLASS_ROWS } from '../cleanse/fit-pass.js';
+import { freshRunDir } from '../../src/io/fresh-run-dir.js';
+import { CLEANSE_RUN_ENTRIES } from '../cleanse/run-entries.js';
+import { eligibleRowCount, MIN_CLASS_ROWS, trainableClasses, workFiles } from '../../src/io/work-files.js';
 import { outputFingerprint, type CleanseOptions } from '../cleanse/options.js';
 import { writeReports, type CleanseReport } from '../cleanse/report.js';
 import { initialState, PASSES, SPLITS, type CleanseState, type PassName, type SinkName } from '../cleanse/state.js';
@@ -99,9 +100,10 @@ export async function cleanseDistributed(given: CleanseOptions, redis: string, l
     }
     if (at('detect')) {
       await ctx.measure('detect', async () => {
-        const tmp = join(run, 'work', `likelihood.f32.tmp-${process.pid}`);
+        const { likelihood } = workFiles(run);
+        const tmp = `${likelihood}.tmp-${process.pid}`;
         await concatFiles(shards.map((k) => `${jobBase(run, 'score', k)}.f32`), tmp);
-        await rename(tmp, join(run, 'work', 'likelihood.f32'));
+        await rename(tmp, likelihood);
         await detectPass(ctx);
         const detect: DetectManifest = { detection: state.detection!, thresholds: state.thresholds! };
         const { writeFileAtomic } = await import('../../src/io/atomic-file.js');
@@ -120,7 +122,7 @@ export async function cleanseDistributed(given: CleanseOptions, redis: string, l
     await Promise.allSettled([events.close(), flows.close(), queue.close()]);
   }
   const report = await writeReports(ctx, ctx.elapsed());
-  if (!options.keepWork) await rm(join(run, 'work'), { recursive: true, force: true });
+  if (!options.keepWork) await rm(workFiles(run).dir, { recursive: true, force: true });
   return report;
 }
 
@@ -239,7 +241,7 @@ async function collectParts(run: string, shards: number[], trainable: boolean[],
     }
     parts[split] = n;
   }
-  const eligible = state.embed.labelCounts.reduce((s, c, label) => s + (trainable[label] ? c : 0), 0);
+  const eligible = eligibleRowCount(state.embed.labelCounts, trainable);
   return { rowsDone: state.totalRows, eligibleDone: eligible, parts, counts };
 }
 
@@ -267,7 +269,7 @@ async function openRun(options: CleanseOptions, backend: string): Promise<{ stat
       return { state, spec: await readSpec(options.out) };
     }
   }
-  await freshRunDir(options);
+  await freshRunDir(options.out, { command: 'cleanse', entries: CLEANSE_RUN_ENTRIES, resume: options.resume, force: options.force });
   const totalRows = await countRows(options.inputs, readOptions(options.source));
   if (totalRows === 0) throw new InputError(`${options.inputs.join(', ')}: no rows to cleanse`);
   const state = initialState(fingerprint, backend, totalRows, VERSION);

@@ -3,12 +3,12 @@ import type { RecordBatch, Schema } from 'apache-arrow';
 import { readBatches } from '../../src/io/read.js';
 import { PartSink } from '../../src/io/part-sink.js';
 import { MatrixCursor } from '../../src/io/matrix-cursor.js';
-import { splitRow } from '../../src/detect/split-row.js';
 import type { SplitThresholds } from '../../src/detect/split-thresholds.js';
-import { splitBySplit, withVerdicts, type RowVerdict } from '../../src/stages/route.js';
-import { readOptions, type SourceSettings } from '../../src/cli/source-options.js';
-import { MIN_CLASS_ROWS } from '../cleanse/fit-pass.js';
-import { likelihoodColumns } from '../cleanse/score-pass.js';
+import { route, type RowVerdict } from '../../src/stages/route.js';
+import { readOptions, type SourceSettings } from '../../src/io/source-settings.js';
+import { isEligible, likelihoodColumns } from '../../src/io/work-files.js';
+import { countingSinks } from '../cleanse/route-pass.js';
+import { likelihoodVerdict, rejectedVerdict } from '../cleanse/row-verdict.js';
 import { SPLITS, type SinkName } from '../cleanse/state.js';
 
 /** Settings of one shard's route job. */
@@ -54,28 +54,24 @@ export async function routeShard(o: RouteShardOptions): Promise<RouteShardResult
   let row = 0;
   let eligible = o.eligibleStart;
   let schema: Schema | null = null;
-  try {
-    for await (const batch of readBatches([o.input], readOptions(o.source))) {
-      const L = await cursor.take(batch.numRows);
-      const verdicts: RowVerdict[] = [];
-      for (let i = 0; i < batch.numRows; i++, row++) {
-        const at = i * cols;
-        const label = L[at + K];
-        if (label < 0) {
-          verdicts.push({ split: 'rejected', score: null, loglik: null, pred: null, label: null, reason: reasons.get(row) ?? 'rejected' });
-        } else if (!o.trainable[label]) {
-          verdicts.push({
-            split: 'uncertain', score: null, loglik: null, pred: null, label: null,
-            reason: `class ${label} has fewer than ${MIN_CLASS_ROWS} rows: no flow to score it`,
-          });
-        } else {
-          const d = splitRow(label, L.subarray(at, at + K), eligible++, o.thresholds);
-          verdicts.push({ split: d.split, score: d.score, loglik: d.loglik, pred: d.pred, label: d.trainLabel, reason: d.reason });
-        }
+  const verdictsOf = async (batch: RecordBatch): Promise<RowVerdict[]> => {
+    const L = await cursor.take(batch.numRows);
+    const verdicts: RowVerdict[] = [];
+    for (let i = 0; i < batch.numRows; i++, row++) {
+      const at = i * cols;
+      const label = L[at + K];
+      if (label < 0) {
+        verdicts.push(rejectedVerdict(reasons.get(row) ?? 'rejected'));
+      } else {
+        verdicts.push(likelihoodVerdict(label, L.subarray(at, at + K), eligible, o.trainable, o.thresholds));
+        if (isEligible(label, o.trainable)) eligible++;
       }
-      const annotated = withVerdicts(batch, verdicts);
+    }
+    return verdicts;
+  };
+  try {
+    for await (const annotated of route(readBatches([o.input], readOptions(o.source)), { verdicts: verdictsOf, sinks: countingSinks(sinks, counts) })) {
       schema ??= annotated.schema;
-      await writeSplits(annotated, sinks, counts);
     }
     for (const split of SPLITS) await sinks[split].commit();
     if (schema) for (const split of SPLITS) await sinks[split].commitEmptyIfNone(schema);
@@ -83,11 +79,4 @@ export async function routeShard(o: RouteShardOptions): Promise<RouteShardResult
     await cursor.close();
   }
   return { counts };
-}
-
-async function writeSplits(batch: RecordBatch, sinks: Record<SinkName, PartSink>, counts: Record<SinkName, number>): Promise<void> {
-  for (const [split, part] of splitBySplit(batch)) {
-    await sinks[split].write(part);
-    counts[split] += part.numRows;
-  }
 }

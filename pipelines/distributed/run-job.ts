@@ -17,7 +17,7 @@ import type { SplitThresholds } from '../../src/detect/split-thresholds.js';
 import { concatFiles, embedShard, fitClass, mergeShardStats, scoreShard, type EmbedShardManifest } from '../jobs.js';
 import { RunContext } from '../cleanse/context.js';
 import { openEncoder } from '../cleanse/open-encoder.js';
-import { trainableClasses } from '../cleanse/fit-pass.js';
+import { eligibleRowCount, embeddingColumns, splitEmbeddingRows, trainableClasses, workFiles } from '../../src/io/work-files.js';
 import { outputFingerprint } from '../cleanse/options.js';
 import { initialState, type SinkName } from '../cleanse/state.js';
 import { jobBase, jobsDir, readSpec, type JobData, type JobKind, type RunSpec } from './run-spec.js';
@@ -143,25 +143,19 @@ async function mergeJob(run: string, spec: RunSpec): Promise<JobResult> {
   const runtimes = [...new Set(manifests.map((m) => m.runtime))];
   if (runtimes.length > 1) throw new Error(`merge: the shards were embedded with different runtimes (${runtimes.join(', ')}); give every worker the same ONNX Runtime / TF.js setup`);
   const d = manifests[0].featureDim;
-  const cache = join(run, 'work', 'embeddings.f32');
+  const cache = workFiles(run).embeddings;
   const tmp = `${cache}.tmp-${unique()}`;
   await concatFiles(manifests.map((m) => m.cache), tmp);
   const stats = new RunningStats(d);
-  for await (const chunk of readMatrix(tmp, d + 1, { chunkRows: 4096 })) {
-    const good = new Float32Array(chunk.n * d);
-    let n = 0;
-    for (let i = 0; i < chunk.n; i++) {
-      if (chunk.rows[i * (d + 1) + d] < 0) continue;
-      good.set(chunk.rows.subarray(i * (d + 1), i * (d + 1) + d), n * d);
-      n++;
-    }
-    stats.addRows(good, n);
+  for await (const chunk of readMatrix(tmp, embeddingColumns(d), { chunkRows: 4096 })) {
+    const good = splitEmbeddingRows(chunk.rows, chunk.n, d, (label) => label >= 0);
+    stats.addRows(good.h, good.n);
   }
   await publish(tmp, cache);
   const { labelCounts, rows } = mergeShardStats(manifests);
   const numClasses = options.source.numClasses ?? labelCounts.length;
   const trainable = trainableClasses(labelCounts, numClasses);
-  const shards = manifests.map((m) => ({ rows: m.rows, eligible: m.labelCounts.reduce((s, n, c) => s + (trainable[c] ? n : 0), 0) }));
+  const shards = manifests.map((m) => ({ rows: m.rows, eligible: eligibleRowCount(m.labelCounts, trainable) }));
   const manifest: MergeManifest = {
     rows, featureDim: d, numClasses, labelCounts, rejected: manifests.reduce((s, m) => s + m.rejects.length, 0),
     stats: stats.toJSON(), embedRuntime: runtimes[0], shards,
@@ -180,7 +174,7 @@ async function fitJob(run: string, spec: RunSpec, label: number): Promise<JobRes
   const tmp = `${base}.tmp-${unique()}`;
   await pauseHook('fit', label);
   await fitClass({
-    cache: join(run, 'work', 'embeddings.f32'), featureDim: merge.featureDim, rows: merge.rows, numClasses: merge.numClasses, label,
+    cache: workFiles(run).embeddings, featureDim: merge.featureDim, rows: merge.rows, numClasses: merge.numClasses, label,
     stats: RunningStats.fromJSON(merge.stats), epochs: options.flowEpochs, batch: options.flowBatch, lr: options.flowLr, seed: options.seed, out: tmp,
   });
   crashPoint('job-fit');

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic-file.js';
+import { workFiles } from '../../src/io/work-files.js';
 import type { CleanseOptions } from '../cleanse/options.js';
 
 /**
@@ -43,7 +44,7 @@ export function specPath(run: string): string {
 
 /** Where the jobs of a run write (under DIR/work, deleted at the end unless --keep-work). */
 export function jobsDir(run: string): string {
-  return join(run, 'work', 'jobs');
+  return workFiles(run).jobs;
 }
 
 /** Base path of a job's files: `DIR/work/jobs/embed-00007` (+ `.f32`, `.json`, ...). */

@@ -83,20 +83,37 @@ export interface AcModel {
  *   acVerdict(model, h.subarray(i * 512, (i + 1) * 512), labels[i]).removed;
  */
 export async function fitActivationClustering(read: EmbeddingReader, K: number, D: number, opts: AcOptions = {}): Promise<AcModel> {
+  const { sizeThreshold, maxIterations, components } = acSettings(opts);
+  const m = Math.min(components, D);
+  const moments = opts.moments ?? (await computeClassMoments(read, K, D));
+  if (moments.K !== K || moments.D !== D) throw new UsageError(`The moments are for K = ${moments.K}, D = ${moments.D}; expected K = ${K}, D = ${D}`);
+  let passes = opts.moments ? 0 : moments.passes;
+  const classes = principalAxes(moments, m, opts.seed ?? 0);
+  passes += await splitByFirstAxis(read, classes, K, D, m);
+  passes += await lloydPasses(read, classes, K, D, m, maxIterations);
+  flagSmallClusters(classes, sizeThreshold);
+  const flagged = classes.filter((c) => c.flagged).map((c) => c.label);
+  const totalRemoved = classes.reduce((s, c) => s + c.nRemoved, 0);
+  return { method: 'activation-clustering', K, D, components: m, sizeThreshold, flagged, totalRemoved, classes, passes };
+}
+
+/** The options with their defaults, checked. */
+function acSettings(opts: AcOptions): { sizeThreshold: number; maxIterations: number; components: number } {
   const sizeThreshold = opts.acSizeThreshold ?? 0.35;
   const maxIterations = opts.acMaxIterations ?? 100;
   if (!(sizeThreshold >= 0 && sizeThreshold <= 1)) throw new UsageError(`Expected \`acSizeThreshold\` to be a number in [0, 1], got \`${sizeThreshold}\``);
   if (!Number.isInteger(maxIterations) || maxIterations < 1) {
     throw new UsageError(`Expected \`acMaxIterations\` to be an integer from 1 and up, got \`${maxIterations}\``);
   }
-  const requested = opts.acComponents ?? 10;
-  if (!Number.isInteger(requested) || requested < 1) throw new UsageError(`Expected \`acComponents\` to be an integer from 1 and up, got \`${requested}\``);
-  const m = Math.min(requested, D);
-  const moments = opts.moments ?? (await computeClassMoments(read, K, D));
-  if (moments.K !== K || moments.D !== D) throw new UsageError(`The moments are for K = ${moments.K}, D = ${moments.D}; expected K = ${K}, D = ${D}`);
-  let passes = opts.moments ? 0 : moments.passes;
+  const components = opts.acComponents ?? 10;
+  if (!Number.isInteger(components) || components < 1) throw new UsageError(`Expected \`acComponents\` to be an integer from 1 and up, got \`${components}\``);
+  return { sizeThreshold, maxIterations, components };
+}
 
-  const classes: AcClass[] = moments.n.map((n, label) => {
+/** Step 1: every class's mean and top-m principal axes (none for a class of < 2 rows: not clustered). */
+function principalAxes(moments: ClassMoments, m: number, seed: number): AcClass[] {
+  const D = moments.D;
+  return moments.n.map((n, label) => {
     const cls: AcClass = {
       label,
       n,
@@ -115,15 +132,25 @@ export async function fitActivationClustering(read: EmbeddingReader, K: number, 
     };
     const cov = moments.cov[label];
     if (cov && n >= 2) {
-      const eig = symmetricEigen(cov, D, m, opts.seed ?? 0);
+      const eig = symmetricEigen(cov, D, m, seed);
       cls.components = Array.from({ length: m }, (_, j) => Array.from(eig.vectors.subarray(j * D, (j + 1) * D)));
       cls.componentVariance = Array.from(eig.values);
     }
     return cls;
   });
-  const clustered = classes.map((c) => c.components.length > 0);
+}
 
-  // initialising pass: split by the sign of the first principal coordinate
+/** Whether a class is clustered (it has principal axes). */
+function isClustered(cls: AcClass): boolean {
+  return cls.components.length > 0;
+}
+
+/**
+ * Step 2, the initialising pass: each clustered class's rows split by the sign of their first
+ * principal coordinate; the two means are the first centroids. Returns the passes made (1).
+ */
+async function splitByFirstAxis(read: EmbeddingReader, classes: AcClass[], K: number, D: number, m: number): Promise<number> {
+  const clustered = classes.map(isClustered);
   const sums = classes.map(() => [new Float64Array(m), new Float64Array(m)]);
   const counts = classes.map(() => [0, 0]);
   const r = new Float64Array(m);
@@ -138,16 +165,27 @@ export async function fitActivationClustering(read: EmbeddingReader, K: number, 
       for (let j = 0; j < m; j++) sums[y][g][j] += r[j];
     }
   }
-  passes += 1;
   classes.forEach((cls, c) => {
     if (!clustered[c]) return;
     const means = [0, 1].map((g) => (counts[c][g] > 0 ? Array.from(sums[c][g], (s) => s / counts[c][g]) : null));
     cls.centroids = [means[0] ?? means[1]!, means[1] ?? means[0]!];
   });
+  return 1;
+}
 
-  // Lloyd passes
-  const active = clustered.slice();
+/**
+ * Step 2, Lloyd passes (nearest centroid, ties to cluster 0) over the classes still moving,
+ * until every class's centroids stop changing (bit for bit) or it ran `maxIterations`; sets
+ * each class's sizes, silhouette, iterations and convergence. Returns the passes made.
+ */
+async function lloydPasses(read: EmbeddingReader, classes: AcClass[], K: number, D: number, m: number, maxIterations: number): Promise<number> {
+  const sums = classes.map(() => [new Float64Array(m), new Float64Array(m)]);
+  const counts = classes.map(() => [0, 0]);
+  const r = new Float64Array(m);
+  const x = new Float64Array(D);
+  const active = classes.map(isClustered);
   const silhouetteSums = classes.map(() => 0);
+  let passes = 0;
   while (active.some(Boolean)) {
     classes.forEach((_, c) => {
       if (!active[c]) return;
@@ -192,18 +230,19 @@ export async function fitActivationClustering(read: EmbeddingReader, K: number, 
       }
     });
   }
+  return passes;
+}
 
+/** Step 3: a class is flagged when its smaller cluster holds less than `sizeThreshold` of it; that cluster's rows are removed. */
+function flagSmallClusters(classes: AcClass[], sizeThreshold: number): void {
   for (const cls of classes) {
-    if (!clustered[cls.label]) continue;
+    if (!isClustered(cls)) continue;
     cls.poisonCluster = cls.sizes[0] < cls.sizes[1] ? 0 : 1;
     const small = cls.sizes[cls.poisonCluster];
     cls.relativeSize = small / cls.n;
     cls.flagged = small > 0 && cls.relativeSize < sizeThreshold;
     cls.nRemoved = cls.flagged ? small : 0;
   }
-  const flagged = classes.filter((c) => c.flagged).map((c) => c.label);
-  const totalRemoved = classes.reduce((s, c) => s + c.nRemoved, 0);
-  return { method: 'activation-clustering', K, D, components: m, sizeThreshold, flagged, totalRemoved, classes, passes };
 }
 
 /**

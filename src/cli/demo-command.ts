@@ -1,69 +1,77 @@
-import { backendOption, enumOption, intOption, numberOption } from './options.js';
-import type { Command } from './command.js';
+import { choiceOpt, intOpt, numberOpt, stringOpt, switchOpt } from './option.js';
+import { backendOpt } from './engine-options.js';
+import { defineCommand } from './command.js';
+import { DEMO_BUDGET, DEMO_DEFAULTS as D, DEMO_DETECTION, DEMO_TRAIN_RUNTIME } from '../../pipelines/demo-defaults.js';
 
-export const demoCommand: Command = {
+const out = stringOpt('out', 'DIR', 'demo directory, replaced on each run', { default: D.out });
+const rows = intOpt('rows', 'N', 'images', { min: 100, default: D.rows });
+const data = choiceOpt('data', 'SOURCE', 'auto, cifar10 or synthetic', ['auto', 'cifar10', 'synthetic'] as const, { default: D.data });
+const attack = stringOpt('attack', 'NAME', 'badnets, blend, wanet, adap-patch, adap-blend', { default: D.attack });
+const rate = numberOpt('rate', 'R', "poison rate (default: the attack's)", { min: 0, max: 1, open: true });
+const target = intOpt('target', 'T', 'target class', { min: 0, max: 9, default: D.target });
+const width = intOpt('width', 'W', `encoder width (default ${DEMO_BUDGET.cifar10.width} on CIFAR-10, ${DEMO_BUDGET.synthetic.width} on the procedural images)`, { min: 1, max: 512 });
+const pretrainEpochs = intOpt('pretrain-epochs', 'N', `SimCLR epochs (default ${DEMO_BUDGET.synthetic.pretrainEpochs})`, { min: 0 });
+const flowEpochs = intOpt('flow-epochs', 'N', 'flow epochs', { min: 1, default: D.flowEpochs });
+const targetDetection = choiceOpt(
+  'target-detection',
+  'M',
+  "paper or robust (default {default}: robust needs a larger budget than the\ndemo's, see README)",
+  ['paper', 'robust'] as const,
+  { default: DEMO_DETECTION.targetDetection },
+);
+const cut = choiceOpt('cut', 'fixed|adaptive', 'split of a flagged class', ['fixed', 'adaptive'] as const, { default: DEMO_DETECTION.cut });
+const seed = intOpt('seed', 'S', '', { min: 0, default: D.seed });
+const backend = backendOpt('auto, tensorflow, wasm or cpu', { hideDefault: true });
+const trainRuntime = choiceOpt(
+  'train-runtime',
+  'R',
+  "tfjs (default: the runtime the demo's budget was measured on), onnx or auto",
+  ['auto', 'onnx', 'tfjs'] as const,
+  { default: DEMO_TRAIN_RUNTIME, hideDefault: true },
+);
+const json = switchOpt('json', 'print JSON');
+
+export const demoCommand = defineCommand({
   name: 'demo',
   summary: 'The embedded default: poison a few thousand images with a backdoor, cleanse them, score the result',
   usage: 'Usage: gssd demo [--out DIR] [--rows N] [--data auto|cifar10|synthetic] [--attack NAME]',
-  help: `Takes CIFAR-10 from ../shared/data/cifar10 when it is there (or $GSSD_CIFAR10_DIR), else seeded
+  about: `Takes CIFAR-10 from ../shared/data/cifar10 when it is there (or $GSSD_CIFAR10_DIR), else seeded
 procedural images; poisons 10% of the non-target rows (BadNets, target 0), runs gssd cleanse
 (pretraining its own encoder), and prints what it found and, since it knows the truth, the
-removal recall and the clean loss.
-
-  --out DIR                demo directory, replaced on each run (default gssd-demo)
-  --rows N                 images (default 3000)
-  --data SOURCE            auto, cifar10 or synthetic (default auto)
-  --attack NAME            badnets, blend, wanet, adap-patch, adap-blend (default badnets)
-  --rate R                 poison rate (default: the attack's)
-  --width W                encoder width (default 8 on CIFAR-10, 16 on the procedural images)
-  --pretrain-epochs N      SimCLR epochs (default 5)
-  --flow-epochs N          flow epochs (default 20)
-  --target-detection M     paper or robust (default paper: robust needs a larger budget than the
-                           demo's, see README)
-  --cut fixed|adaptive     split of a flagged class (default adaptive)
-  --seed S                 (default 0)
-  --backend B              auto, tensorflow, wasm or cpu
-  --train-runtime R        tfjs (default: the runtime the demo's budget was measured on), onnx or auto
-  --json                   print JSON`,
-  options: {
-    out: { type: 'string' }, rows: { type: 'string' }, data: { type: 'string' }, attack: { type: 'string' }, rate: { type: 'string' },
-    width: { type: 'string' }, 'pretrain-epochs': { type: 'string' }, 'flow-epochs': { type: 'string' }, seed: { type: 'string' },
-    backend: { type: 'string' }, 'train-runtime': { type: 'string' }, target: { type: 'string' }, 'target-detection': { type: 'string' }, cut: { type: 'string' }, json: { type: 'boolean' },
-  },
+removal recall and the clean loss.`,
+  options: [out, rows, data, attack, rate, target, width, pretrainEpochs, flowEpochs, targetDetection, cut, seed, backend, trainRuntime, json],
   async run(values, _positionals, log) {
-    const { demo, DEMO_DEFAULTS, DEMO_DETECTION, DEMO_TRAIN_RUNTIME } = await import('../../pipelines/demo.js');
+    const { demo } = await import('../../pipelines/demo.js');
     const { formatEvaluation } = await import('../../pipelines/evaluate.js');
     const { formatCleanseSummary } = await import('../../pipelines/cleanse/summary.js');
-    const v = (k: string) => values[k] as string | undefined;
-    const D = DEMO_DEFAULTS;
-    const out = v('out') ?? D.out;
+    const dir = out.read(values);
     const result = await demo(
       {
-        out,
-        rows: intOption(v('rows'), '--rows', { min: 100, fallback: D.rows }),
-        data: enumOption(v('data'), '--data', ['auto', 'cifar10', 'synthetic'] as const, D.data),
-        attack: v('attack') ?? D.attack,
-        rate: v('rate') === undefined ? undefined : numberOption(v('rate'), '--rate', { min: 0, max: 1, open: true }),
-        target: intOption(v('target'), '--target', { min: 0, max: 9, fallback: D.target }),
-        width: v('width') === undefined ? undefined : intOption(v('width'), '--width', { min: 1, max: 512 }),
-        pretrainEpochs: v('pretrain-epochs') === undefined ? undefined : intOption(v('pretrain-epochs'), '--pretrain-epochs', { min: 0 }),
-        flowEpochs: intOption(v('flow-epochs'), '--flow-epochs', { min: 1, fallback: D.flowEpochs }),
-        targetDetection: enumOption(v('target-detection'), '--target-detection', ['paper', 'robust'] as const, DEMO_DETECTION.targetDetection),
-        cut: enumOption(v('cut'), '--cut', ['fixed', 'adaptive'] as const, DEMO_DETECTION.cut),
-        seed: intOption(v('seed'), '--seed', { min: 0, fallback: D.seed }),
-        backend: backendOption(v('backend')),
-        trainRuntime: enumOption(v('train-runtime'), '--train-runtime', ['auto', 'onnx', 'tfjs'] as const, DEMO_TRAIN_RUNTIME),
+        out: dir,
+        rows: rows.read(values),
+        data: data.read(values),
+        attack: attack.read(values),
+        rate: rate.read(values),
+        target: target.read(values),
+        width: width.read(values),
+        pretrainEpochs: pretrainEpochs.read(values),
+        flowEpochs: flowEpochs.read(values),
+        targetDetection: targetDetection.read(values),
+        cut: cut.read(values),
+        seed: seed.read(values),
+        backend: backend.read(values),
+        trainRuntime: trainRuntime.read(values),
       },
       log,
     );
-    if (values.json) {
+    if (json.read(values)) {
       process.stdout.write(JSON.stringify({ dataset: result.dataset, poisoned: result.poisoned, evaluation: result.evaluation, report: result.report }, null, 1) + '\n');
       return;
     }
     process.stdout.write(
       `data: ${result.dataset}; ${result.poisoned.poisoned} rows poisoned with ${result.poisoned.attack} (target ${result.poisoned.target})\n` +
-        formatCleanseSummary(result.report, `${out}/run`) +
+        formatCleanseSummary(result.report, `${dir}/run`) +
         formatEvaluation(result.evaluation),
     );
   },
-};
+});

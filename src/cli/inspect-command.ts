@@ -1,21 +1,21 @@
-import { SOURCE_HELP, SOURCE_OPTIONS, sourceSettings } from './source-options.js';
-import { intOption } from './options.js';
-import { inputsOf, type Command } from './command.js';
+import { SOURCE_OPTIONS } from './source-options.js';
+import { intOpt, switchOpt } from './option.js';
+import { defineCommand, inputsOf } from './command.js';
 
-export const inspectCommand: Command = {
+const json = switchOpt('json', 'print JSON instead of text');
+const sample = intOpt('sample', 'N', 'images per input whose format and size are read', { min: 0, default: 256 });
+
+export const inspectCommand = defineCommand({
   name: 'inspect',
   summary: 'Row counts, columns, label counts and image formats of Parquet inputs',
   usage: 'Usage: gssd inspect <inputs...> [--json] [--sample N]',
-  help: `  --json                   print JSON instead of text
-  --sample N               images per input whose format and size are read (default 256)
-${SOURCE_HELP}`,
-  options: { ...SOURCE_OPTIONS, json: { type: 'boolean' }, sample: { type: 'string' } },
+  about: '',
+  options: [json, sample, SOURCE_OPTIONS],
   async run(values, positionals, log) {
     const { inspect: run, formatInspect } = await import('../../pipelines/inspect.js');
-    const source = sourceSettings(values);
+    const source = SOURCE_OPTIONS.read(values);
     const inputs = await inputsOf(positionals);
-    const result = await run(inputs, { ...source, sampleRows: intOption(values.sample as string | undefined, '--sample', { min: 0, fallback: 256 }) }, log);
-    process.stdout.write(values.json ? JSON.stringify(result, null, 1) + '\n' : formatInspect(result));
+    const result = await run(inputs, { ...source, sampleRows: sample.read(values) }, log);
+    process.stdout.write(json.read(values) ? JSON.stringify(result, null, 1) + '\n' : formatInspect(result));
   },
-};
-
+});

@@ -32,6 +32,8 @@ export interface HttpResponse {
 
 /** Options of {@link httpGet}. */
 export interface HttpGetOptions {
+  /** `GET` (the default) or `HEAD` (headers only: the body is empty). */
+  method?: 'GET' | 'HEAD';
   /** A `Range` header value such as `bytes=0-0`. */
   range?: string;
   /** No progress for this long (connecting, waiting for headers, between body chunks) fails the request (ms). */
@@ -64,13 +66,15 @@ export function closeHttpAgents(agents: HttpAgents): void {
 }
 
 /**
- * GETs `url` (identity encoding), following up to `maxRedirects` redirects. Network faults
+ * GETs `url` (identity encoding), following up to `maxRedirects` redirects; with
+ * `method: 'HEAD'`, asks for the headers only. Network faults
  * reject with the Node error (`ECONNRESET`, ...), a timeout with code `ETIMEDOUT`; the caller
  * decides what to retry. The body must be read or dumped.
  *
  * @example
  *   const res = await httpGet('http://127.0.0.1:8000/a.parquet', { range: 'bytes=0-0', timeoutMs: 30_000 });
  *   if (res.statusCode === 206) await res.body.dump();
+ *   const head = await httpGet(url, { method: 'HEAD', timeoutMs: 30_000 });   // head.headers.etag
  */
 export async function httpGet(url: string, options: HttpGetOptions): Promise<HttpResponse> {
   let current = new URL(url);
@@ -95,7 +99,7 @@ function getOnce(url: URL, options: HttpGetOptions): Promise<IncomingMessage> {
   if (options.range) headers.range = options.range;
   return new Promise((resolve, reject) => {
     const req = (secure ? https : http).request(url, {
-      method: 'GET',
+      method: options.method ?? 'GET',
       headers,
       agent: options.agents ? (secure ? options.agents.https : options.agents.http) : undefined,
       signal: options.signal,

@@ -1,5 +1,5 @@
 /**
- * Sources and sinks of the pipeline: Parquet files, directories, globs, URLs and stdin
+ * Sources and sinks of the pipeline: Parquet files, directories, globs, URLs, s3:// objects and stdin
  * lists in; Arrow record batches through; rolling, atomically committed Parquet parts out.
  *
  * @example
@@ -12,6 +12,9 @@ export { DEFAULT_COLUMNS, imageBytesAt, imageBytesOf, resolveColumns, isImageTyp
 export { fileBuffer, type InputBuffer } from './async-buffer.js';
 export { httpBuffer, type HttpOptions } from './http-buffer.js';
 export { resolveInputs, isUrl } from './inputs.js';
+export { s3Buffer } from './s3-buffer.js';
+export { setS3Endpoint } from './s3-client.js';
+export { isS3Uri, parseS3Uri } from './s3-uri.js';
 export { expandGlob, globToRegExp } from './glob.js';
 export { readChunks, readBatches, countRows, type Chunk, type ReadOptions } from './read.js';
 export { PartSink, partName, parquetSchemaOf, type PartSinkOptions } from './part-sink.js';

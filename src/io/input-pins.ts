@@ -1,15 +1,18 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { InputError } from '../errors.js';
 import { isUrl } from './inputs.js';
+import { closeHttpAgents, httpAgents, httpGet, type HttpAgents } from './http-get.js';
+import { s3Stat } from './s3-stat.js';
+import { isS3Uri } from './s3-uri.js';
 import { statusError, withRetries, type RetryPolicy } from './retry.js';
 
 /**
  * What identifies the content of one input at the start of a run, so that a resume can tell
  * that it is still the same: for a file its size, modification time and a hash of its Parquet
  * footer (which holds every column chunk's offset, size and statistics), the time in whole ms; for a URL what a HEAD
- * request says: its length, ETag and Last-Modified (each null when the server sends none).
+ * request says: its length, ETag and Last-Modified (each null when the server sends none); for an
+ * `s3://` object the same three, from the store (kind `url` too: an S3 object is a URL's content).
  */
 export type InputPin =
   | { input: string; kind: 'file'; size: number; mtimeMs: number; footerSha256: string | null }
@@ -29,15 +32,15 @@ export interface PinOptions extends Partial<RetryPolicy> {
  *   const changed = changedInput(state.inputPins, await pinInputs(inputs));
  */
 export async function pinInputs(inputs: string[], opts: PinOptions = {}): Promise<InputPin[]> {
-  const urls = inputs.some(isUrl);
-  const agent = urls ? new Agent({ connect: { timeout: opts.timeoutMs ?? 30_000 } }) : undefined;
-  const dispatcher = agent?.compose(interceptors.redirect({ maxRedirections: 5 }));
+  const agents = inputs.some(isUrl) ? httpAgents(opts.timeoutMs ?? 30_000) : undefined;
   try {
     const out: InputPin[] = [];
-    for (const input of inputs) out.push(isUrl(input) ? await pinUrl(input, dispatcher!, opts) : await pinFile(input));
+    for (const input of inputs) {
+      out.push(isUrl(input) ? await pinUrl(input, agents!, opts) : isS3Uri(input) ? await pinS3(input, opts) : await pinFile(input));
+    }
     return out;
   } finally {
-    await agent?.destroy().catch(() => {});
+    if (agents) closeHttpAgents(agents);
   }
 }
 
@@ -111,16 +114,15 @@ async function footerHash(fh: import('node:fs/promises').FileHandle, size: numbe
   return createHash('sha256').update(footer).digest('hex');
 }
 
-async function pinUrl(url: string, dispatcher: Dispatcher, opts: PinOptions): Promise<InputPin> {
+async function pinS3(uri: string, opts: PinOptions): Promise<InputPin> {
+  const info = await s3Stat(uri, { retries: opts.retries ?? 5, retryDelayMs: opts.retryDelayMs ?? 200, timeoutMs: opts.timeoutMs ?? 30_000, signal: opts.signal });
+  return { input: uri, kind: 'url', length: info.length, etag: info.etag, lastModified: info.lastModified };
+}
+
+async function pinUrl(url: string, agents: HttpAgents, opts: PinOptions): Promise<InputPin> {
   const what = `HEAD ${url}`;
   return withRetries(what, { retries: opts.retries ?? 5, retryDelayMs: opts.retryDelayMs ?? 200, signal: opts.signal }, async () => {
-    const res = await request(url, {
-      dispatcher,
-      method: 'HEAD',
-      headers: { 'accept-encoding': 'identity' },
-      headersTimeout: opts.timeoutMs ?? 30_000,
-      signal: opts.signal,
-    });
+    const res = await httpGet(url, { method: 'HEAD', timeoutMs: opts.timeoutMs ?? 30_000, signal: opts.signal, agents });
     await res.body.dump().catch(() => {});
     if (res.statusCode !== 200) throw statusError(what, res.statusCode, res.headers['retry-after']);
     const header = (name: string) => {

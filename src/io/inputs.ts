@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { InputError } from '../errors.js';
 import { expandGlob, isGlob } from './glob.js';
+import { listParquetS3 } from './s3-list.js';
+import { isS3Uri } from './s3-uri.js';
 
 /** True for `http://` and `https://` inputs. */
 export function isUrl(spec: string): boolean {
@@ -12,8 +14,10 @@ export function isUrl(spec: string): boolean {
 /**
  * Expands the inputs the user named into an ordered list of Parquet files and URLs:
  * a file stays as it is, a directory gives every `*.parquet` below it (sorted), a glob
- * (`*`, `?`, `**`) the files it matches (sorted), a URL stays as it is, and `-` reads
- * one path or URL per line from stdin (blank lines and `#` comments skipped).
+ * (`*`, `?`, `**`) the files it matches (sorted), a URL stays as it is, an `s3://bucket/key`
+ * stays as it is, an `s3://bucket/prefix/` (ending in `/`) gives every `*.parquet` object
+ * under it (sorted by key), and `-` reads one path or URL per line from stdin (blank lines
+ * and `#` comments skipped).
  * Repeated inputs are kept (each is read again).
  *
  * @example
@@ -40,6 +44,12 @@ export async function resolveInputs(specs: string[], opts: { stdin?: NodeJS.Read
 
 async function resolveOne(spec: string): Promise<string[]> {
   if (isUrl(spec)) return [spec];
+  if (isS3Uri(spec)) {
+    if (!spec.endsWith('/')) return [spec];
+    const objects = await listParquetS3(spec);
+    if (objects.length === 0) throw new InputError(`${spec}: no .parquet objects under this prefix`);
+    return objects;
+  }
   if (isGlob(spec)) {
     const files = await expandGlob(spec);
     if (files.length === 0) throw new InputError(`${spec}: no files match`);

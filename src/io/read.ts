@@ -8,6 +8,8 @@ import { buildData, makeBatch, type ColumnValues } from './arrow-data.js';
 import { imageColumnOf, resolveColumns, type Columns, type ColumnsOption } from './columns.js';
 import { httpBuffer } from './http-buffer.js';
 import { isUrl } from './inputs.js';
+import { s3Buffer } from './s3-buffer.js';
+import { isS3Uri } from './s3-uri.js';
 import { planColumn, type ColumnPlan } from './parquet-schema.js';
 
 /** Options of {@link readChunks}. */
@@ -70,7 +72,7 @@ interface OpenInput {
 }
 
 /**
- * Reads Parquet inputs (paths or URLs, see `resolveInputs`) row group by row group as
+ * Reads Parquet inputs (paths, http(s) URLs or s3:// URIs, see `resolveInputs`) row group by row group as
  * Arrow batches of at most `batchRows` rows, with the contract of `columns.ts`: all input
  * columns under their own names, id Int64 (added from the global row index when absent),
  * label Int32 (checked), image Binary or `{bytes, path}` Struct. Upcoming footers and row
@@ -266,7 +268,9 @@ class Session {
           signal: this.signal,
           tempDir: this.s.tempDir,
         })
-      : await fileBuffer(input);
+      : isS3Uri(input)
+        ? await s3Buffer(input, { retries: this.s.retries, retryDelayMs: this.s.retryDelayMs, timeoutMs: this.s.timeoutMs, signal: this.signal })
+        : await fileBuffer(input);
     try {
       let metadata: FileMetaData;
       try {

@@ -497,96 +497,14 @@ export class Flow {
   private static lossAndGradsMany(flows: Flow[], xs: Float32Array[], n: number): tf.Tensor2D {
     const G = flows.length;
     const { dim: d, steps } = flows[0].config;
-    const h = d / 2;
     const all = flows.map((f) => f.trainWeights());
-    const W = <K extends keyof TrainTensors>(k: number, key: K): tf.Tensor =>
-      G === 1 ? tf.expandDims(all[0][k][key], 0) : tf.stack(all.map((w) => w[k][key]));
-    // Products flow by flow: the wasm backend's batched matMul is ~5x slower than a loop of
-    // plain ones. `a` is a per-flow weight (by key) or a batched activation.
-    const mm = (k: number, a: keyof TrainTensors | tf.Tensor, b: tf.Tensor): tf.Tensor => {
-      const as = typeof a === 'string' ? all.map((w) => w[k][a] as tf.Tensor2D) : G === 1 ? [tf.squeeze(a, [0]) as tf.Tensor2D] : (tf.unstack(a) as tf.Tensor2D[]);
-      const bs = G === 1 ? [tf.squeeze(b, [0]) as tf.Tensor2D] : (tf.unstack(b) as tf.Tensor2D[]);
-      const out = as.map((x, g) => tf.matMul(x, bs[g]));
-      return G === 1 ? tf.expandDims(out[0], 0) : tf.stack(out);
-    };
-    const t1 = new Float32Array(G * h * n);
-    const t2 = new Float32Array(G * h * n);
-    for (let g = 0; g < G; g++) {
-      const x = xs[g];
-      for (let i = 0; i < n; i++) {
-        for (let j = 0; j < h; j++) {
-          t1[(g * h + j) * n + i] = x[i * d + j];
-          t2[(g * h + j) * n + i] = x[i * d + h + j];
-        }
-      }
-    }
-    let u1: tf.Tensor = tf.tensor3d(t1, [G, h, n]);
-    let u2: tf.Tensor = tf.tensor3d(t2, [G, h, n]);
-    interface Cache {
-      aC: tf.Tensor;
-      aX: tf.Tensor;
-      hid: tf.Tensor;
-      ls: tf.Tensor;
-      e: tf.Tensor;
-      w: { [K in keyof TrainTensors]?: tf.Tensor };
-    }
-    const caches: Cache[] = [];
-    let lsSum: tf.Tensor = tf.zeros([G]);
-    let logsSum: tf.Tensor = tf.zeros([G]);
-    const keys: (keyof TrainTensors)[] = ['sC', 'cC', 'sX', 'cX', 'logsSum', 'b1', 'b2s', 'b2t'];
-    for (let k = 0; k < steps; k++) {
-      const s = Object.fromEntries(keys.map((key) => [key, W(k, key)])) as Cache['w'];
-      const even = k % 2 === 0;
-      const aC = tf.add(tf.mul(even ? u1 : u2, s.sC!), s.cC!);
-      const aX = tf.add(tf.mul(even ? u2 : u1, s.sX!), s.cX!);
-      const hid = tf.relu(tf.add(mm(k, 'w1T', aC), s.b1!));
-      const ls = tf.tanh(tf.add(mm(k, 'w2sT', hid), s.b2s!));
-      const t = tf.add(mm(k, 'w2tT', hid), s.b2t!);
-      const e = tf.exp(ls);
-      const yX = tf.add(tf.mul(aX, e), t);
-      caches.push({ aC, aX, hid, ls, e, w: s });
-      lsSum = tf.add(lsSum, tf.sum(ls, [1, 2]));
-      logsSum = tf.add(logsSum, tf.reshape(s.logsSum!, [G]));
-      if (even) [u1, u2] = [aC, yX];
-      else [u1, u2] = [yX, aC];
-    }
+    const mm = flowByFlowMatMul(all);
+    const { caches, lsSum, logsSum, z } = forwardMany(all, mm, featureMajorHalves(xs, n, d), steps);
+    const [u1, u2] = z;
     const sq = tf.add(tf.sum(tf.square(u1), [1, 2]), tf.sum(tf.square(u2), [1, 2]));
     // loss = -(1/(nD)) sum_rows [ -0.5|z|^2 - 0.5 D log 2pi + sum logs + sum ls ]
     const loss = tf.div(tf.sub(tf.add(tf.div(tf.mul(sq, 0.5), n), 0.5 * d * LOG_2PI), tf.add(logsSum, tf.div(lsSum, n))), d);
-    const inv = 1 / (n * d);
-    const rowSum = (g: tf.Tensor): tf.Tensor => tf.sum(g, 2);
-    const tr = (g: tf.Tensor): tf.Tensor3D => tf.transpose(g, [0, 2, 1]) as tf.Tensor3D;
-    let g1 = tf.mul(u1, inv);
-    let g2 = tf.mul(u2, inv);
-    const grads: tf.Tensor[][] = [];
-    for (let k = steps - 1; k >= 0; k--) {
-      const c = caches[k];
-      const s = c.w;
-      const even = k % 2 === 0;
-      const gaCout = even ? g1 : g2;
-      const gyX = even ? g2 : g1;
-      const gaX = tf.mul(gyX, c.e);
-      const gls = tf.sub(tf.mul(gaX, c.aX), inv);
-      const gsraw = tf.mul(gls, tf.sub(1, tf.square(c.ls)));
-      const gout = tf.concat([gsraw, gyX], 1) as tf.Tensor3D; // [G, D, n]
-      const gw2 = mm(k, c.hid, tr(gout)); // [G, hd, D]
-      const gb2 = rowSum(gout);
-      const gpre = tf.mul(mm(k, 'w2', gout), tf.step(c.hid)) as tf.Tensor3D; // [G, hd, n]
-      const gw1 = mm(k, c.aC, tr(gpre)); // [G, h, hd]
-      const gb1 = rowSum(gpre);
-      const gaC = tf.add(gaCout, mm(k, 'w1', gpre));
-      const gC = tf.mul(gaC, s.sC!);
-      const gX = tf.mul(gaX, s.sX!);
-      const glocC = rowSum(gC);
-      const glocX = rowSum(gX);
-      const glogsC = tf.sub(rowSum(tf.mul(gaC, c.aC)), 1 / d);
-      const glogsX = tf.sub(rowSum(tf.mul(gaX, c.aX)), 1 / d);
-      grads[k] = even
-        ? [glocC, glocX, glogsC, glogsX, gw1, gb1, gw2, gb2]
-        : [glocX, glocC, glogsX, glogsC, gw1, gb1, gw2, gb2];
-      if (even) [g1, g2] = [gC, gX];
-      else [g1, g2] = [gX, gC];
-    }
+    const grads = backwardMany(caches, mm, z, n, d);
     const parts: tf.Tensor[] = [];
     for (const list of grads) for (const t of list) parts.push(tf.reshape(t, [G, -1]));
     parts.push(tf.reshape(loss, [G, 1]));
@@ -659,6 +577,131 @@ export class Flow {
     }
     this.releaseTensors();
   }
+}
+
+/** A product of `lossAndGradsMany`: step k's per-flow weight (by key) or a batched activation, times a batched tensor. */
+type ManyMatMul = (k: number, a: keyof TrainTensors | tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+/**
+ * Products flow by flow over G flows' train weights: the wasm backend's batched matMul is ~5x
+ * slower than a loop of plain ones. `a` is a per-flow weight (by key) or a batched activation.
+ */
+function flowByFlowMatMul(all: TrainTensors[][]): ManyMatMul {
+  const G = all.length;
+  return (k, a, b) => {
+    const as = typeof a === 'string' ? all.map((w) => w[k][a] as tf.Tensor2D) : G === 1 ? [tf.squeeze(a, [0]) as tf.Tensor2D] : (tf.unstack(a) as tf.Tensor2D[]);
+    const bs = G === 1 ? [tf.squeeze(b, [0]) as tf.Tensor2D] : (tf.unstack(b) as tf.Tensor2D[]);
+    const out = as.map((x, g) => tf.matMul(x, bs[g]));
+    return G === 1 ? tf.expandDims(out[0], 0) : tf.stack(out);
+  };
+}
+
+/** The two halves of G flows' row-major inputs (n x d each), feature-major: [G, d/2, n] each. */
+function featureMajorHalves(xs: Float32Array[], n: number, d: number): [tf.Tensor, tf.Tensor] {
+  const G = xs.length;
+  const h = d / 2;
+  const t1 = new Float32Array(G * h * n);
+  const t2 = new Float32Array(G * h * n);
+  for (let g = 0; g < G; g++) {
+    const x = xs[g];
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < h; j++) {
+        t1[(g * h + j) * n + i] = x[i * d + j];
+        t2[(g * h + j) * n + i] = x[i * d + h + j];
+      }
+    }
+  }
+  return [tf.tensor3d(t1, [G, h, n]), tf.tensor3d(t2, [G, h, n])];
+}
+
+/** What the forward pass of one step keeps for the backward pass. */
+interface StepCache {
+  aC: tf.Tensor;
+  aX: tf.Tensor;
+  hid: tf.Tensor;
+  ls: tf.Tensor;
+  e: tf.Tensor;
+  w: { [K in keyof TrainTensors]?: tf.Tensor };
+}
+
+/**
+ * The forward pass of `lossAndGradsMany` over `steps` coupling steps: the final halves z, the
+ * per-flow sums of the log-scales and of the ActNorm log-scales, and each step's cache.
+ */
+function forwardMany(
+  all: TrainTensors[][],
+  mm: ManyMatMul,
+  x: [tf.Tensor, tf.Tensor],
+  steps: number,
+): { caches: StepCache[]; lsSum: tf.Tensor; logsSum: tf.Tensor; z: [tf.Tensor, tf.Tensor] } {
+  const G = all.length;
+  const W = <K extends keyof TrainTensors>(k: number, key: K): tf.Tensor =>
+    G === 1 ? tf.expandDims(all[0][k][key], 0) : tf.stack(all.map((w) => w[k][key]));
+  let [u1, u2] = x;
+  const caches: StepCache[] = [];
+  let lsSum: tf.Tensor = tf.zeros([G]);
+  let logsSum: tf.Tensor = tf.zeros([G]);
+  const keys: (keyof TrainTensors)[] = ['sC', 'cC', 'sX', 'cX', 'logsSum', 'b1', 'b2s', 'b2t'];
+  for (let k = 0; k < steps; k++) {
+    const s = Object.fromEntries(keys.map((key) => [key, W(k, key)])) as StepCache['w'];
+    const even = k % 2 === 0;
+    const aC = tf.add(tf.mul(even ? u1 : u2, s.sC!), s.cC!);
+    const aX = tf.add(tf.mul(even ? u2 : u1, s.sX!), s.cX!);
+    const hid = tf.relu(tf.add(mm(k, 'w1T', aC), s.b1!));
+    const ls = tf.tanh(tf.add(mm(k, 'w2sT', hid), s.b2s!));
+    const t = tf.add(mm(k, 'w2tT', hid), s.b2t!);
+    const e = tf.exp(ls);
+    const yX = tf.add(tf.mul(aX, e), t);
+    caches.push({ aC, aX, hid, ls, e, w: s });
+    lsSum = tf.add(lsSum, tf.sum(ls, [1, 2]));
+    logsSum = tf.add(logsSum, tf.reshape(s.logsSum!, [G]));
+    if (even) [u1, u2] = [aC, yX];
+    else [u1, u2] = [yX, aC];
+  }
+  return { caches, lsSum, logsSum, z: [u1, u2] };
+}
+
+/**
+ * The hand-written backward pass of `lossAndGradsMany`, from the final halves z: per step (in
+ * step order) the gradients of loc (C, X), logs (C, X), W1, b1, W2, b2, in the flow's
+ * parameter order.
+ */
+function backwardMany(caches: StepCache[], mm: ManyMatMul, z: [tf.Tensor, tf.Tensor], n: number, d: number): tf.Tensor[][] {
+  const inv = 1 / (n * d);
+  const rowSum = (g: tf.Tensor): tf.Tensor => tf.sum(g, 2);
+  const tr = (g: tf.Tensor): tf.Tensor3D => tf.transpose(g, [0, 2, 1]) as tf.Tensor3D;
+  let g1 = tf.mul(z[0], inv);
+  let g2 = tf.mul(z[1], inv);
+  const grads: tf.Tensor[][] = [];
+  for (let k = caches.length - 1; k >= 0; k--) {
+    const c = caches[k];
+    const s = c.w;
+    const even = k % 2 === 0;
+    const gaCout = even ? g1 : g2;
+    const gyX = even ? g2 : g1;
+    const gaX = tf.mul(gyX, c.e);
+    const gls = tf.sub(tf.mul(gaX, c.aX), inv);
+    const gsraw = tf.mul(gls, tf.sub(1, tf.square(c.ls)));
+    const gout = tf.concat([gsraw, gyX], 1) as tf.Tensor3D; // [G, D, n]
+    const gw2 = mm(k, c.hid, tr(gout)); // [G, hd, D]
+    const gb2 = rowSum(gout);
+    const gpre = tf.mul(mm(k, 'w2', gout), tf.step(c.hid)) as tf.Tensor3D; // [G, hd, n]
+    const gw1 = mm(k, c.aC, tr(gpre)); // [G, h, hd]
+    const gb1 = rowSum(gpre);
+    const gaC = tf.add(gaCout, mm(k, 'w1', gpre));
+    const gC = tf.mul(gaC, s.sC!);
+    const gX = tf.mul(gaX, s.sX!);
+    const glocC = rowSum(gC);
+    const glocX = rowSum(gX);
+    const glogsC = tf.sub(rowSum(tf.mul(gaC, c.aC)), 1 / d);
+    const glogsX = tf.sub(rowSum(tf.mul(gaX, c.aX)), 1 / d);
+    grads[k] = even
+      ? [glocC, glocX, glogsC, glogsX, gw1, gb1, gw2, gb2]
+      : [glocX, glocC, glogsX, glogsC, gw1, gb1, gw2, gb2];
+    if (even) [g1, g2] = [gC, gX];
+    else [g1, g2] = [gX, gC];
+  }
+  return grads;
 }
 
 /**

@@ -134,97 +134,136 @@ export function exportFlowBankToOnnx(bank: FlowBank, options: FlowOnnxOptions = 
   });
 }
 
+/** Concatenates per-flow arrays into one constant of the given shape; returns its name. */
+type Stack = (name: string, shape: number[], parts: ArrayLike<number>[]) => string;
+
+/** Constant shapes and the stacking of per-flow constants for a group of G flows. */
+interface GroupShapes {
+  /** The shape of a per-flow matrix constant: with the flow axis when stacked. */
+  dims: (...d: number[]) => number[];
+  /** The shape of a per-flow row-vector constant (bias, alpha, beta). */
+  vecDims: (n: number) => number[];
+  stack: Stack;
+}
+
+function groupShapes(g: GraphBuilder, G: number, stacked: boolean): GroupShapes {
+  return {
+    dims: (...d) => (stacked ? [G, ...d] : d),
+    vecDims: (n) => (stacked ? [G, 1, n] : [n]),
+    stack: (name, shape, parts) => {
+      const size = parts.reduce((a, p) => a + p.length, 0);
+      const all = new Float32Array(size);
+      let at = 0;
+      for (const p of parts) {
+        all.set(p, at);
+        at += p.length;
+      }
+      return g.constant(name, shape, all);
+    },
+  };
+}
+
 /**
  * Adds the nodes of a group of G flows and returns the name of their log-likelihoods:
  * [G, N, 1] when `stacked` (leading flow axis on every per-flow tensor), else (G = 1) [N, 1].
  */
 function groupLogLik(g: GraphBuilder, flows: FlowState[], stacked: boolean, prefix: string, offsets: StepLayout[], D: number, hd: number): string {
-  const h = D / 2;
-  const G = flows.length;
-  /** The shape of a per-flow matrix constant: with the flow axis when stacked. */
-  const dims = (...d: number[]): number[] => (stacked ? [G, ...d] : d);
-  /** The shape of a per-flow row-vector constant (bias, alpha, beta). */
-  const vecDims = (n: number): number[] => (stacked ? [G, 1, n] : [n]);
-  /** Concatenates per-flow arrays into one constant. */
-  const stack = (name: string, shape: number[], parts: ArrayLike<number>[]): string => {
-    const size = parts.reduce((a, p) => a + p.length, 0);
-    const all = new Float32Array(size);
-    let at = 0;
-    for (const p of parts) {
-      all.set(p, at);
-      at += p.length;
-    }
-    return g.constant(name, shape, all);
-  };
+  const shapes = groupShapes(g, flows.length, stacked);
   const halves: [Half, Half] = [{ base: 'x.u1' }, { base: 'x.u2' }];
   let lsSum: string | undefined;
   for (let k = 0; k < offsets.length; k++) {
-    const o = offsets[k];
     const pre = `${prefix}.s${k}`;
-    const pc = k % 2; // position of the conditioning half: first on even steps, second on odd
-    const px = 1 - pc;
-    const cond = pc * h;
-    const tr = px * h;
-    // the ActNorm of this step composed into each half's pending affine
-    const compose = (half: Half, start: number): Half => {
-      const alpha: Float64Array[] = [];
-      const beta: Float64Array[] = [];
-      flows.forEach((f, i) => {
-        const a = new Float64Array(h);
-        const b = new Float64Array(h);
-        for (let j = 0; j < h; j++) {
-          const s = Math.fround(Math.exp(f.params[o.logs + start + j]));
-          const loc = f.params[o.loc + start + j];
-          a[j] = (half.alpha ? half.alpha[i][j] : 1) * s;
-          b[j] = (half.beta ? half.beta[i][j] : 0) * s + loc * s;
-        }
-        alpha.push(a);
-        beta.push(b);
-      });
-      return { base: half.base, alpha, beta };
-    };
-    const aC = compose(halves[pc], cond);
-    const aX = compose(halves[px], tr);
-    // first layer with the conditioning half's affine folded in
-    const w1: Float32Array[] = [];
-    const b1: Float64Array[] = [];
-    flows.forEach((f, i) => {
-      const w = new Float32Array(h * hd);
-      const b = Float64Array.from(f.params.subarray(o.b1, o.b1 + hd));
-      for (let r = 0; r < h; r++) {
-        const a = aC.alpha![i][r];
-        const be = aC.beta![i][r];
-        const row = o.w1 + r * hd;
-        for (let c = 0; c < hd; c++) {
-          const v = f.params[row + c];
-          w[r * hd + c] = a * v;
-          b[c] += be * v;
-        }
-      }
-      w1.push(w);
-      b1.push(b);
-    });
-    const z1 = g.op('MatMul', [aC.base, stack(`${pre}.w1`, dims(h, hd), w1)], `${pre}.mm1`);
-    const hid = g.op('Relu', [g.op('Add', [z1, stack(`${pre}.b1`, vecDims(hd), b1)], `${pre}.pre1`)], `${pre}.hid`);
-    // second layer: log-scale and shift columns as two products (no Split copy)
-    const w2 = (col0: number) =>
-      flows.map((f) => {
-        const w = new Float32Array(hd * h);
-        for (let r = 0; r < hd; r++) w.set(f.params.subarray(o.w2 + r * D + col0, o.w2 + r * D + col0 + h), r * h);
-        return w;
-      });
-    const b2 = (col0: number) => flows.map((f) => f.params.subarray(o.b2 + col0, o.b2 + col0 + h));
-    const lsRaw = g.op('Add', [g.op('MatMul', [hid, stack(`${pre}.w2s`, dims(hd, h), w2(0))], `${pre}.mm2s`), stack(`${pre}.b2s`, vecDims(h), b2(0))], `${pre}.lsraw`);
-    const ls = g.op('Tanh', [lsRaw], `${pre}.ls`);
-    const t = g.op('Add', [g.op('MatMul', [hid, stack(`${pre}.w2t`, dims(hd, h), w2(h))], `${pre}.mm2t`), stack(`${pre}.b2t`, vecDims(h), b2(h))], `${pre}.t`);
-    const xAff = materialise(g, aX, `${pre}.ax`, vecDims(h), stack);
-    const yX = g.op('Add', [g.op('Mul', [xAff, g.op('Exp', [ls], `${pre}.e`)], `${pre}.axe`), t], `${pre}.yx`);
-    const r = g.op('ReduceSum', [ls, g.int64(`${pre}.axes`, [-1])], `${pre}.lsrow`, { keepdims: 1 });
+    const r = couplingStep(g, flows, shapes, halves, pre, k, offsets[k], D, hd);
     lsSum = lsSum ? g.op('Add', [lsSum, r], `${pre}.lssum`) : r;
-    halves[pc] = aC;
-    halves[px] = { base: yX };
   }
-  // l = (sum ls - 0.5 |z|^2) / D + (-0.5 D log 2pi + sum logs) / D
+  return logLikelihoodNodes(g, flows, shapes, halves, lsSum!, prefix, offsets, D, stacked);
+}
+
+/**
+ * The ActNorm of step `o` (dimensions start..start + h of the flow) composed into a half's
+ * pending affine, per flow of the group.
+ */
+function composeActNorm(flows: FlowState[], half: Half, o: StepLayout, start: number, h: number): Half {
+  const alpha: Float64Array[] = [];
+  const beta: Float64Array[] = [];
+  flows.forEach((f, i) => {
+    const a = new Float64Array(h);
+    const b = new Float64Array(h);
+    for (let j = 0; j < h; j++) {
+      const s = Math.fround(Math.exp(f.params[o.logs + start + j]));
+      const loc = f.params[o.loc + start + j];
+      a[j] = (half.alpha ? half.alpha[i][j] : 1) * s;
+      b[j] = (half.beta ? half.beta[i][j] : 0) * s + loc * s;
+    }
+    alpha.push(a);
+    beta.push(b);
+  });
+  return { base: half.base, alpha, beta };
+}
+
+/** The coupling network's first layer of step `o` with the conditioning half's affine `aC` folded in, per flow. */
+function foldedFirstLayer(flows: FlowState[], aC: Half, o: StepLayout, h: number, hd: number): { w1: Float32Array[]; b1: Float64Array[] } {
+  const w1: Float32Array[] = [];
+  const b1: Float64Array[] = [];
+  flows.forEach((f, i) => {
+    const w = new Float32Array(h * hd);
+    const b = Float64Array.from(f.params.subarray(o.b1, o.b1 + hd));
+    for (let r = 0; r < h; r++) {
+      const a = aC.alpha![i][r];
+      const be = aC.beta![i][r];
+      const row = o.w1 + r * hd;
+      for (let c = 0; c < hd; c++) {
+        const v = f.params[row + c];
+        w[r * hd + c] = a * v;
+        b[c] += be * v;
+      }
+    }
+    w1.push(w);
+    b1.push(b);
+  });
+  return { w1, b1 };
+}
+
+/**
+ * Adds the nodes of coupling step k (ActNorm composed into the halves, affine coupling of the
+ * transformed half on the conditioning half), updates `halves`, and returns the name of the
+ * row sums of its log-scales.
+ */
+function couplingStep(g: GraphBuilder, flows: FlowState[], { dims, vecDims, stack }: GroupShapes, halves: [Half, Half], pre: string, k: number, o: StepLayout, D: number, hd: number): string {
+  const h = D / 2;
+  const pc = k % 2; // position of the conditioning half: first on even steps, second on odd
+  const px = 1 - pc;
+  const aC = composeActNorm(flows, halves[pc], o, pc * h, h);
+  const aX = composeActNorm(flows, halves[px], o, px * h, h);
+  const { w1, b1 } = foldedFirstLayer(flows, aC, o, h, hd);
+  const z1 = g.op('MatMul', [aC.base, stack(`${pre}.w1`, dims(h, hd), w1)], `${pre}.mm1`);
+  const hid = g.op('Relu', [g.op('Add', [z1, stack(`${pre}.b1`, vecDims(hd), b1)], `${pre}.pre1`)], `${pre}.hid`);
+  // second layer: log-scale and shift columns as two products (no Split copy)
+  const w2 = (col0: number) =>
+    flows.map((f) => {
+      const w = new Float32Array(hd * h);
+      for (let r = 0; r < hd; r++) w.set(f.params.subarray(o.w2 + r * D + col0, o.w2 + r * D + col0 + h), r * h);
+      return w;
+    });
+  const b2 = (col0: number) => flows.map((f) => f.params.subarray(o.b2 + col0, o.b2 + col0 + h));
+  const lsRaw = g.op('Add', [g.op('MatMul', [hid, stack(`${pre}.w2s`, dims(hd, h), w2(0))], `${pre}.mm2s`), stack(`${pre}.b2s`, vecDims(h), b2(0))], `${pre}.lsraw`);
+  const ls = g.op('Tanh', [lsRaw], `${pre}.ls`);
+  const t = g.op('Add', [g.op('MatMul', [hid, stack(`${pre}.w2t`, dims(hd, h), w2(h))], `${pre}.mm2t`), stack(`${pre}.b2t`, vecDims(h), b2(h))], `${pre}.t`);
+  const xAff = materialise(g, aX, `${pre}.ax`, vecDims(h), stack);
+  const yX = g.op('Add', [g.op('Mul', [xAff, g.op('Exp', [ls], `${pre}.e`)], `${pre}.axe`), t], `${pre}.yx`);
+  const r = g.op('ReduceSum', [ls, g.int64(`${pre}.axes`, [-1])], `${pre}.lsrow`, { keepdims: 1 });
+  halves[pc] = aC;
+  halves[px] = { base: yX };
+  return r;
+}
+
+/**
+ * The per-dimension log-likelihood from the final halves and the summed log-scales:
+ * l = (sum ls - 0.5 |z|^2) / D + (-0.5 D log 2pi + sum logs) / D.
+ */
+function logLikelihoodNodes(g: GraphBuilder, flows: FlowState[], { vecDims, stack }: GroupShapes, halves: [Half, Half], lsSum: string, prefix: string, offsets: StepLayout[], D: number, stacked: boolean): string {
+  const h = D / 2;
+  const G = flows.length;
   // Mul + ReduceSum: onnxruntime's ReduceSumSquare is ~7x slower per element than ReduceSum
   const axes = g.int64(`${prefix}.axes`, [-1]);
   const sq = halves.map((half, p) => {
@@ -232,7 +271,7 @@ function groupLogLik(g: GraphBuilder, flows: FlowState[], stacked: boolean, pref
     return g.op('ReduceSum', [g.op('Mul', [z, z], `${prefix}.zz${p}`), axes], `${prefix}.sq${p}`, { keepdims: 1 });
   });
   const sqSum = g.op('Add', sq, `${prefix}.sq`);
-  const body = g.op('Sub', [lsSum!, g.op('Mul', [sqSum, g.constant(`${prefix}.half`, [1], [0.5])], `${prefix}.halfsq`)], `${prefix}.body`);
+  const body = g.op('Sub', [lsSum, g.op('Mul', [sqSum, g.constant(`${prefix}.half`, [1], [0.5])], `${prefix}.halfsq`)], `${prefix}.body`);
   const consts = flows.map((f) => {
     let logsSum = 0;
     for (const o of offsets) for (let j = 0; j < D; j++) logsSum += f.params[o.logs + j];
@@ -248,7 +287,7 @@ function materialise(
   half: Half,
   name: string,
   vecDims: number[],
-  stack: (name: string, shape: number[], parts: ArrayLike<number>[]) => string,
+  stack: Stack,
 ): string {
   let v = half.base;
   if (half.alpha) v = g.op('Mul', [v, stack(`${name}.alpha`, vecDims, half.alpha)], `${name}.scaled`);

@@ -73,6 +73,32 @@ export async function embedBatch(
   return { features, valid, reasons };
 }
 
+/**
+ * What the embed stage added to a batch, read back: `features` is numRows x featureDim (zeros
+ * where `valid` is 0) and `reasons` the `gssd_reason` of each row (null where none).
+ *
+ * @example
+ *   for await (const b of embed(batches, { encoder })) {
+ *     const { features, valid } = embeddingsOf(b, encoder.featureDim);
+ *   }
+ */
+export function embeddingsOf(batch: RecordBatch, featureDim: number): { features: Float32Array; valid: Uint8Array; reasons: (string | null)[] } {
+  const h = batch.getChild(EMBEDDING_COLUMN);
+  if (!h) throw new Error('embeddingsOf needs the gssd_h column: run the embed stage first');
+  const reasonCol = batch.getChild('gssd_reason');
+  const n = batch.numRows;
+  const features = new Float32Array(n * featureDim);
+  const valid = new Uint8Array(n);
+  const reasons: (string | null)[] = new Array(n).fill(null);
+  for (let i = 0; i < n; i++) {
+    reasons[i] = (reasonCol?.get(i) as string | null) ?? null;
+    if (!h.isValid(i)) continue;
+    features.set(h.get(i)!.toArray() as Float32Array, i * featureDim);
+    valid[i] = 1;
+  }
+  return { features, valid, reasons };
+}
+
 /** Arrow Data for a FixedSizeList<Float32>[d] column with a validity mask. */
 export function fixedSizeListData(values: Float32Array, valid: Uint8Array, d: number): Data {
   const n = valid.length;

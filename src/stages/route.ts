@@ -1,6 +1,7 @@
 import { Field, Float32, Int32, Utf8, type RecordBatch } from 'apache-arrow';
 import { buildData, withColumns } from '../io/arrow-data.js';
 import { takeRows } from '../io/batch-ops.js';
+import { inInputSchema, type InputShape } from './input-schema.js';
 
 /** The four places a row can go. */
 export type RouteSplit = 'clean' | 'poisoned' | 'uncertain' | 'rejected';
@@ -76,21 +77,28 @@ export interface BatchSink {
   write(batch: RecordBatch): Promise<void>;
 }
 
+/** Options of the route stage. */
+export interface RouteOptions {
+  /** Each batch's verdicts, one per row (may be async, e.g. reading a likelihood file alongside). */
+  verdicts: (batch: RecordBatch) => RowVerdict[] | Promise<RowVerdict[]>;
+  sinks: Record<RouteSplit, BatchSink>;
+  /** The inputs' shape: with it, rows are written in the inputs' own schema (`inInputSchema`), as the cleanse writes them. */
+  shape?: InputShape;
+}
+
 /**
  * The route stage: given a function that gives each batch its verdicts, writes every row to
  * the sink of its split and passes the annotated batches on (so it can sit in the middle of
- * a pipeline, or at its end with the output ignored).
+ * a pipeline, or at its end with the output ignored). The cleanse's route pass is this stage.
  *
  * @example
  *   const sinks = { clean: await PartSink.open('out/clean'), ... };
  *   for await (const b of route(batches, { verdicts: (b) => myVerdicts(b), sinks })) {}
  */
-export async function* route(
-  source: AsyncIterable<RecordBatch>,
-  { verdicts, sinks }: { verdicts: (batch: RecordBatch) => RowVerdict[] | Promise<RowVerdict[]>; sinks: Record<RouteSplit, BatchSink> },
-): AsyncGenerator<RecordBatch> {
+export async function* route(source: AsyncIterable<RecordBatch>, { verdicts, sinks, shape }: RouteOptions): AsyncGenerator<RecordBatch> {
   for await (const batch of source) {
-    const annotated = withVerdicts(batch, await verdicts(batch));
+    const withColumns = withVerdicts(batch, await verdicts(batch));
+    const annotated = shape ? inInputSchema(withColumns, shape) : withColumns;
     for (const [split, part] of splitBySplit(annotated)) await sinks[split].write(part);
     yield annotated;
   }

@@ -33,6 +33,23 @@ describe.skipIf(!cliBuilt())('gssd command line', () => {
     expect(paper.stderr.trim()).toMatch(/--robust-alpha sets the level of robust detection; it does nothing with --target-detection paper/);
   });
 
+  it('prints the usage on stderr with exit code 2 when no command is given, and suggests the nearest command or option', async () => {
+    const none = await runCli([]);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toMatch(/^Usage: gssd <command> \[options\]$/m);
+    expect(none.stderr).toMatch(/^ {2}cleanse {2,}Find the attacked classes/m);
+    const command = await runCli(['clense', 'x.parquet']);
+    expect(command.code).toBe(2);
+    expect(command.stderr).toBe('gssd: unknown command `clense`; did you mean `cleanse`? (gssd --help)\n');
+    const option = await runCli(['cleanse', 'x.parquet', '--out', 'o', '--flow-epoch', '3']);
+    expect(option.code).toBe(2);
+    expect(option.stderr).toBe('gssd cleanse: unknown option --flow-epoch; did you mean --flow-epochs?\n');
+    const far = await runCli(['train', '--zzzz']);
+    expect(far.code).toBe(2);
+    expect(far.stderr).toBe('gssd train: unknown option --zzzz (gssd train --help lists the options)\n');
+  });
+
   it.skipIf(!existsSync(SHARD))('inspects a CIFAR-10 shard: rows, columns, labels, image formats', async () => {
     const r = await runCli(['inspect', SHARD, '--json']);
     expect(r.code, r.stderr).toBe(0);

@@ -20,19 +20,18 @@ export interface CliResult {
 }
 
 /**
- * Runs `gssd <args>` in a child process; with `killAfterMs`, SIGKILLs it after that long.
- * `env` is added to the environment (e.g. GSSD_CRASH_AT).
+ * Runs `gssd <args>` in a child process. `env` is added to the environment, e.g.
+ * GSSD_CRASH_AT to kill it at a fixed point (tests never kill by wall clock: the outcome would
+ * depend on machine load; `bench/soak-kill-resume.ts` does, outside npm test).
  */
-export function runCli(args: string[], { killAfterMs, env = {} }: { killAfterMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function runCli(args: string[], { env = {} }: { env?: Record<string, string> } = {}): Promise<CliResult> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = killAfterMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
       done({ code, signal, stdout, stderr });
     });
   });

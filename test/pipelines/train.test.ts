@@ -13,7 +13,7 @@ import { loadClassifier } from '../../src/models/classifier.js';
 import { syntheticImage } from '../../src/data/synthetic.js';
 import { TENSORS } from '../../src/models/save.js';
 import { Rng } from '../../src/rng.js';
-import type { SourceSettings } from '../../src/cli/source-options.js';
+import type { SourceSettings } from '../../src/io/source-settings.js';
 import { cliBuilt, runCli, tempDir } from './fixture.js';
 
 const SIZE = 16;
