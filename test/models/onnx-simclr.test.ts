@@ -126,7 +126,7 @@ describe('SimCLR on onnxruntime', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 
   it.each(['fast', 'low'] as const)('is deterministic: the same state and batches give bit-identical weights, memory %s', async (memory) => {
     const run = async () => {
