@@ -31,6 +31,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CLEANSE_DEFAULTS } from '../pipelines/cleanse/options.js';
 import { arg } from './lib/args.js';
+import { writeSubset } from './lib/ladder-data.js';
 
 const CLI = resolve('dist/src/bin.js');
 const CIFAR = resolve(process.env.GSSD_CIFAR10_DIR ?? '../shared/data/cifar10');
@@ -113,18 +114,7 @@ async function main(): Promise<void> {
   const results: Record<string, unknown>[] = [];
   try {
     // the subsets: the first `rows` training rows, the first `testRows` test rows
-    const subset = async (inputs: string[], rows: number, out: string) => {
-      const { readBatches } = await import('../src/io/read.js');
-      const { PartSink } = await import('../src/io/part-sink.js');
-      const sink = await PartSink.open(out);
-      let left = rows;
-      for await (const b of readBatches(inputs)) {
-        if (left <= 0) break;
-        await sink.write(b.numRows <= left ? b : b.slice(0, left));
-        left -= b.numRows;
-      }
-      await sink.close();
-    };
+    const subset = writeSubset;
     const trainShards = [0, 1, 2, 3, 4].map((k) => join(CIFAR, `train-0000${k}-of-00005.parquet`));
     await subset(trainShards, Math.min(budget.rows, 50_000), join(root, 'train'));
     await subset([join(CIFAR, 'test-00000-of-00001.parquet')], budget.testRows, join(root, 'test'));
