@@ -313,7 +313,6 @@ async function runTraining(
   io: RunIo,
 ): Promise<RunResult> {
   const size = s.source.imageSize;
-  const per = size * size * 3;
   const progress: TrainProgress = resumeFrom ?? { phase: 'train', epochsDone: 0, stepsDone: 0, savedDir: null, lastLoss: null };
   const config: ClassifierConfig = { numClasses: scan.numClasses, width: s.width, imageSize: size, stem: resnetLayout({ imageSize: size }).stem, seed: s.seed, momentum: 0.9, weightDecay: 5e-4, decay: 'all' };
   const clf = await openClassifierEngine(config, progress.savedDir, { runtime: where.trainRuntime, device: where.device, threads: where.threads });
@@ -323,10 +322,7 @@ async function runTraining(
   const done = (progress.phase === 'train' ? 0 : scan.trainRows * s.epochs) + (progress.phase === 'train' ? scan.trainRows : scan.finetuneRows) * progress.epochsDone;
   const bar = new Progress(io.log, 'train', total);
   bar.skip(done);
-  let steps = 0;
-  let trained = 0;
-  let seconds = 0;
-  let undecodable = 0;
+  const counters: RunCounters = { steps: 0, trained: 0, seconds: 0, undecodable: 0 };
   let trainAccuracy: number | null = null;
   const save = async (phase: Phase, epoch: number, step: number) => {
     const dir = io.checkpointDir(phase, epoch, step);
@@ -337,13 +333,13 @@ async function runTraining(
     if (previous && previous !== dir) await rm(previous, { recursive: true, force: true });
   };
   const result = (stopped: boolean): RunResult => ({
-    steps,
-    seconds: Math.round(seconds * 100) / 100,
-    imagesPerSec: Math.round((10 * trained) / Math.max(seconds, 1e-3)) / 10,
+    steps: counters.steps,
+    seconds: Math.round(counters.seconds * 100) / 100,
+    imagesPerSec: Math.round((10 * counters.trained) / Math.max(counters.seconds, 1e-3)) / 10,
     lastLoss: progress.lastLoss,
     trainAccuracy,
     stopped,
-    undecodable,
+    undecodable: counters.undecodable,
     trainRuntime: clf.describe(),
   });
   try {
@@ -357,53 +353,16 @@ async function runTraining(
       if (phase === 'finetune' && !resuming) clf.resetMomentum();
       for (let epoch = resuming ? progress.epochsDone : 0; epoch < epochs; epoch++) {
         const lr = phase === 'train' ? stepLr(epoch, epochs, s.lr) : s.finetuneLr;
-        const rng = new Rng(`${s.seed}:${phase}:${epoch}`);
-        const order = rng.shuffle([...inputs]);
         const skipTo = resuming && epoch === progress.epochsDone ? progress.stepsDone : 0;
-        let step = 0;
-        let losses = 0;
-        let seen = 0;
-        let correct = 0;
-        for await (const rows of shuffleBatches(rowStream(order, phase, s, scan.numClasses, io.tempDir), s.batch, s.shuffleBuffer, rng, { minLast: 2 })) {
-          if (step < skipTo) {
-            bar.skip(rows.length);
-            step++;
-            continue;
-          }
-          const t0 = performance.now();
-          const pixels = new Uint8Array(rows.length * per);
-          const labels: number[] = [];
-          for (const row of rows) {
-            try {
-              pixels.set(decodeImage(row.image, size, s.source.maxImagePixels), labels.length * per);
-              labels.push(row.label);
-            } catch {
-              undecodable++;
-            }
-          }
-          if (labels.length >= 2) {
-            const x = cropFlipToArray(pixels.subarray(0, labels.length * per), labels.length, size, new Rng(`${s.seed}:crop:${phase}:${epoch}:${step}`));
-            const r = await clf.step(x, labels, lr);
-            progress.lastLoss = r.loss;
-            losses += r.loss * labels.length;
-            correct += r.correct;
-            seen += labels.length;
-            trained += labels.length;
-          }
-          seconds += (performance.now() - t0) / 1000;
-          step++;
-          steps++;
-          bar.add(rows.length);
-          if (io.stopAfterSteps !== undefined && steps >= io.stopAfterSteps) return result(true);
-          if (step % s.checkpointSteps === 0) await save(phase, epoch, step);
-        }
-        if (phase === 'train' && seen > 0) trainAccuracy = correct / seen;
+        const e = await trainEpoch({ s, scan, io, clf, bar, counters, progress, save }, phase, epoch, inputs, lr, skipTo);
+        if (e.stopped) return result(true);
+        if (phase === 'train' && e.seen > 0) trainAccuracy = e.correct / e.seen;
         io.log.info(`${phase} epoch`, {
           epoch: epoch + 1,
           of: epochs,
           lr,
-          meanLoss: seen ? Number((losses / seen).toFixed(4)) : null,
-          accuracy: seen ? Number((correct / seen).toFixed(4)) : null,
+          meanLoss: e.seen ? Number((e.losses / e.seen).toFixed(4)) : null,
+          accuracy: e.seen ? Number((e.correct / e.seen).toFixed(4)) : null,
         });
         await save(phase, epoch + 1, 0);
       }
@@ -414,4 +373,81 @@ async function runTraining(
   } finally {
     await clf.close();
   }
+}
+
+/** What a training run counts across its epochs (steps run this process, images trained, seconds in steps, undecodable images). */
+interface RunCounters {
+  steps: number;
+  trained: number;
+  seconds: number;
+  undecodable: number;
+}
+
+/** What one epoch needs from its run. */
+interface EpochRun {
+  s: Settings;
+  scan: Scan;
+  io: RunIo;
+  clf: Awaited<ReturnType<typeof openClassifierEngine>>;
+  bar: Progress;
+  counters: RunCounters;
+  progress: TrainProgress;
+  save: (phase: Phase, epoch: number, step: number) => Promise<void>;
+}
+
+/**
+ * One epoch of `phase` over `inputs` in its seeded shuffled order: steps before `skipTo` are
+ * skipped (a resume), a checkpoint every `checkpointSteps` steps. Returns the epoch's summed
+ * loss, rows and correct predictions, or `stopped` when `io.stopAfterSteps` is reached.
+ */
+async function trainEpoch(run: EpochRun, phase: Phase, epoch: number, inputs: string[], lr: number, skipTo: number): Promise<{ losses: number; seen: number; correct: number; stopped: boolean }> {
+  const { s, scan, io, clf, bar, counters, progress } = run;
+  const size = s.source.imageSize;
+  const rng = new Rng(`${s.seed}:${phase}:${epoch}`);
+  const order = rng.shuffle([...inputs]);
+  let step = 0;
+  let losses = 0;
+  let seen = 0;
+  let correct = 0;
+  for await (const rows of shuffleBatches(rowStream(order, phase, s, scan.numClasses, io.tempDir), s.batch, s.shuffleBuffer, rng, { minLast: 2 })) {
+    if (step < skipTo) {
+      bar.skip(rows.length);
+      step++;
+      continue;
+    }
+    const t0 = performance.now();
+    const { pixels, labels } = decodeRows(rows, size, s.source.maxImagePixels, counters);
+    if (labels.length >= 2) {
+      const x = cropFlipToArray(pixels, labels.length, size, new Rng(`${s.seed}:crop:${phase}:${epoch}:${step}`));
+      const r = await clf.step(x, labels, lr);
+      progress.lastLoss = r.loss;
+      losses += r.loss * labels.length;
+      correct += r.correct;
+      seen += labels.length;
+      counters.trained += labels.length;
+    }
+    counters.seconds += (performance.now() - t0) / 1000;
+    step++;
+    counters.steps++;
+    bar.add(rows.length);
+    if (io.stopAfterSteps !== undefined && counters.steps >= io.stopAfterSteps) return { losses, seen, correct, stopped: true };
+    if (step % s.checkpointSteps === 0) await run.save(phase, epoch, step);
+  }
+  return { losses, seen, correct, stopped: false };
+}
+
+/** The images of a batch decoded to size x size RGB, packed; undecodable ones are left out and counted. */
+function decodeRows(rows: Row[], size: number, maxPixels: number | undefined, counters: RunCounters): { pixels: Uint8Array; labels: number[] } {
+  const per = size * size * 3;
+  const pixels = new Uint8Array(rows.length * per);
+  const labels: number[] = [];
+  for (const row of rows) {
+    try {
+      pixels.set(decodeImage(row.image, size, maxPixels), labels.length * per);
+      labels.push(row.label);
+    } catch {
+      counters.undecodable++;
+    }
+  }
+  return { pixels: pixels.subarray(0, labels.length * per), labels };
 }
