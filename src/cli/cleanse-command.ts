@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.js';
 import { SOURCE_OPTIONS } from './source-options.js';
 import { choiceOpt, intOpt, numberOpt, stringOpt, switchOpt } from './option.js';
-import { intOption, stringOption } from './options.js';
+import { intOption, stringOption } from './option-values.js';
 import { backendOpt, TRAIN_ENGINE_OPTIONS } from './engine-options.js';
 import { defineCommand, inputsOf, type Values } from './command.js';
 import { CLEANSE_DEFAULTS as D, type CleanseOptions } from '../../pipelines/cleanse/options.js';

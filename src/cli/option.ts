@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
-import { enumOption, intOption, numberOption, stringOption } from './options.js';
+import { enumOption, intOption, numberOption, stringOption } from './option-values.js';
 
 /** The parsed arguments, as `parseArgs` gives them. */
 export type Values = Record<string, string | boolean | string[] | undefined>;

@@ -1,6 +1,6 @@
 import { SOURCE_OPTIONS } from './source-options.js';
 import { choiceOpt, intOpt, numberOpt, stringOpt, switchOpt } from './option.js';
-import { intOption } from './options.js';
+import { intOption } from './option-values.js';
 import { backendOpt, TRAIN_ENGINE_OPTIONS } from './engine-options.js';
 import { defineCommand, inputsOf, type Values } from './command.js';
 import { TRAIN_MEMORY } from '../models/onnx-simclr-graph.js';

@@ -1,7 +1,8 @@
 import { UsageError } from '../errors.js';
 
 /**
- * Option validation with one message pattern:
+ * Raw option values parsed and checked (what each declared option in option.ts reads through),
+ * with one message pattern:
  * ``Expected `--rate` to be a number in (0, 1), got `2` ``.
  *
  * @example

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { enumOption, intOption, numberOption } from '../../src/cli/options.js';
+import { enumOption, intOption, numberOption } from '../../src/cli/option-values.js';
 
 describe('option validation', () => {
   it('parses valid values and falls back when absent', () => {
