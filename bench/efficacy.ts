@@ -15,18 +15,22 @@
  * the Deep k-NN baseline (`--detector knn`) on the same features. On the transfer rung it trains
  * the final classifier for `--retrain-attacks` with no defence, on GSSD's split (clean + fine-tune
  * on the relabelled rows) and on the oracle split (the true poison removed), same budget.
+ * Per rung except simclr (its encoder is pretrained on each attack's rows), it also cleanses the
+ * first `--rows` rows of unpoisoned train shards 0-2 (`--clean-shards`): every flag there is a
+ * false alarm, and the largest outlier indices show the margin.
  *
  *   npm run bench:efficacy -- [--rungs pixels,untrained,simclr,transfer] [--attacks badnets,...]
  *       [--rows 10000] [--test-rows 2000] [--width 16] [--pretrain-epochs 5]
  *       [--transfer-epochs 20] [--retrain-attacks badnets,blend,wanet] [--retrain-epochs 10]
  *       [--no-retrain] [--retrain-on default|paper] [--retrain-only] [--retrain-models none,gssd,oracle]
- *       [--work DIR] [--name efficacy]
+ *       [--modes default,paper,knn] [--clean-shards 0,1,2 | --no-clean] [--work DIR] [--name efficacy]
  *   npm run bench:efficacy -- --render      # rewrite efficacy.md (and the README table) from the JSON
  *
  * Everything runs through the built CLI. `--work DIR` (default $TMPDIR/gssd-ladder) keeps the
  * subsets, poisoned data, encoders and models, and a later run reuses what is there, so rungs
- * can be run one invocation at a time; results merge into bench/results/efficacy.json, each cell
- * with its own date, commit and seconds. The README's ladder table is generated from it
+ * can be run one invocation at a time, and `--modes default` re-runs only the default cleanses
+ * (after a change to the defaults); results merge into bench/results/efficacy.json, each run
+ * with its own date, commit and seconds (only the keys an invocation wrote replace the file's). The README's ladder table is generated from it
  * (between the `ladder:start` / `ladder:end` markers).
  */
 import { spawnSync } from 'node:child_process';
@@ -38,6 +42,9 @@ import { arg } from './lib/args.js';
 import { writePixelsEncoder, writeUntrainedEncoder } from './lib/ladder-encoders.js';
 import { featuresKnn } from './lib/features-knn.js';
 import { writeOracleSplit, writeSubset } from './lib/ladder-data.js';
+import { robustNDScores } from '../src/detect/detect-targets.js';
+import { detectionOptions } from '../src/detect/options.js';
+import type { DetectionReport } from '../src/detect/detection-report.js';
 import { renderLadder, type Ladder } from './lib/ladder-render.js';
 
 const CLI = resolve('dist/src/bin.js');
@@ -70,6 +77,14 @@ const retrainOnly = process.argv.includes('--retrain-only');
 const retrainModels = arg('retrain-models', 'none,gssd,oracle').split(',');
 const WORK = resolve(arg('work', join(tmpdir(), 'gssd-ladder')));
 for (const r of rungs) if (!RUNGS.includes(r)) usage(`--rungs takes ${RUNGS.join(', ')}; got ${r}`);
+const MODES = ['default', 'paper', 'knn'] as const;
+type Mode = (typeof MODES)[number];
+/** Which cleanses of a cell to (re)run; the cell's other runs are kept from the results file. */
+const modes = arg('modes', MODES.join(',')).split(',') as Mode[];
+for (const m of modes) if (!MODES.includes(m)) usage(`--modes takes ${MODES.join(', ')}; got ${m}`);
+/** CIFAR-10 train shards whose first --rows rows are cleansed unpoisoned (no target), per rung: false alarms. */
+const cleanShards = process.argv.includes('--no-clean') ? [] : arg('clean-shards', '0,1,2').split(',').map(Number);
+for (const k of cleanShards) if (![0, 1, 2].includes(k)) usage(`--clean-shards takes 0, 1 or 2 (3 and 4 train the transfer encoder); got ${k}`);
 
 function usage(message: string): never {
   console.error(`bench:efficacy: ${message}`);
@@ -99,19 +114,32 @@ const PAPER = ['--target-detection', 'paper'];
 
 const stamp = () => ({ date: new Date().toISOString(), commit: headCommit() });
 
+/** The keys this invocation wrote, per section: only these replace what is on disk when saving. */
+const touched = { encoders: new Set<string>(), cells: new Set<string>(), retrain: new Set<string>(), clean: new Set<string>() };
+function put<S extends keyof typeof touched>(ladder: Ladder, section: S, key: string, value: NonNullable<Ladder[S]>[string]): void {
+  const records = (ladder[section] ??= {}) as Record<string, unknown>;
+  records[key] = value;
+  touched[section].add(key);
+}
+
 async function load(): Promise<Ladder> {
   if (existsSync(RESULTS)) return JSON.parse(await readFile(RESULTS, 'utf8'));
   return { budget, encoders: {}, cells: {}, retrain: {} };
 }
 
-/** Writes the results, merged key by key into what is on disk (two invocations may run at once on different rungs). */
+/**
+ * Writes the results: what is on disk, with the keys this invocation wrote replaced (two
+ * invocations may run at once on different rungs or attacks without losing each other's).
+ */
 async function save(ladder: Ladder): Promise<void> {
   await mkdir('bench/results', { recursive: true });
   if (existsSync(RESULTS)) {
     const disk: Ladder = JSON.parse(await readFile(RESULTS, 'utf8'));
-    ladder.encoders = { ...disk.encoders, ...ladder.encoders };
-    ladder.cells = { ...disk.cells, ...ladder.cells };
-    ladder.retrain = { ...disk.retrain, ...ladder.retrain };
+    for (const section of Object.keys(touched) as (keyof typeof touched)[]) {
+      const merged: Record<string, any> = { ...(disk[section] ?? {}) };
+      for (const key of touched[section]) merged[key] = ladder[section]?.[key];
+      (ladder as any)[section] = merged;
+    }
   }
   await writeFile(RESULTS, JSON.stringify(ladder, null, 1));
   await renderLadder(ladder, `bench/results/${NAME}.md`, README);
@@ -144,7 +172,7 @@ async function encoderOf(rung: Rung, attack: string, ladder: Ladder): Promise<st
       }
       const test = gssd(['test', '--model', model, '--clean', join(WORK, 'data', 'test'), '--json']).out;
       gssd(['export-onnx', '--model', model, '--out', file, '--json']);
-      ladder.encoders.transfer = { ...stamp(), trainSeconds, testAcc: test.acc, trainRows: 20000, epochs: budget.transferEpochs, width: budget.width };
+      put(ladder, 'encoders', 'transfer', { ...stamp(), trainSeconds, testAcc: test.acc, trainRows: 20000, epochs: budget.transferEpochs, width: budget.width });
     }
     return file;
   }
@@ -153,30 +181,67 @@ async function encoderOf(rung: Rung, attack: string, ladder: Ladder): Promise<st
     const resume = existsSync(join(dir, 'checkpoint')) ? ['--resume'] : [];
     console.log(`${attack}: gssd pretrain, width ${budget.width}, ${budget.pretrainEpochs} epochs`);
     const t = gssd(['pretrain', join(WORK, attack, 'poisoned', 'data'), '--out', dir, '--width', String(budget.width), '--epochs', String(budget.pretrainEpochs), '--batch', '128', ...resume]);
-    ladder.encoders[`simclr/${attack}`] = { ...stamp(), pretrainSeconds: t.seconds, epochs: budget.pretrainEpochs, width: budget.width };
+    put(ladder, 'encoders', `simclr/${attack}`, { ...stamp(), pretrainSeconds: t.seconds, epochs: budget.pretrainEpochs, width: budget.width });
   }
   return join(dir, 'encoder');
 }
 
 /** The 20-NN accuracy of an encoder's features on the clean training subset, once per encoder. */
 async function knnOf(key: string, encoder: string, ladder: Ladder): Promise<void> {
-  const e = (ladder.encoders[key] ??= {});
+  const e = ladder.encoders[key] ?? {};
   if (e.knn20 !== undefined && e.path === encoder) return;
   const k = await featuresKnn(encoder, join(WORK, 'data', 'train'), 20);
-  Object.assign(e, { path: encoder, knn20: k.accuracy, featureDim: k.dim, knnRows: k.rows });
+  put(ladder, 'encoders', key, { ...e, path: encoder, knn20: k.accuracy, featureDim: k.dim, knnRows: k.rows });
   console.log(`${key}: 20-NN accuracy ${(100 * k.accuracy).toFixed(1)}% (${k.dim} features, ${k.rows} rows)`);
 }
 
+/** The robust ND indices of a report.json's classes on the linear scale (what gssd used before the log scale), for comparison. */
+function linearNDIndices(detection: DetectionReport): (number | null)[] {
+  if (detection.mode !== 'robust') return detection.classes.map(() => null);
+  const dFlagged = new Set(detection.flagged.filter((f) => f.test === 'D').map((f) => f.label));
+  const stats = detection.classes.map((c) => ({ label: c.label, statistic: c.ndTest.statistic, nOther: c.ndTest.nOther }));
+  return robustNDScores(stats, detectionOptions({ ...detection.options, robustNDScale: 'linear' }), dFlagged).map((s) => s.index);
+}
+
 /** The target class's (label 0) outlier indices from a report.json. */
-async function targetTests(run: string): Promise<{ ndIndex: number | null; dIndex: number | null; ndStatistic: number | null; critical: number | null }> {
+async function targetTests(run: string) {
   const report = JSON.parse(await readFile(join(run, 'report.json'), 'utf8'));
-  const target = report.detection?.classes?.find((c: { label: number }) => c.label === 0);
+  const detection: DetectionReport | undefined = report.detection;
+  const target = detection?.classes.find((c) => c.label === 0);
   return {
-    ndIndex: target?.ndTest?.index ?? null,
+    ndIndex: target?.ndTest.index ?? null,
+    ndIndexLinear: detection ? linearNDIndices(detection)[0] : null,
     dIndex: target?.dRobust?.index ?? null,
-    ndStatistic: target?.ndTest?.statistic ?? null,
-    critical: target?.ndTest?.critical ?? target?.dRobust?.critical ?? null,
+    ndStatistic: target?.ndTest.statistic ?? null,
+    critical: target?.ndTest.critical ?? target?.dRobust?.critical ?? null,
   };
+}
+
+/**
+ * A default cleanse of CIFAR-10 train shard `k`'s first rows, unpoisoned: what the rung flags
+ * with no attack (every flag is a false alarm) and how close the largest index comes.
+ */
+async function cleanCheck(rung: Rung, encoder: string, k: number, ladder: Ladder): Promise<void> {
+  const data = join(WORK, 'data', `clean-shard${k}`);
+  if (!existsSync(data)) await writeSubset([join(CIFAR, `train-0000${k}-of-00005.parquet`)], budget.rows, data);
+  const run = join(WORK, 'clean', `run-${rung}-shard${k}`);
+  await rm(run, { recursive: true, force: true });
+  const c = gssd(['cleanse', data, '--encoder', encoder, '--out', run, '--seed', '0', '--json']);
+  const detection: DetectionReport = JSON.parse(await readFile(join(run, 'report.json'), 'utf8')).detection;
+  await rm(run, { recursive: true, force: true });
+  const max = (xs: (number | null | undefined)[]) => xs.reduce<number | null>((m, x) => (x == null ? m : m === null ? x : Math.max(m, x)), null);
+  const result = {
+    ...stamp(),
+    seconds: c.seconds,
+    flagged: detection.flagged,
+    ndIndexMax: max(detection.classes.map((x) => x.ndTest.index)),
+    ndIndexMaxLinear: max(linearNDIndices(detection)),
+    dIndexMax: max(detection.classes.map((x) => x.dRobust?.index)),
+    critical: max(detection.classes.map((x) => x.ndTest.critical ?? x.dRobust?.critical)),
+  };
+  put(ladder, 'clean', `${rung}/shard${k}`, result);
+  console.log(`${rung} clean shard ${k}: flagged ${JSON.stringify(detection.flagged)}, largest ND index ${result.ndIndexMax?.toFixed(2)} (linear ${result.ndIndexMaxLinear?.toFixed(2)}), D ${result.dIndexMax?.toFixed(2)}, critical ${result.critical?.toFixed(2)}`);
+  await save(ladder);
 }
 
 /** One cleanse + evaluate of an attack's poisoned rows with `encoder` and `flags`. */
@@ -189,7 +254,7 @@ async function cleanseAndEvaluate(attack: string, rung: Rung, name: string, enco
   if (!keep) await rm(run, { recursive: true, force: true });
   const flagged = (c.out.flagged as { label: number }[]).map((f) => f.label);
   console.log(`${attack} ${rung} ${name}: flagged ${JSON.stringify(flagged)}, removal ${(100 * e.split.removalRecall).toFixed(1)}%, clean loss ${(100 * e.split.cleanLoss).toFixed(1)}%${e.separation ? `, AUROC ${e.separation.auroc.toFixed(3)}` : ''}`);
-  return { seconds: c.seconds, flagged, detection: e.detection, split: e.split, separation: e.separation, tests, verdict: c.out.verdict?.text ?? null };
+  return { ...stamp(), seconds: c.seconds, flagged, detection: e.detection, split: e.split, separation: e.separation, tests, verdict: c.out.verdict?.text ?? null };
 }
 
 async function ensureData(): Promise<void> {
@@ -236,7 +301,7 @@ async function retrain(attack: string, ladder: Ladder): Promise<void> {
     const test = gssd(['test', '--model', model, '--clean', join(WORK, 'data', 'test'), '--triggered', join(dir, 'poisoned-test', 'data'), '--json']).out;
     result[name] = { acc: test.acc, asr: test.asr, triggeredRows: test.triggeredRows, cleanRows: test.cleanRows, trainSeconds: t.seconds };
     console.log(`${attack} retrain ${name}: ACC ${(100 * test.acc).toFixed(1)}% ASR ${(100 * test.asr).toFixed(2)}% (${t.seconds.toFixed(0)} s)`);
-    ladder.retrain[attack] = result;
+    put(ladder, 'retrain', attack, result);
     await save(ladder);
   }
 }
@@ -256,21 +321,21 @@ async function main(): Promise<void> {
   await ensureData();
   for (const rung of retrainOnly ? [] : rungs) {
     for (const attack of attacks) {
-      const started = Date.now();
       const encoder = await encoderOf(rung, attack, ladder);
       await knnOf(rung === 'simclr' ? `simclr/${attack}` : rung, encoder, ladder);
       const keep = rung === 'transfer' && retrainAttacks.includes(attack);
-      const cell = {
-        ...stamp(),
-        default: await cleanseAndEvaluate(attack, rung, 'default', encoder, [], keep && retrainOn === 'default'),
-        paper: await cleanseAndEvaluate(attack, rung, 'paper', encoder, PAPER, keep && retrainOn === 'paper'),
-        knn: await cleanseAndEvaluate(attack, rung, 'knn', encoder, ['--detector', 'knn']),
-        seconds: 0,
-      };
-      cell.seconds = (Date.now() - started) / 1000;
-      ladder.cells[`${rung}/${attack}`] = cell;
+      const key = `${rung}/${attack}`;
+      const flags: Record<Mode, string[]> = { default: [], paper: PAPER, knn: ['--detector', 'knn'] };
+      const cell: Record<string, any> = { ...ladder.cells[key] };
+      for (const mode of modes) cell[mode] = await cleanseAndEvaluate(attack, rung, mode, encoder, flags[mode], keep && mode === retrainOn);
+      for (const mode of MODES) if (!cell[mode]) usage(`${key} has no ${mode} run on disk: add it to --modes`);
+      // the cleanses' own seconds (a cell's runs may come from different invocations)
+      Object.assign(cell, stamp(), { seconds: MODES.reduce((sum, m) => sum + cell[m].seconds, 0) });
+      put(ladder, 'cells', key, cell as Ladder['cells'][string]);
       await save(ladder);
     }
+    // the simclr rung pretrains on each attack's rows: it has no encoder for unpoisoned data
+    if (rung !== 'simclr') for (const k of cleanShards) await cleanCheck(rung, await encoderOf(rung, '', ladder), k, ladder);
   }
   if (rungs.includes('transfer')) for (const attack of retrainAttacks) if (attacks.includes(attack)) await retrain(attack, ladder);
 }

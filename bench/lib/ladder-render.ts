@@ -8,12 +8,16 @@ import { readFile, writeFile } from 'node:fs/promises';
 
 /** One cleanse + evaluate of the ladder. */
 export interface LadderRun {
+  /** When and at which commit this run was made (absent on runs before 2026-12-05 13:40). */
+  date?: string;
+  commit?: string;
   seconds: number;
   flagged: number[];
   detection: { targetFound: boolean; wronglyFlagged: number[] };
   split: { removalRecall: number; cleanLoss: number; relabelAccuracy: number | null; poisonedPrecision: number | null };
   separation: { auroc: number; ownKeptAt99Removal: number; ownRows: number } | null;
-  tests: { ndIndex: number | null; dIndex: number | null; critical: number | null } | null;
+  /** ndIndexLinear: the ND index on the linear scale gssd used before the log scale (absent on older runs). */
+  tests: { ndIndex: number | null; ndIndexLinear?: number | null; dIndex: number | null; critical: number | null } | null;
   verdict: string | null;
 }
 
@@ -26,6 +30,20 @@ export interface Ladder {
   cells: Record<string, { date: string; commit: string; seconds: number; default: LadderRun; paper: LadderRun; knn: LadderRun }>;
   /** Per attack: ACC/ASR of the classifier with no defence, GSSD's split, the oracle split. */
   retrain: Record<string, Record<string, any>>;
+  /** Per "RUNG/shardK": a default cleanse of unpoisoned rows (every flag is a false alarm). */
+  clean?: Record<string, CleanCheck>;
+}
+
+/** A default cleanse of unpoisoned rows: what it flags and its largest outlier indices. */
+export interface CleanCheck {
+  date: string;
+  commit: string;
+  seconds: number;
+  flagged: { label: number; test: string }[];
+  ndIndexMax: number | null;
+  ndIndexMaxLinear: number | null;
+  dIndexMax: number | null;
+  critical: number | null;
 }
 
 const RUNG_ORDER = ['pixels', 'untrained', 'simclr', 'transfer'];
@@ -46,7 +64,7 @@ export function ladderTables(l: Ladder): string[] {
     return RUNG_ORDER.indexOf(ra) - RUNG_ORDER.indexOf(rb) || ATTACK_ORDER.indexOf(aa) - ATTACK_ORDER.indexOf(ab);
   });
   const lines = [
-    '| encoder | attack | 20-NN acc. | target found: robust / paper | target index ND / D (critical) | score AUROC | own rows kept, best cut at 99% removal | defaults: removal / clean loss | relabel acc. | paper: removal / clean loss / relabel acc. | k-NN detector: removal / clean loss |',
+    '| encoder | attack | 20-NN acc. | target found: robust / paper | target index ND (linear scale) / D (critical) | score AUROC | own rows kept, best cut at 99% removal | defaults: removal / clean loss | relabel acc. | paper: removal / clean loss / relabel acc. | k-NN detector: removal / clean loss |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const key of keys) {
@@ -56,8 +74,18 @@ export function ladderTables(l: Ladder): string[] {
     const d = c.default;
     const t = d.tests;
     lines.push(
-      `| ${rung} | ${attack} | ${pct(enc.knn20)} | ${found(d)} / ${found(c.paper)} | ${idx(t?.ndIndex)} / ${idx(t?.dIndex)} (${idx(t?.critical)}) | ${d.separation ? d.separation.auroc.toFixed(3) : 'n/a'} | ${d.separation ? pct(d.separation.ownKeptAt99Removal) : 'n/a'} | ${pct(d.split.removalRecall)} / ${pct(d.split.cleanLoss)} | ${pct(d.split.relabelAccuracy)} | ${pct(c.paper.split.removalRecall)} / ${pct(c.paper.split.cleanLoss)} / ${pct(c.paper.split.relabelAccuracy)} | ${pct(c.knn.split.removalRecall)} / ${pct(c.knn.split.cleanLoss)} |`,
+      `| ${rung} | ${attack} | ${pct(enc.knn20)} | ${found(d)} / ${found(c.paper)} | ${idx(t?.ndIndex)}${t?.ndIndexLinear != null ? ` (${idx(t.ndIndexLinear)})` : ''} / ${idx(t?.dIndex)} (${idx(t?.critical)}) | ${d.separation ? d.separation.auroc.toFixed(3) : 'n/a'} | ${d.separation ? pct(d.separation.ownKeptAt99Removal) : 'n/a'} | ${pct(d.split.removalRecall)} / ${pct(d.split.cleanLoss)} | ${pct(d.split.relabelAccuracy)} | ${pct(c.paper.split.removalRecall)} / ${pct(c.paper.split.cleanLoss)} / ${pct(c.paper.split.relabelAccuracy)} | ${pct(c.knn.split.removalRecall)} / ${pct(c.knn.split.cleanLoss)} |`,
     );
+  }
+  const clean = Object.keys(l.clean ?? {}).sort((a, b) => RUNG_ORDER.indexOf(a.split('/')[0]) - RUNG_ORDER.indexOf(b.split('/')[0]) || a.localeCompare(b));
+  if (clean.length) {
+    lines.push('', '| encoder | unpoisoned rows | flagged (false alarms) | largest ND index (linear scale) | largest D index | critical |', '| --- | --- | --- | --- | --- | --- |');
+    for (const key of clean) {
+      const [rung, set] = key.split('/');
+      const c = l.clean![key];
+      const flags = c.flagged.length ? c.flagged.map((f) => `class ${f.label} (${f.test})`).join(', ') : 'none';
+      lines.push(`| ${rung} | CIFAR-10 train ${set.replace('shard', 'shard ')}, first ${l.budget.rows} | ${flags} | ${idx(c.ndIndexMax)} (${idx(c.ndIndexMaxLinear)}) | ${idx(c.dIndexMax)} | ${idx(c.critical)} |`);
+    }
   }
   const attacks = Object.keys(l.retrain).sort((a, b) => ATTACK_ORDER.indexOf(a) - ATTACK_ORDER.indexOf(b));
   if (attacks.length) {
@@ -91,8 +119,9 @@ function encoderNotes(l: Ladder): string[] {
  *   await renderLadder(JSON.parse(await readFile('bench/results/efficacy.json', 'utf8')), 'bench/results/efficacy.md', 'README.md');
  */
 export async function renderLadder(l: Ladder, md: string, readme: string): Promise<void> {
-  const dates = Object.values(l.cells).map((c) => c.date).sort();
-  const commits = [...new Set(Object.values(l.cells).map((c) => c.commit))];
+  const runs = [...Object.values(l.cells).flatMap((c) => [c, c.default, c.paper, c.knn]), ...Object.values(l.clean ?? {})];
+  const dates = runs.map((r) => r.date).filter((d): d is string => !!d).sort();
+  const commits = [...new Set(runs.map((r) => r.commit).filter((c): c is string => !!c))];
   const page = [
     '# The encoder ladder on CIFAR-10 (gssd bench:efficacy)',
     '',
@@ -104,7 +133,7 @@ export async function renderLadder(l: Ladder, md: string, readme: string): Promi
     '',
     ...ladderTables(l),
     '',
-    'Seconds per cell (three cleanses and evaluations): ' +
+    'Seconds per cell (its three cleanses): ' +
       Object.entries(l.cells)
         .map(([k, c]) => `${k} ${c.seconds.toFixed(0)}`)
         .join(', ') +

@@ -24,6 +24,7 @@ export async function detectPass(ctx: RunContext): Promise<void> {
     betaD: options.betaD,
     betaND: options.betaND,
     robustAlpha: options.robustAlpha ?? CLEANSE_DEFAULTS.robustAlpha,
+    robustNDScale: options.robustNDScale ?? CLEANSE_DEFAULTS.robustNDScale,
   });
   const { passes, ...thresholds } =
     options.cut === 'adaptive'

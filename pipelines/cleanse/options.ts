@@ -1,7 +1,7 @@
 import type { BackendName } from '../../src/models/backend.js';
 import type { TrainRuntimeRequest } from '../../src/models/simclr-engine.js';
 import type { OnnxProviderRequest } from '../../src/models/onnx-session.js';
-import { DEFAULT_DETECTION_OPTIONS, type TargetDetectionMode } from '../../src/detect/options.js';
+import { DEFAULT_DETECTION_OPTIONS, type NDScale, type TargetDetectionMode } from '../../src/detect/options.js';
 import type { CutMode } from '../../src/detect/split-thresholds.js';
 import type { DetectorName } from './baseline-pass.js';
 import type { EmbedRuntime } from './open-encoder.js';
@@ -49,6 +49,8 @@ export interface CleanseOptions {
   targetDetection: TargetDetectionMode;
   /** False-alarm level of robust detection per dataset (Bonferroni over the classes); default 0.2. */
   robustAlpha?: number;
+  /** Robust ND-test scale: `log` (default) or `linear` (see `DetectionOptions.robustNDScale`). */
+  robustNDScale?: NDScale;
   /** GSSD, or a baseline detector on the same embeddings (for comparison). */
   detector: DetectorName;
   /** --detector knn: neighbours per row (default 50). */
@@ -119,6 +121,7 @@ export const CLEANSE_DEFAULTS = {
   betaND: DEFAULT_DETECTION_OPTIONS.betaND,
   targetDetection: DEFAULT_DETECTION_OPTIONS.mode,
   robustAlpha: DEFAULT_DETECTION_OPTIONS.robustAlpha,
+  robustNDScale: DEFAULT_DETECTION_OPTIONS.robustNDScale,
   cut: 'adaptive' as CutMode,
   detector: 'gssd' as DetectorName,
   knnK: 50,
@@ -156,7 +159,9 @@ export function outputFingerprint(o: CleanseOptions): Record<string, unknown> {
     betaND: o.betaND,
     targetDetection: o.targetDetection,
     // robust mode only: paper-mode runs checkpointed before the option existed still resume
-    ...(o.targetDetection === 'robust' ? { robustAlpha: o.robustAlpha ?? CLEANSE_DEFAULTS.robustAlpha } : {}),
+    ...(o.targetDetection === 'robust'
+      ? { robustAlpha: o.robustAlpha ?? CLEANSE_DEFAULTS.robustAlpha, robustNDScale: o.robustNDScale ?? CLEANSE_DEFAULTS.robustNDScale }
+      : {}),
     cut: o.cut,
     detector: o.detector,
     ...(o.detector === 'knn' ? { knnK: o.knnK ?? CLEANSE_DEFAULTS.knnK } : {}),

@@ -55,6 +55,13 @@ const robustAlpha = numberOpt('robust-alpha', 'A', 'robust mode: chance of flagg
   open: true,
   default: D.robustAlpha,
 });
+const robustNDScale = choiceOpt(
+  'robust-nd-scale',
+  'S',
+  'robust mode: compare the classes\' ND statistics on a log scale (log) or as they are\n(linear, gssd before 0.x)',
+  ['log', 'linear'] as const,
+  { default: D.robustNDScale },
+);
 const detector = choiceOpt(
   'detector',
   'NAME',
@@ -103,7 +110,7 @@ DIR/report.html. Each output row carries the input columns plus gssd_split, gssd
 gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason.`,
   options: [
     out, runDir, resume, force, encoder, embedRuntime, scoreRuntime, pretrainEpochs, pretrainBatch, TRAIN_ENGINE_OPTIONS, simclrShards, width,
-    flowEpochs, flowBatch, flowLr, flowWorkers, targetDetection, robustAlpha, detector, knnK, cut, lambda, betaD, betaND, alphaClean, alphaPoison,
+    flowEpochs, flowBatch, flowLr, flowWorkers, targetDetection, robustAlpha, robustNDScale, detector, knnK, cut, lambda, betaD, betaND, alphaClean, alphaPoison,
     seed, backend, partRows, checkpointRows, keepWork, engine, redis, onDuplicateId, json, SOURCE_OPTIONS,
   ],
   async run(values, positionals, log) {
@@ -133,8 +140,8 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     throw new UsageError('--alpha-clean and --alpha-poison size the fixed cut; add --cut fixed (the default cut is adaptive)');
   }
   const detection = targetDetection.read(values);
-  if (detection !== 'robust' && given(robustAlpha)) {
-    throw new UsageError('--robust-alpha sets the level of robust detection; it does nothing with --target-detection paper');
+  if (detection !== 'robust' && (given(robustAlpha) || given(robustNDScale))) {
+    throw new UsageError(`--${given(robustAlpha) ? 'robust-alpha' : 'robust-nd-scale'} sets robust detection; it does nothing with --target-detection paper`);
   }
   const detectorName = detector.read(values);
   if (detectorName !== 'knn' && given(knnK)) throw new UsageError('--knn-k sets the neighbours of --detector knn; add --detector knn');
@@ -157,6 +164,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     flowWorkers: flowWorkers.read(values),
     targetDetection: detection,
     robustAlpha: robustAlpha.read(values),
+    robustNDScale: robustNDScale.read(values),
     detector: detectorName,
     knnK: knnK.read(values),
     cut: cutMode,

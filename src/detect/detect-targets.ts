@@ -48,9 +48,9 @@ export async function detectTargets(
  * level `robustAlpha`, default 0.1):
  * - D: statistic = share of the class's rows whose u lies below the `robustLowQuantile` (0.01)
  *   of comparable rows of the other classes (`DTestAccumulator.lowTails`); flag a class when
- *   the statistic exceeds beta_D and is a high outlier (sd floor `robustMinScaleD` = 0.02).
+ *   the statistic exceeds beta_D and is a high outlier (sd floor `robustMinScaleD` = 0.05).
  * - ND: on the classes D did not flag, flag a class when its ND statistic is a low outlier
- *   against the other classes D did not flag (sd floor `robustMinScaleND` = 0.01 nats/dim).
+ *   against the other classes D did not flag, on the scale `robustNDScale` (`robustNDScores`).
  * When all classes are alike (spread below the floors) nothing is flagged.
  *
  * @example
@@ -82,13 +82,9 @@ export function decideDetection(
     dScores = outlierScores(dRobust.map((r) => r.statistic), 1, { alpha: options.robustAlpha, minScale: options.robustMinScaleD, exclude: empty });
     for (let c = 0; c < K; c++) dFlag[c] = dScores[c].outlier && dRobust[c].statistic > options.betaD;
   }
-  const ndValues = ndStats.map((s) => s.statistic);
   const dFlagged = new Set<number>();
   dFlag.forEach((f, c) => f && dFlagged.add(c));
-  const ndScores: OutlierScore[] =
-    mode === 'robust'
-      ? outlierScores(ndValues, -1, { alpha: options.robustAlpha, minScale: options.robustMinScaleND, exclude: dFlagged })
-      : hists.map(() => untested);
+  const ndScores: OutlierScore[] = mode === 'robust' ? robustNDScores(ndStats, options, dFlagged) : hists.map(() => untested);
   if (mode === 'robust' && K - dFlagged.size < 3) {
     notes.push(`robust ND-test needs 3 classes not flagged by the D-test, ${K - dFlagged.size} left: ND-test not applied`);
   }
@@ -124,4 +120,22 @@ export function decideDetection(
     clean: flagged.length === 0,
     notes,
   };
+}
+
+/**
+ * Robust ND-test indices: each class's ND statistic against the other classes (not D-flagged)
+ * as a low outlier (`outlierScores`). On the `log` scale (default) the values compared are
+ * ln(max(statistic, robustNDFloor)) with spread floor `robustMinScaleNDLog`: the statistics are
+ * positive, right-skewed across classes (a strong encoder gives 1.5-7 nats/dim on clean
+ * CIFAR-10), and one very distinct class on the high side would otherwise widen the spread
+ * that hides a target near 0. On the `linear` scale: the statistics, floor `robustMinScaleND`.
+ *
+ * @example
+ *   robustNDScores(ndAcc.statistics(), detectionOptions(), new Set())[0]; // { index: 8.2, critical: 2.45, outlier: true }
+ */
+export function robustNDScores(ndStats: readonly NDStatistic[], options: DetectionOptions, exclude: ReadonlySet<number>): OutlierScore[] {
+  const log = options.robustNDScale === 'log';
+  const values = ndStats.map((s) => (s.statistic === null ? null : log ? Math.log(Math.max(s.statistic, options.robustNDFloor)) : s.statistic));
+  const minScale = log ? options.robustMinScaleNDLog : options.robustMinScaleND;
+  return outlierScores(values, -1, { alpha: options.robustAlpha, minScale, exclude });
 }

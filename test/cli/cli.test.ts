@@ -30,7 +30,10 @@ describe.skipIf(!cliBuilt())('gssd command line', () => {
     expect(r.stderr.trim()).toMatch(/--alpha-clean and --alpha-poison size the fixed cut; add --cut fixed/);
     const paper = await runCli(['cleanse', resolve('package.json'), '--out', 'o', '--target-detection', 'paper', '--robust-alpha', '0.3']);
     expect(paper.code).toBe(2);
-    expect(paper.stderr.trim()).toMatch(/--robust-alpha sets the level of robust detection; it does nothing with --target-detection paper/);
+    expect(paper.stderr.trim()).toMatch(/--robust-alpha sets robust detection; it does nothing with --target-detection paper/);
+    const scale = await runCli(['cleanse', resolve('package.json'), '--out', 'o', '--target-detection', 'paper', '--robust-nd-scale', 'linear']);
+    expect(scale.code).toBe(2);
+    expect(scale.stderr.trim()).toMatch(/--robust-nd-scale sets robust detection; it does nothing with --target-detection paper/);
   });
 
   it('prints the usage on stderr with exit code 2 when no command is given, and suggests the nearest command or option', async () => {

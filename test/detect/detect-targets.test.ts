@@ -60,7 +60,43 @@ describe('decideDetection (robust mode)', () => {
     const r = decideDetection(hists, nd(stats), opts, quiet(10));
     expect(r.mode).toBe('robust');
     expect(r.flagged).toEqual([{ label: 0, test: 'ND' }]);
-    expect(r.classes[0].ndTest.index).toBeCloseTo(3.0679, 3);
+    // log scale: ln 0.29 against ln 0.45 .. ln 0.72
+    expect(r.classes[0].ndTest.index).toBeCloseTo(4.1778, 3);
+    const linear = decideDetection(hists, nd(stats), detectionOptions({ mode: 'robust', robustNDScale: 'linear' }), quiet(10));
+    expect(linear.flagged).toEqual([{ label: 0, test: 'ND' }]);
+    expect(linear.classes[0].ndTest.index).toBeCloseTo(3.0679, 3);
+  });
+
+  // the per-class ND statistics of two real cleanses (ladder bench, transfer encoder, 10,000 CIFAR-10 rows)
+  const transferBadNets = [0.095, 6.031, 1.94, 1.809, 3.346, 3.008, 4.799, 3.034, 3.128, 2.947];
+  const transferClean = [1.728, 5.884, 1.818, 1.58, 2.94, 2.864, 4.466, 2.537, 2.883, 2.98];
+
+  it('finds a target near 0 that one very distinct class hides on the linear scale', () => {
+    const linear = decideDetection(hists, nd(transferBadNets), detectionOptions({ mode: 'robust', robustNDScale: 'linear' }), quiet(10));
+    expect(linear.flagged).toEqual([]);
+    expect(linear.classes[0].ndTest.index).toBeCloseTo(2.3193, 3);
+    const log = decideDetection(hists, nd(transferBadNets), opts, quiet(10));
+    expect(log.flagged).toEqual([{ label: 0, test: 'ND' }]);
+    expect(log.classes[0].ndTest.index).toBeCloseTo(8.7317, 3);
+    expect(log.classes[0].ndTest.critical).toBeCloseTo(2.449, 3);
+  });
+
+  it('flags nothing on the clean rows of the same encoder (log scale; D spread floor 0.05)', () => {
+    // the same clean run's D statistics: 10.1% of class 1 (automobile) in the others' 1% tail
+    const cleanTails = tails([0, 0.101, 0, 0, 0, 0, 0, 0.006, 0.005, 0]);
+    const r = decideDetection(hists, nd(transferClean), opts, cleanTails);
+    expect(r.flagged).toEqual([]);
+    expect(Math.max(...r.classes.map((c) => c.ndTest.index ?? -Infinity))).toBeCloseTo(1.5044, 3);
+    expect(r.classes[1].dRobust?.index).toBeCloseTo((0.101 - 0.011 / 9) / (0.05 * Math.sqrt(10 / 9)), 3);
+    const oldFloor = decideDetection(hists, nd(transferClean), detectionOptions({ mode: 'robust', robustMinScaleD: 0.02 }), cleanTails);
+    expect(oldFloor.flagged).toEqual([{ label: 1, test: 'D' }]);
+  });
+
+  it('clamps statistics at the floor before the log (0 or below is the strongest low outlier, not NaN)', () => {
+    const r = decideDetection(hists, nd([-0.2, 0.5, 0.52, 0.55, 0.6, 0.58, 0.51, 0.54, 0.56, 0.5]), opts, quiet(10));
+    expect(r.flagged).toEqual([{ label: 0, test: 'ND' }]);
+    expect(Number.isFinite(r.classes[0].ndTest.index)).toBe(true);
+    expect(() => detectionOptions({ robustNDScale: 'sqrt' as never })).toThrow('Expected `--robust-nd-scale` to be `log` or `linear`, got `sqrt`');
   });
 
   it('flags nothing when all classes are alike', () => {
@@ -73,8 +109,8 @@ describe('decideDetection (robust mode)', () => {
     const low = tails([0.01, 0.012, 0.009, 0.45, 0.011, 0.01, 0.008, 0.01, 0.013, 0.01]);
     const r = decideDetection(hists, nd([0.5, 0.52, 0.55, 0.1, 0.5, 0.53, 0.51, 0.54, 0.56, 0.5]), opts, low);
     expect(r.flagged).toEqual([{ label: 3, test: 'D' }]);
-    // others: mean 0.0103, sd 0.0015 floored to 0.02: (0.45 - 0.010333) / (0.02 sqrt(10/9)) = 20.86
-    expect(r.classes[3].dRobust?.index).toBeCloseTo(20.858, 2);
+    // others: mean 0.0103, sd 0.0015 floored to 0.05: (0.45 - 0.010333) / (0.05 sqrt(10/9)) = 8.342
+    expect(r.classes[3].dRobust?.index).toBeCloseTo(8.342, 2);
     expect(r.classes[3].ndTest.index).toBeNull();
     expect(r.classes[3].ndTest.evaluated).toBe(false);
   });
