@@ -1,7 +1,9 @@
 /**
  * The encoder ladder (issue #14): what each encoder buys. The same poisoned CIFAR-10 rows per
  * attack (the first `--rows` training rows, target 0, poison seed 1) go through the same
- * `gssd cleanse` and `gssd evaluate` with four encoders ("rungs"):
+ * `gssd cleanse` and `gssd evaluate` with four encoders ("rungs"). `--attacks` may add `lc`
+ * (Label-Consistent: PGD against the transfer rung's classifier, then the corner trigger).
+ * The rungs:
  *   pixels     raw pixels, 4 x 4 average-pooled (192 features; the cleanse standardises them)
  *   untrained  a seeded, untrained ResNet-18 of `--width`
  *   simclr     `gssd pretrain` on the attack's poisoned rows (`--pretrain-epochs`, `--width`)
@@ -257,7 +259,7 @@ async function cleanseAndEvaluate(attack: string, rung: Rung, name: string, enco
   return { ...stamp(), seconds: c.seconds, flagged, detection: e.detection, split: e.split, separation: e.separation, tests, verdict: c.out.verdict?.text ?? null };
 }
 
-async function ensureData(): Promise<void> {
+async function ensureData(ladder: Ladder): Promise<void> {
   const data = join(WORK, 'data');
   if (!existsSync(join(data, 'train'))) {
     await writeSubset([0, 1, 2, 3, 4].map((k) => join(CIFAR, `train-0000${k}-of-00005.parquet`)), budget.rows, join(data, 'train'));
@@ -267,7 +269,9 @@ async function ensureData(): Promise<void> {
     const dir = join(WORK, attack);
     if (!existsSync(join(dir, 'poisoned', 'truth'))) {
       await rm(join(dir, 'poisoned'), { recursive: true, force: true });
-      gssd(['poison', join(data, 'train'), '--attack', attack, '--target', '0', '--seed', '1', '--out', join(dir, 'poisoned'), '--json']);
+      // Label-Consistent: PGD against the transfer rung's classifier (trained on rows the ladder never poisons)
+      const lc = attack === 'lc' ? ['--lc-model', (await encoderOf('transfer', attack, ladder)).replace(/\.onnx$/, '')] : [];
+      gssd(['poison', join(data, 'train'), '--attack', attack, '--target', '0', '--seed', '1', '--out', join(dir, 'poisoned'), ...lc, '--json']);
     }
     if (retrainAttacks.includes(attack) && !existsSync(join(dir, 'poisoned-test', 'data'))) {
       await rm(join(dir, 'poisoned-test'), { recursive: true, force: true });
@@ -318,7 +322,7 @@ async function main(): Promise<void> {
   await mkdir(WORK, { recursive: true });
   const ladder = await load();
   ladder.budget = budget;
-  await ensureData();
+  await ensureData(ladder);
   for (const rung of retrainOnly ? [] : rungs) {
     for (const attack of attacks) {
       const encoder = await encoderOf(rung, attack, ladder);
