@@ -22,7 +22,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -89,6 +90,75 @@ interface EngineStats {
   /** The commands Redis counted most, during the run. */
   topCommands: Record<string, number>;
   redisCpuSeconds: number;
+  /** Client round trips (MONITOR: commands sent by clients, not those scripts ran inside Redis), in total, per job, by whom and by command. */
+  roundTrips: RoundTrips;
+}
+
+interface RoundTrips {
+  total: number;
+  perJob: number;
+  /** From the connections open before the coordinator started (the workers'). */
+  workers: number;
+  /** From the connections opened after (the coordinator's). */
+  coordinator: number;
+  /** Commands Lua scripts (EVALSHA) ran inside Redis: no round trip each. */
+  inScripts: number;
+  topCommands: Record<string, number>;
+}
+
+/** `redis-cli MONITOR` into a file, from now until `stop`. */
+async function monitor(port: number, file: string): Promise<{ stop: () => Promise<void> }> {
+  const child = spawn('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = createWriteStream(file);
+  let first = '';
+  await new Promise<void>((ok) => {
+    const on = (d: Buffer) => {
+      first += d;
+      if (first.includes('OK')) {
+        child.stdout!.off('data', on);
+        ok();
+      }
+    };
+    child.stdout!.on('data', on);
+  });
+  child.stdout!.pipe(out);
+  return {
+    stop: async () => {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+      if (!out.writableFinished) await once(out, 'finish');
+    },
+  };
+}
+
+/** The addresses of Redis's clients now (ip:port). */
+function clientAddresses(port: number): Set<string> {
+  const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'CLIENT', 'LIST'], { encoding: 'utf8' });
+  return new Set([...r.stdout.matchAll(/\baddr=(\S+)/g)].map((m) => m[1]));
+}
+
+/** Counts a MONITOR log's commands: sent by clients (by connection: workers' or not) or run by scripts. */
+async function countRoundTrips(file: string, workerAddrs: Set<string>, jobs: number): Promise<RoundTrips> {
+  let workers = 0;
+  let coordinator = 0;
+  let inScripts = 0;
+  const byCommand: Record<string, number> = {};
+  for await (const line of createInterface({ input: createReadStream(file) })) {
+    const m = /^[\d.]+ \[\d+ ([^\]]+)\] "([^"]+)"/.exec(line);
+    if (!m) continue;
+    const command = m[2].toLowerCase();
+    if (m[1] === 'lua') {
+      inScripts++;
+      continue;
+    }
+    if (command === 'info' || command === 'client') continue; // the bench's own
+    byCommand[command] = (byCommand[command] ?? 0) + 1;
+    if (workerAddrs.has(m[1])) workers++;
+    else coordinator++;
+  }
+  const total = workers + coordinator;
+  const top = Object.entries(byCommand).sort((a, b) => b[1] - a[1]).slice(0, 8);
+  return { total, perJob: Math.round((total / jobs) * 10) / 10, workers, coordinator, inScripts, topCommands: Object.fromEntries(top) };
 }
 
 interface ConfigResult {
@@ -191,7 +261,7 @@ const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.l
 const max = (xs: number[]) => (xs.length ? Math.max(...xs) : 0);
 
 /** Job statistics from the run's jobs in the queue (all of them: the Redis is this config's only). */
-async function jobStats(url: string, port: number, workers: number): Promise<Omit<EngineStats, 'redisCommands' | 'redisCommandsPerJob' | 'redisCommandsPerSecond' | 'topCommands' | 'redisCpuSeconds'>> {
+async function jobStats(url: string, port: number, workers: number): Promise<Omit<EngineStats, 'redisCommands' | 'redisCommandsPerJob' | 'redisCommandsPerSecond' | 'topCommands' | 'redisCpuSeconds' | 'roundTrips'>> {
   const queue = new Queue('gssd', { connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null } });
   try {
     const jobs = (await queue.getJobs(['completed', 'failed'], 0, -1)) as Job[];
@@ -294,12 +364,15 @@ async function runConfig(config: string, data: string[], enc: string): Promise<O
         workers.push(start([CLI, 'worker', '--redis', redis.url, '--log', 'json'], log));
         await waitForText(log, '"worker ready"', workers[i].exit, `worker ${i}`);
       }
+      const mon = await monitor(redis.port, join(logs, `${config}-monitor.log`));
+      const workerAddrs = clientAddresses(redis.port);
       const before = redisInfo(redis.port);
       const t0 = Date.now();
       const c = start([CLI, ...cleanse, '--engine', 'bullmq', '--redis', redis.url], join(logs, `${config}-coordinator.log`));
       const code = await c.exit;
       processSeconds = (Date.now() - t0) / 1000;
       const after = redisInfo(redis.port);
+      await mon.stop();
       if (code !== 0) throw new Error(`${config}: gssd cleanse exited ${code} (${join(logs, `${config}-coordinator.log`)})`);
       const jobs = await jobStats(redis.url, redis.port, n);
       const diff = Object.entries(after.commands)
@@ -314,6 +387,7 @@ async function runConfig(config: string, data: string[], enc: string): Promise<O
         redisCommandsPerSecond: Math.round(commands / processSeconds),
         topCommands: Object.fromEntries(diff.slice(0, 8)),
         redisCpuSeconds: Math.round((after.cpu - before.cpu) * 100) / 100,
+        roundTrips: await countRoundTrips(join(logs, `${config}-monitor.log`), workerAddrs, jobs.jobs),
       };
     } finally {
       for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
@@ -364,15 +438,21 @@ function render(r: { smoke: boolean; complete: boolean; command: string; rows: n
     '',
     '## Engine overhead (bullmq)',
     '',
-    '| config | jobs | retries | wait created -> started, mean / max | dispatch gap (ready job, free worker), mean / max | run, mean / max | coordinator share of embed / fit / score / route | Redis commands | per job | per second | Redis CPU | top commands |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| config | jobs | retries | wait created -> started, mean / max | dispatch gap (ready job, free worker), mean / max | run, mean / max | coordinator share of embed / fit / score / route | Redis round trips: total (workers + coordinator) | per job | Redis commands run (incl. inside scripts) | per job | per second | Redis CPU |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const c of r.configs) {
     const e = c.engine;
     if (!e) continue;
     lines.push(
-      `| ${c.config} | ${e.jobs} | ${e.retries} | ${ms(e.waitMeanMs)} / ${ms(e.waitMaxMs)} | ${ms(e.dispatchMeanMs)} / ${ms(e.dispatchMaxMs)} | ${ms(e.runMeanMs)} / ${ms(e.runMaxMs)} | ${['embed', 'fit', 'score', 'route'].map((p) => s((c.passes[p as 'embed'] ?? 0) - (e.jobSpanSeconds[p] ?? 0))).join(' / ')} s | ${e.redisCommands} | ${e.redisCommandsPerJob} | ${e.redisCommandsPerSecond} | ${e.redisCpuSeconds} s | ${Object.entries(e.topCommands).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
+      `| ${c.config} | ${e.jobs} | ${e.retries} | ${ms(e.waitMeanMs)} / ${ms(e.waitMaxMs)} | ${ms(e.dispatchMeanMs)} / ${ms(e.dispatchMaxMs)} | ${ms(e.runMeanMs)} / ${ms(e.runMaxMs)} | ${['embed', 'fit', 'score', 'route'].map((p) => s((c.passes[p as 'embed'] ?? 0) - (e.jobSpanSeconds[p] ?? 0))).join(' / ')} s | ${e.roundTrips.total} (${e.roundTrips.workers} + ${e.roundTrips.coordinator}) | ${e.roundTrips.perJob} | ${e.redisCommands} | ${e.redisCommandsPerJob} | ${e.redisCommandsPerSecond} | ${e.redisCpuSeconds} s |`,
     );
+  }
+  lines.push('', 'Round trips by command; commands run by Redis (also inside scripts) by command:', '');
+  for (const c of r.configs) {
+    if (!c.engine) continue;
+    const list = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ');
+    lines.push(`- ${c.config}: round trips ${list(c.engine.roundTrips.topCommands)}; run ${list(c.engine.topCommands)}`);
   }
   lines.push('', 'Per job kind (bullmq): jobs, wait mean / max, run mean / max.', '');
   for (const c of r.configs) {
@@ -381,7 +461,7 @@ function render(r: { smoke: boolean; complete: boolean; command: string; rows: n
   }
   lines.push(
     '',
-    'Wait: from the job\'s creation (for a fan-in parent, from its last child\'s end) to a worker starting it; it includes the time all workers were busy. Dispatch gap: the part of the wait when a worker was free (the jobs replayed in start order on the workers): BullMQ\'s own latency. Coordinator share: a pass\'s wall time minus the span of its jobs (first started to the fan-in parent finished): submitting the flow, the first pick-up, the coordinator\'s 200 ms polling of the parent, reading the manifests (and for route, linking the parts). Redis commands: `total_commands_processed` from `INFO` just before the coordinator started and just after it exited (workers already waiting on the queue, so their blocking polls count), over all jobs of the run; per second: of the coordinator process. Output rows: a sha256 of every output row\'s split, id, label, score and reason in output order',
+    'Wait: from the job\'s creation (for a fan-in parent, from its last child\'s end) to a worker starting it; it includes the time all workers were busy. Dispatch gap: the part of the wait when a worker was free (the jobs replayed in start order on the workers): BullMQ\'s own latency. Coordinator share: a pass\'s wall time minus the span of its jobs (first started to the fan-in parent finished): submitting the flow, the first pick-up, the coordinator\'s 200 ms polling of the parent, reading the manifests (and for route, linking the parts). Round trips: the commands clients sent, from \`redis-cli MONITOR\` during the coordinator\'s run (the workers\' connections are those open before the coordinator started; the bench\'s own INFO and CLIENT excluded). Redis commands run: \`total_commands_processed\` from \`INFO\` just before the coordinator started and just after it exited (workers already waiting on the queue, so their blocking polls count), over all jobs of the run; per second: of the coordinator process. Output rows: a sha256 of every output row\'s split, id, label, score and reason in output order',
     `(${r.configs.map((c) => `${c.config} ${c.output.sha256.slice(0, 16)}`).join(', ')}): ${r.identical ? 'identical for every config' : 'NOT identical'}; splits ${JSON.stringify(r.configs[0]?.splits)}.`,
     '',
   );
