@@ -418,7 +418,7 @@ function render(r: { smoke: boolean; complete: boolean; command: string; rows: n
     ...(r.complete ? [] : [`**Incomplete: ${r.configs.length} of ${CONFIGS.length} configs (${CONFIGS.join(', ')}) measured so far.**`, '']),
     `${r.rows} rows (${r.rows === 50000 ? 'the 5 CIFAR-10 train shards' : 'the first rows of the train shards, as 5 parts'}), encoder ${r.encoder}, \`--flow-epochs ${r.flowEpochs} --seed ${SEED}\`, defaults otherwise.`,
     `${r.date}, commit ${r.commit}, ${r.machine}. Command: \`${r.command}\`.`,
-    ...(r.smoke ? [`A smoke run checks the bench, not the engine: at ${r.rows} rows and ${r.flowEpochs} flow epochs the fixed costs (process start-up, a worker thread and the encoder loaded per job) dominate the passes. The measurement is \`npm run bench:distributed\` with its defaults (50,000 rows, 50 flow epochs).`] : []),
+    ...(r.smoke ? [`A smoke run checks the bench, not the engine: at ${r.rows} rows and ${r.flowEpochs} flow epochs the fixed costs (process start-up, a worker thread and the encoder loaded per job) weigh far more than at the defaults. The measurement is \`npm run bench:distributed\` with its defaults (50,000 rows, 50 flow epochs).`] : []),
     `Load average (1, 5, 15 min) at the start ${r.loadBefore.join(', ')}, at the end ${r.loadAfter.join(', ')}: the machine is shared, other processes (other benchmarks, builds, tests) ran at the same time, so the wall times are inflated and noisy; compare the configs with that in mind.`,
     '',
     '## Wall time per pass (seconds)',
