@@ -8,13 +8,13 @@ import { PartSink } from '../../src/io/part-sink.js';
 import { takeRows } from '../../src/io/batch-ops.js';
 
 /**
- * Writes the first `rows` rows of `inputs` to the part directory `out`.
+ * Writes the first `rows` rows of `inputs` to the part directory `out` (`partRows` rows a part).
  *
  * @example
  *   await writeSubset(['train-00000-of-00005.parquet'], 10_000, 'work/data/train');
  */
-export async function writeSubset(inputs: string[], rows: number, out: string): Promise<void> {
-  const sink = await PartSink.open(out);
+export async function writeSubset(inputs: string[], rows: number, out: string, partRows?: number): Promise<void> {
+  const sink = await PartSink.open(out, partRows ? { partRows } : {});
   let left = rows;
   for await (const b of readBatches(inputs)) {
     if (left <= 0) break;
