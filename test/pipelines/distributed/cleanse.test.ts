@@ -20,7 +20,7 @@ if (!redisInstalled()) console.warn('redis-server is not installed (apt-get inst
  * `gssd cleanse --engine bullmq` with real `gssd worker` processes and a real redis-server on
  * 127.0.0.1: 800 BadNets-poisoned rows in 4 shards, an untrained width-4 encoder, 2 flow
  * epochs. The output rows must equal `--engine local`'s, also through dead workers, a dead
- * coordinator and a Redis restart, and with `--fit-rows-per-class`.
+ * coordinator and a Redis restart.
  */
 describe.skipIf(skip)('gssd cleanse --engine bullmq', () => {
   let root: string;
@@ -106,21 +106,6 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq', () => {
     // progress from job events: every embed job was seen done
     const events = r.stderr.split('\n').filter((l) => l.includes('"embed job done"'));
     expect(events).toHaveLength(4);
-
-    // --fit-rows-per-class: the merge job counts the same sample as the local fit pass, the fit
-    // jobs fit the same rows of it, and the output rows are the same
-    const sampled = [...options(), '--fit-rows-per-class', '40', '--json'];
-    const l = await runCli(['cleanse', ...sampled, '--out', join(root, 'local-sampled')]);
-    expect(l.code, l.stderr).toBe(0);
-    const d = await runCli(['cleanse', ...sampled, '--engine', 'bullmq', '--redis', redis.url, '--out', join(root, 'dist-sampled')]);
-    expect(d.code, d.stderr).toBe(0);
-    const [localSampled, distSampled] = [JSON.parse(l.stdout), JSON.parse(d.stdout)];
-    expect(localSampled.fitSample.rowsFitted.reduce((a: number, b: number) => a + b, 0)).toBeLessThan(800 / 2);
-    expect(distSampled.fitSample).toEqual(localSampled.fitSample);
-    expect(distSampled.parameters.fitRowsPerClass).toBe(40);
-    const sampledRows = await readOutput(join(root, 'dist-sampled'));
-    expect(sampledRows).toEqual(await readOutput(join(root, 'local-sampled')));
-    expect(sampledRows).not.toEqual(local);
   }, 180_000);
 
   it('finishes with the same rows through a worker killed in embed, one killed in fit, the coordinator killed, and Redis restarted in score', async () => {
