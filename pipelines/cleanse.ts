@@ -12,7 +12,7 @@ import { cleansePlan } from './cleanse/plan.js';
 import { VERSION } from '../src/version.js';
 import { RunContext } from './cleanse/context.js';
 import { embedPass } from './cleanse/embed-pass.js';
-import { fitPass, flowsDir } from './cleanse/fit-pass.js';
+import { fitEpochRows, fitPass, flowsDir } from './cleanse/fit-pass.js';
 import { MIN_CLASS_ROWS, trainableClasses } from '../src/io/work-files.js';
 import { scorePass } from './cleanse/score-pass.js';
 import { detectPass } from './cleanse/detect-pass.js';
@@ -100,7 +100,7 @@ async function cleanseLocked(options: CleanseOptions, log: Logger, run: RunDir, 
   }
   let bank = null;
   if (options.detector === 'gssd' && at('fit')) {
-    bank = await ctx.measure('fit', () => fitPass(ctx), state.totalRows * options.flowEpochs);
+    bank = await ctx.measure('fit', () => fitPass(ctx), () => fitEpochRows(state) * options.flowEpochs);
     await advance('score');
   }
   if (options.detector === 'gssd' && at('score')) {

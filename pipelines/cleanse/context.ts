@@ -50,8 +50,8 @@ export class RunContext {
     this.options.signal?.throwIfAborted();
   }
 
-  /** Measures a pass: wall time and peak RSS (sampled), added to state.costs. */
-  async measure<T>(pass: PassName, work: () => Promise<T>, rows?: number): Promise<T> {
+  /** Measures a pass: wall time and peak RSS (sampled), added to state.costs; `rows` may be known only after the pass (a function). */
+  async measure<T>(pass: PassName, work: () => Promise<T>, rowsOf?: number | (() => number)): Promise<T> {
     this.options.signal?.throwIfAborted();
     const start = Date.now();
     let peak = process.memoryUsage().rss;
@@ -64,6 +64,7 @@ export class RunContext {
       clearInterval(timer);
       peak = Math.max(peak, process.memoryUsage().rss);
       const prev = this.state.costs[pass];
+      const rows = typeof rowsOf === 'function' ? rowsOf() : rowsOf;
       this.state.costs[pass] = {
         seconds: Math.round(((prev?.seconds ?? 0) + (Date.now() - start) / 1000) * 100) / 100,
         peakRssMB: Math.round(Math.max(prev?.peakRssMB ?? 0, peak / 2 ** 20)),

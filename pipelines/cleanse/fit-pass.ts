@@ -5,9 +5,12 @@ import { FlowBankPool } from '../../src/models/flow-bank-pool.js';
 import { loadFlowBankState, saveFlowBankState } from '../../src/models/save.js';
 import { RunningStats } from '../../src/stages/standardize.js';
 import { flowEpoch } from './flow-epoch.js';
-import { isEligible, trainableClasses } from '../../src/io/work-files.js';
+import { isEligible, MIN_CLASS_ROWS, trainableClasses } from '../../src/io/work-files.js';
+import { countFitSample, fitSampleOf } from '../../src/stages/fit-sample.js';
 import { Progress } from '../../src/progress.js';
 import type { RunContext } from './context.js';
+import type { CleanseState } from './state.js';
+import type { Logger } from '../../src/log.js';
 import { replaceDir } from '../../src/replace-dir.js';
 
 /** Where the flow bank after `epochs` epochs is saved. */
@@ -25,11 +28,40 @@ export function flowWorkerCount(requested: number | undefined, backend: string, 
 }
 
 /**
+ * The rows one fit epoch counts (its progress and rows/s): every row of the cache, or with a
+ * fit sample (`fitRowsPerClass`) the sampled rows of the classes with a flow.
+ *
+ * @example
+ *   const total = fitEpochRows(state) * options.flowEpochs;
+ */
+export function fitEpochRows(state: CleanseState): number {
+  const fitted = state.fit.rowsFitted;
+  if (!fitted) return state.totalRows;
+  const trainable = trainableClasses(state.embed.labelCounts, state.numClasses ?? fitted.length);
+  return fitted.reduce((s, n, c) => s + (trainable[c] ? n : 0), 0);
+}
+
+/**
+ * Warns about a class with a flow whose fit sample has fewer than MIN_CLASS_ROWS rows (a small
+ * `--fit-rows-per-class` on a small class can draw none: its flow then stays untrained).
+ */
+export function warnSmallFitSamples(log: Logger, rowsFitted: number[], labelCounts: number[], numClasses: number, rowsPerClass: number): void {
+  const trainable = trainableClasses(labelCounts, numClasses);
+  rowsFitted.forEach((n, c) => {
+    if (trainable[c] && n < MIN_CLASS_ROWS) {
+      log.warn('small fit sample', { label: c, rowsFitted: n, classRows: labelCounts[c], note: `class ${c}'s flow is fitted on ${n} of its ${labelCounts[c]} rows; raise --fit-rows-per-class (${rowsPerClass})` });
+    }
+  });
+}
+
+/**
  * Pass 3 (docs/method.md, step 3): `flowEpochs` epochs over the embedding cache in a seeded,
  * bounded-memory shuffled order; each row (standardised) goes to its class's flow, which
- * takes an Adam step whenever it has `flowBatch` rows. The classes' flows train on worker
- * threads (`FlowBankPool`, bit-identical to one thread). The flow bank is checkpointed at
- * the end of every epoch (weights, Adam moments), so a resume repeats at most one epoch.
+ * takes an Adam step whenever it has `flowBatch` rows. With `fitRowsPerClass`, only the rows of
+ * the fit sample (`FitSample`: counted per class once, before the first epoch) go to the flows,
+ * in the same order. The classes' flows train on worker threads (`FlowBankPool`, bit-identical
+ * to one thread). The flow bank is checkpointed at the end of every epoch (weights, Adam
+ * moments), so a resume repeats at most one epoch.
  */
 export async function fitPass(ctx: RunContext): Promise<FlowBank> {
   const { options, state } = ctx;
@@ -38,6 +70,13 @@ export async function fitPass(ctx: RunContext): Promise<FlowBank> {
   const stats = RunningStats.fromJSON(state.embed.stats!);
   const trainable = trainableClasses(state.embed.labelCounts, K);
   const dirOf = (epochs: number) => flowsDir(ctx, epochs);
+  const sample = fitSampleOf(options.fitRowsPerClass, state.embed.labelCounts, options.seed);
+  if (sample && !state.fit.rowsFitted) {
+    state.fit.rowsFitted = await countFitSample(ctx.files.embeddings, d, sample, K);
+    ctx.log.info('fit sample', { rowsPerClass: sample.rowsPerClass, rowsFitted: state.fit.rowsFitted });
+    warnSmallFitSamples(ctx.log, state.fit.rowsFitted, state.embed.labelCounts, K, sample.rowsPerClass);
+    await ctx.commit();
+  }
   let bankState: FlowBankState =
     state.fit.epochsDone > 0
       ? await loadFlowBankState(dirOf(state.fit.epochsDone))
@@ -46,12 +85,13 @@ export async function fitPass(ctx: RunContext): Promise<FlowBank> {
   const workers = flowWorkerCount(options.flowWorkers, state.backend, K);
   const trainer = workers > 1 ? await FlowBankPool.create(bankState, { workers }) : FlowBank.fromState(bankState);
   ctx.log.info('fit', { flowWorkers: workers });
-  const progress = new Progress(ctx.log, 'fit', options.flowEpochs * state.totalRows);
-  progress.skip(state.fit.epochsDone * state.totalRows);
+  const perEpoch = fitEpochRows(state);
+  const progress = new Progress(ctx.log, 'fit', options.flowEpochs * perEpoch);
+  progress.skip(state.fit.epochsDone * perEpoch);
+  const accept = sample ? (label: number, row: number) => isEligible(label, trainable) && sample.has(label, row) : (label: number) => isEligible(label, trainable);
   try {
     for (let epoch = state.fit.epochsDone; epoch < options.flowEpochs; epoch++) {
-      const accept = (label: number) => isEligible(label, trainable);
-      await flowEpoch(trainer, ctx.files.embeddings, d, state.totalRows, stats, options.seed, epoch, accept, (n) => progress.add(n));
+      await flowEpoch(trainer, ctx.files.embeddings, d, state.totalRows, stats, options.seed, epoch, accept, (read, fed) => progress.add(sample ? fed : read));
       bankState = await trainer.getState();
       // a new directory per epoch: the state names the last complete one, whatever the crash point
       await replaceDir(dirOf(epoch + 1), (tmp) => saveFlowBankState(bankState, tmp));

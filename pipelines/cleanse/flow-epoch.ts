@@ -11,10 +11,11 @@ export interface FlowTrainer {
 
 /**
  * One epoch of flow training over an embedding cache (rows of h then the label): the rows in
- * the seeded block-shuffled order of epoch `epoch`, standardised, those whose label `accept`s
- * fed to the bank, then `endEpoch`. Flow c only ever sees rows of class c, in this order, so
- * training one class alone (accept = label === c) gives that flow bit for bit what training
- * all classes together gives it: the per-class fit job relies on this.
+ * the seeded block-shuffled order of epoch `epoch`, standardised, those that `accept` takes (by
+ * label and global row index in the cache: the fit sample filters on it) fed to the bank, then
+ * `endEpoch`. Flow c only ever sees rows of class c, in this order, so training one class alone
+ * (accept = label === c) gives that flow bit for bit what training all classes together gives
+ * it: the per-class fit job relies on this. `onChunk` gets the rows read and the rows fed.
  *
  * @example
  *   await flowEpoch(bank, 'work/embeddings.f32', 512, rows, stats, 7, 0, (label) => label >= 0);
@@ -27,14 +28,14 @@ export async function flowEpoch(
   stats: RunningStats,
   seed: number,
   epoch: number,
-  accept: (label: number) => boolean,
-  onChunk: (rows: number) => void = () => {},
+  accept: (label: number, row: number) => boolean,
+  onChunk: (rows: number, fed: number) => void = () => {},
 ): Promise<void> {
   const std = stats.std();
   for await (const chunk of shuffledEpoch(cache, embeddingColumns(dim), totalRows, new Rng(`${seed}:fit:${epoch}`))) {
-    const { h, labels, n } = splitEmbeddingRows(chunk.rows, chunk.n, dim, accept);
+    const { h, labels, n } = splitEmbeddingRows(chunk.rows, chunk.n, dim, (label, k) => accept(label, chunk.index[k]));
     await bank.update(stats.standardize(h, n, std), labels);
-    onChunk(chunk.n);
+    onChunk(chunk.n, n);
   }
   await bank.endEpoch();
 }

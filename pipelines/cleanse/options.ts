@@ -1,6 +1,7 @@
 import type { BackendName } from '../../src/models/backend.js';
 import type { TrainRuntimeRequest } from '../../src/models/simclr-engine.js';
 import type { OnnxProviderRequest } from '../../src/models/onnx-session.js';
+import { UsageError } from '../../src/errors.js';
 import { DEFAULT_DETECTION_OPTIONS, type NDScale, type TargetDetectionMode } from '../../src/detect/options.js';
 import type { CutMode } from '../../src/detect/split-thresholds.js';
 import type { DetectorName } from './baseline-pass.js';
@@ -39,6 +40,11 @@ export interface CleanseOptions {
   flowEpochs: number;
   flowBatch: number;
   flowLr: number;
+  /**
+   * Fit each class's flow on a seeded sample of about this many of its rows (`FitSample`); every
+   * row is still embedded, scored and routed. Default: every row (no sampling).
+   */
+  fitRowsPerClass?: number;
   /** Worker threads training the flows (bit-identical for any count); default: the CPU count on the single-threaded wasm/cpu backends, 1 on tensorflow. */
   flowWorkers?: number;
   alphaClean: number;
@@ -103,6 +109,8 @@ export type CleanseRequest = Partial<Omit<CleanseOptions, 'inputs' | 'out' | 'so
  */
 export function cleanseOptions(r: CleanseRequest): CleanseOptions {
   const given = Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as CleanseRequest;
+  const n = given.fitRowsPerClass;
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new UsageError(`Expected \`fitRowsPerClass\` to be an integer from 1 and up, got \`${n}\``);
   return { ...CLEANSE_DEFAULTS, resume: false, force: false, keepWork: false, ...given, source: resolveSource(r.source, r.columns) };
 }
 
@@ -152,6 +160,8 @@ export function outputFingerprint(o: CleanseOptions): Record<string, unknown> {
     flowEpochs: o.flowEpochs,
     flowBatch: o.flowBatch,
     flowLr: o.flowLr,
+    // only when given: runs without it (and their checkpoints) keep the fingerprint they had
+    ...(o.fitRowsPerClass !== undefined ? { fitRowsPerClass: o.fitRowsPerClass } : {}),
     alphaClean: o.alphaClean,
     alphaPoison: o.alphaPoison,
     lambda: o.lambda,

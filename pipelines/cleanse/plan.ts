@@ -1,6 +1,7 @@
 import { RunPlan } from '../../src/run-plan.js';
 import type { CleanseOptions } from './options.js';
 import type { CleanseState } from './state.js';
+import { fitEpochRows } from './fit-pass.js';
 
 /**
  * Cost of one unit of each pass relative to embedding one row, on the default runtimes (ONNX
@@ -24,10 +25,24 @@ export function cleansePlan(options: CleanseOptions, state: CleanseState): RunPl
   if (!options.encoder) passes.push({ pass: 'pretrain', units: rows * options.pretrainEpochs, weight: W.pretrain });
   passes.push({ pass: 'embed', units: rows, weight: W.embed });
   if (options.detector === 'gssd') {
-    passes.push({ pass: 'fit', units: rows * options.flowEpochs, weight: W.fit }, { pass: 'score', units: rows, weight: W.score });
+    passes.push({ pass: 'fit', units: fitPlanRows(options, state) * options.flowEpochs, weight: W.fit }, { pass: 'score', units: rows, weight: W.score });
   } else {
     passes.push({ pass: 'baseline', units: rows, weight: W.baseline });
   }
   passes.push({ pass: 'route', units: rows, weight: W.route });
   return new RunPlan(passes);
+}
+
+/**
+ * Rows per fit epoch, as far as they are known: every row; with `fitRowsPerClass` N the fit
+ * sample's count once the fit pass counted it, sum_c min(n_c, N) after the embed pass, or
+ * min(rows, N x classes) before it (rows when the class count is not given).
+ */
+function fitPlanRows(options: CleanseOptions, state: CleanseState): number {
+  const N = options.fitRowsPerClass;
+  if (N === undefined) return state.totalRows;
+  if (state.fit.rowsFitted) return fitEpochRows(state);
+  if (state.numClasses !== null) return state.embed.labelCounts.reduce((s, n) => s + Math.min(n ?? 0, N), 0);
+  const K = options.source.numClasses;
+  return K ? Math.min(state.totalRows, N * K) : state.totalRows;
 }

@@ -15,6 +15,7 @@ import { SPLITS, type PassCost, type PassName, type ScoreView, type SinkName } f
 import type { SplitThresholds } from '../../src/detect/split-thresholds.js';
 import type { AdaptiveCut } from '../../src/detect/adaptive-thresholds.js';
 import { readFile } from 'node:fs/promises';
+import { trainableClasses } from '../../src/io/work-files.js';
 
 /** DIR/report.json: what a cleanse run found and what it cost. */
 export interface CleanseReport {
@@ -32,6 +33,11 @@ export interface CleanseReport {
   classNames?: string[] | null;
   featureDim: number;
   parameters: Record<string, unknown>;
+  /**
+   * With `--fit-rows-per-class`: N and, per class (by label), the rows its flow was fitted on
+   * (the fit sample; 0 for a class without a flow). Absent without sampling.
+   */
+  fitSample?: { rowsPerClass: number; rowsFitted: number[] };
   /** gssd, or the baseline detector used. */
   detector: string;
   /** Flagged classes and the test that flagged each (D, ND, or the baseline's name); empty when no class was flagged. */
@@ -116,6 +122,7 @@ export async function writeReports(ctx: RunContext, wallSeconds: number): Promis
     classNames: await inputClassNames(options),
     featureDim: state.featureDim!,
     parameters: state.fingerprint,
+    ...(state.fit.rowsFitted && options.fitRowsPerClass !== undefined ? { fitSample: { rowsPerClass: options.fitRowsPerClass, rowsFitted: fittedRows(state) } } : {}),
     detector: options.detector,
     flagged,
     verdict: buildVerdict({
@@ -174,4 +181,11 @@ function pretrainRuntime(state: RunContext['state']): string | null {
   const e = state.pretrainEngine;
   if (!e) return 'tfjs';
   return e.trainRuntime === 'onnx' ? `onnx (${e.threads} threads)` : 'tfjs';
+}
+
+/** The fit sample's rows per class, 0 for the classes without a flow (they were not fitted). */
+function fittedRows(state: RunContext['state']): number[] {
+  const K = state.numClasses!;
+  const trainable = trainableClasses(state.embed.labelCounts, K);
+  return Array.from({ length: K }, (_, c) => (trainable[c] ? (state.fit.rowsFitted![c] ?? 0) : 0));
 }

@@ -69,7 +69,11 @@ export interface CleanseState {
   /** Duplicate ids counted at the end of the embed pass; null when not counted (a run resumed from a checkpoint of an older gssd). */
   duplicateIds?: DuplicateIds | null;
   numClasses: number | null;
-  fit: { epochsDone: number };
+  /**
+   * `rowsFitted`: with `fitRowsPerClass`, the rows of each class in the fit sample (what its flow
+   * sees per epoch), counted once when the fit pass starts; absent without sampling.
+   */
+  fit: { epochsDone: number; rowsFitted?: number[] };
   score: { rowsDone: number };
   detection: DetectionReport | null;
   thresholds: SplitThresholds | null;

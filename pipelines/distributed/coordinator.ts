@@ -17,6 +17,7 @@ import { VERSION } from '../../src/version.js';
 import { concatFiles } from '../jobs.js';
 import { RunContext } from '../cleanse/context.js';
 import { detectPass } from '../cleanse/detect-pass.js';
+import { fitEpochRows, warnSmallFitSamples } from '../cleanse/fit-pass.js';
 import { freshRunDir } from '../../src/io/fresh-run-dir.js';
 import { CLEANSE_RUN_ENTRIES } from '../cleanse/run-entries.js';
 import { eligibleRowCount, MIN_CLASS_ROWS, trainableClasses, workFiles } from '../../src/io/work-files.js';
@@ -79,13 +80,19 @@ export async function cleanseDistributed(given: CleanseOptions, redis: string, l
       state.embedRuntime = m.embedRuntime;
       state.embed = { rowsDone: m.rows, rejected: m.rejected, stats: m.stats, labelCounts: m.labelCounts };
       checkClasses(state, options);
+      if (m.rowsFitted) {
+        state.fit.rowsFitted = m.rowsFitted;
+        log.info('fit sample', { rowsPerClass: options.fitRowsPerClass, rowsFitted: m.rowsFitted });
+        warnSmallFitSamples(log, m.rowsFitted, m.labelCounts, m.numClasses, options.fitRowsPerClass!);
+      }
       await advance('fit');
     }
     const trainable = trainableClasses(state.embed.labelCounts, state.numClasses!);
     if (at('fit')) {
       const classes = trainable.flatMap((t, c) => (t ? [c] : []));
-      const rows = classes.reduce((s, c) => s + state.embed.labelCounts[c], 0) * options.flowEpochs;
-      await ctx.measure('fit', () => stage(engine, 'fit', 'fitted', 'fit', classes, rows), state.totalRows * options.flowEpochs);
+      const perClass = state.fit.rowsFitted ?? state.embed.labelCounts;
+      const rows = classes.reduce((s, c) => s + perClass[c], 0) * options.flowEpochs;
+      await ctx.measure('fit', () => stage(engine, 'fit', 'fitted', 'fit', classes, rows), fitEpochRows(state) * options.flowEpochs);
       state.fit.epochsDone = options.flowEpochs;
       await advance('score');
     }

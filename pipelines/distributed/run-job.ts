@@ -10,6 +10,7 @@ import { initBackend } from '../../src/models/backend.js';
 import { openFlowScorer } from '../../src/models/flow-scorer.js';
 import { loadClassFlows } from '../../src/models/save.js';
 import { RunningStats } from '../../src/stages/standardize.js';
+import { fitSampleOf } from '../../src/stages/fit-sample.js';
 import { silentLogger } from '../../src/log.js';
 import { VERSION } from '../../src/version.js';
 import type { DetectionReport } from '../../src/detect/detection-report.js';
@@ -39,6 +40,8 @@ export interface MergeManifest {
   embedRuntime: string;
   /** Per shard: rows and eligible rows (usable label of a class with a flow). */
   shards: { rows: number; eligible: number }[];
+  /** With `fitRowsPerClass`: the rows of each class in the fit sample (`FitSample`); absent without. */
+  rowsFitted?: number[];
 }
 
 /** What the coordinator's detect step hands to the route jobs (DIR/work/jobs/detect.json). */
@@ -146,19 +149,25 @@ async function mergeJob(run: string, spec: RunSpec): Promise<JobResult> {
   const cache = workFiles(run).embeddings;
   const tmp = `${cache}.tmp-${unique()}`;
   await concatFiles(manifests.map((m) => m.cache), tmp);
+  const { labelCounts, rows } = mergeShardStats(manifests);
+  const numClasses = options.source.numClasses ?? labelCounts.length;
+  // the fit sample's count per class, in the same pass (the local fit pass counts it the same way)
+  const sample = fitSampleOf(options.fitRowsPerClass, labelCounts, options.seed);
+  const rowsFitted = sample ? new Array<number>(numClasses).fill(0) : undefined;
   const stats = new RunningStats(d);
+  let at = 0;
   for await (const chunk of readMatrix(tmp, embeddingColumns(d), { chunkRows: 4096 })) {
     const good = splitEmbeddingRows(chunk.rows, chunk.n, d, (label) => label >= 0);
     stats.addRows(good.h, good.n);
+    if (sample) sample.count(chunk.rows, chunk.n, d, at, rowsFitted!);
+    at += chunk.n;
   }
   await publish(tmp, cache);
-  const { labelCounts, rows } = mergeShardStats(manifests);
-  const numClasses = options.source.numClasses ?? labelCounts.length;
   const trainable = trainableClasses(labelCounts, numClasses);
   const shards = manifests.map((m) => ({ rows: m.rows, eligible: eligibleRowCount(m.labelCounts, trainable) }));
   const manifest: MergeManifest = {
     rows, featureDim: d, numClasses, labelCounts, rejected: manifests.reduce((s, m) => s + m.rejects.length, 0),
-    stats: stats.toJSON(), embedRuntime: runtimes[0], shards,
+    stats: stats.toJSON(), embedRuntime: runtimes[0], shards, ...(rowsFitted ? { rowsFitted } : {}),
   };
   await writeFileAtomic(path, JSON.stringify(manifest));
   return { rows };
@@ -176,10 +185,11 @@ async function fitJob(run: string, spec: RunSpec, label: number): Promise<JobRes
   await fitClass({
     cache: workFiles(run).embeddings, featureDim: merge.featureDim, rows: merge.rows, numClasses: merge.numClasses, label,
     stats: RunningStats.fromJSON(merge.stats), epochs: options.flowEpochs, batch: options.flowBatch, lr: options.flowLr, seed: options.seed, out: tmp,
+    sample: fitSampleOf(options.fitRowsPerClass, merge.labelCounts, options.seed),
   });
   crashPoint('job-fit');
   await publish(tmp, base);
-  const rows = (merge.labelCounts[label] ?? 0) * options.flowEpochs;
+  const rows = ((merge.rowsFitted ?? merge.labelCounts)[label] ?? 0) * options.flowEpochs;
   await writeFileAtomic(`${base}.json`, JSON.stringify({ label, rows }));
   return { rows };
 }

@@ -46,6 +46,12 @@ const flowWorkers = intOpt(
   'threads training the per-class flows; any count gives the same flows\n(default: the CPU count on the wasm and cpu backends, 1 on tensorflow)',
   { min: 1, max: 256 },
 );
+const fitRowsPerClass = intOpt(
+  'fit-rows-per-class',
+  'N',
+  "fit each class's flow on a seeded sample of about N of its rows; every row\nis still embedded, scored and routed (for a lake: docs/distributed.md).\nDefault: every row",
+  { min: 1 },
+);
 const targetDetection = choiceOpt('target-detection', 'M', 'paper (docs/method.md thresholds) or robust (outliers among classes)', ['paper', 'robust'] as const, {
   default: D.targetDetection,
 });
@@ -110,7 +116,7 @@ DIR/report.html. Each output row carries the input columns plus gssd_split, gssd
 gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason.`,
   options: [
     out, runDir, resume, force, encoder, embedRuntime, scoreRuntime, pretrainEpochs, pretrainBatch, TRAIN_ENGINE_OPTIONS, simclrShards, width,
-    flowEpochs, flowBatch, flowLr, flowWorkers, targetDetection, robustAlpha, robustNDScale, detector, knnK, cut, lambda, betaD, betaND, alphaClean, alphaPoison,
+    flowEpochs, flowBatch, flowLr, flowWorkers, fitRowsPerClass, targetDetection, robustAlpha, robustNDScale, detector, knnK, cut, lambda, betaD, betaND, alphaClean, alphaPoison,
     seed, backend, partRows, checkpointRows, keepWork, engine, redis, onDuplicateId, json, SOURCE_OPTIONS,
   ],
   async run(values, positionals, log) {
@@ -145,6 +151,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
   }
   const detectorName = detector.read(values);
   if (detectorName !== 'knn' && given(knnK)) throw new UsageError('--knn-k sets the neighbours of --detector knn; add --detector knn');
+  if (detectorName !== 'gssd' && given(fitRowsPerClass)) throw new UsageError(`--fit-rows-per-class samples the rows of GSSD's flow fit; --detector ${detectorName} fits no flows`);
   return {
     inputs,
     out: out.read(values),
@@ -162,6 +169,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     flowBatch: flowBatch.read(values),
     flowLr: flowLr.read(values),
     flowWorkers: flowWorkers.read(values),
+    fitRowsPerClass: fitRowsPerClass.read(values),
     targetDetection: detection,
     robustAlpha: robustAlpha.read(values),
     robustNDScale: robustNDScale.read(values),

@@ -115,16 +115,16 @@ export interface EmbeddingRows {
 }
 
 /**
- * Splits n embedding-cache rows into h and labels, keeping the rows whose label `keep`
- * accepts (all rows without it).
+ * Splits n embedding-cache rows into h and labels, keeping the rows that `keep` accepts (all
+ * rows without it); `keep` gets a row's label and its position k among the n rows.
  *
  * @example
  *   const { h, labels, n } = splitEmbeddingRows(chunk.rows, chunk.n, 512, (label) => label >= 0);
  */
-export function splitEmbeddingRows(rows: Float32Array, count: number, D: number, keep?: (label: number) => boolean): EmbeddingRows {
+export function splitEmbeddingRows(rows: Float32Array, count: number, D: number, keep?: (label: number, k: number) => boolean): EmbeddingRows {
   const cols = embeddingColumns(D);
   const kept: number[] = [];
-  for (let k = 0; k < count; k++) if (!keep || keep(rows[k * cols + D])) kept.push(k);
+  for (let k = 0; k < count; k++) if (!keep || keep(rows[k * cols + D], k)) kept.push(k);
   const h = new Float32Array(kept.length * D);
   const labels = new Int32Array(kept.length);
   kept.forEach((k, j) => {

@@ -7,12 +7,14 @@ import { openFlowScorer } from '../../src/models/flow-scorer.js';
 import { initBackend } from '../../src/models/backend.js';
 import { loadClassFlows, loadFlowBank, loadResNet } from '../../src/models/save.js';
 import { RunningStats } from '../../src/stages/standardize.js';
+import { FitSample } from '../../src/stages/fit-sample.js';
+import { readMatrix } from '../../src/io/matrix-file.js';
 import { cliBuilt, runCli, tempDir } from './fixture.js';
 
 /**
  * The per-shard and per-class jobs give what the single-machine cleanse gives: the same
  * embedding cache, the same statistics (up to float64 rounding), bit-identical flows and
- * likelihoods.
+ * likelihoods, also with a fit sample (`--fit-rows-per-class`).
  */
 describe.skipIf(!cliBuilt())('cleanse as per-shard and per-class jobs', () => {
   let root: string;
@@ -28,7 +30,7 @@ describe.skipIf(!cliBuilt())('cleanse as per-shard and per-class jobs', () => {
     const r = await runCli(['cleanse', join(root, 'data'), '--encoder', join(root, 'enc', 'encoder'), '--embed-runtime', 'tfjs', '--flow-epochs', '3', '--seed', '5', '--batch-rows', '64', '--keep-work', '--out', run]);
     expect(r.code, r.stderr).toBe(0);
     await initBackend('auto');
-  }, 120_000);
+  }, 300_000);
 
   it('embeds shards, merges their statistics, fits each class alone and scores shards like one machine', async () => {
     const state = JSON.parse(await readFile(join(run, 'checkpoint', 'state.json'), 'utf8'));
@@ -68,5 +70,41 @@ describe.skipIf(!cliBuilt())('cleanse as per-shard and per-class jobs', () => {
     expect((await readFile(join(root, 'all.loglik.f32'))).equals(await readFile(join(run, 'work', 'likelihood.f32')))).toBe(true);
     jobs.dispose();
     single.dispose();
-  }, 120_000);
+  }, 300_000);
+
+  it('with --fit-rows-per-class, the merge pass counts the sample the local fit pass counted and each class alone fits the flow of the local run', async () => {
+    const sampled = join(root, 'run-sampled');
+    const r = await runCli(['cleanse', join(root, 'data'), '--encoder', join(root, 'enc', 'encoder'), '--embed-runtime', 'tfjs', '--flow-epochs', '2', '--seed', '5', '--batch-rows', '64', '--fit-rows-per-class', '15', '--keep-work', '--out', sampled]);
+    expect(r.code, r.stderr).toBe(0);
+    const state = JSON.parse(await readFile(join(sampled, 'checkpoint', 'state.json'), 'utf8'));
+    const K = state.numClasses;
+    const cache = join(sampled, 'work', 'embeddings.f32');
+    // the merge job's count: the sample counted chunk by chunk while the cache is read for the statistics
+    const sample = new FitSample(15, state.embed.labelCounts, 5);
+    const counts = new Array(K).fill(0);
+    let at = 0;
+    for await (const chunk of readMatrix(cache, state.featureDim + 1, { chunkRows: 4096 })) {
+      sample.count(chunk.rows, chunk.n, state.featureDim, at, counts);
+      at += chunk.n;
+    }
+    expect(counts).toEqual(state.fit.rowsFitted);
+    expect(counts.reduce((a, b) => a + b, 0)).toBeLessThan(500 / 2);
+    const stats = RunningStats.fromJSON(state.embed.stats);
+    const dirs: string[] = [];
+    for (let c = 0; c < K; c++) {
+      dirs.push(join(root, `sampled-flow-${c}`));
+      await fitClass({ cache, featureDim: state.featureDim, rows: 500, numClasses: K, label: c, stats, epochs: 2, batch: 16, lr: 1e-3, seed: 5, out: dirs[c], sample });
+    }
+    const jobs = await loadClassFlows(dirs);
+    const single = await loadFlowBank(join(sampled, 'checkpoint', 'flows-e2'));
+    const unsampled = await loadFlowBank(join(run, 'checkpoint', 'flows-e3'));
+    for (let c = 0; c < K; c++) {
+      const params = Buffer.from(jobs.flow(c).getState().params.buffer);
+      expect(params.equals(Buffer.from(single.flow(c).getState().params.buffer)), `flow ${c}`).toBe(true);
+      expect(params.equals(Buffer.from(unsampled.flow(c).getState().params.buffer)), `flow ${c} (fitted on every row)`).toBe(false);
+    }
+    jobs.dispose();
+    single.dispose();
+    unsampled.dispose();
+  }, 300_000);
 });

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { countFitSample, FitSample, fitSampleOf, sampleHash } from '../../src/stages/fit-sample.js';
+import { MatrixWriter } from '../../src/io/matrix-file.js';
+import { embeddingColumns } from '../../src/io/work-files.js';
+import { tempDir } from '../pipelines/fixture.js';
+
+/** Labels of a cache of `counts[c]` rows per class, interleaved as a dataset would be, with some rejected rows (-1). */
+function labelsOf(counts: number[], rejectedEvery = 0): number[] {
+  const left = [...counts];
+  const labels: number[] = [];
+  for (let i = 0; left.some((n) => n > 0); i++) {
+    if (rejectedEvery && i % rejectedEvery === 0) labels.push(-1);
+    const c = i % counts.length;
+    if (left[c] > 0) {
+      labels.push(c);
+      left[c]--;
+    }
+  }
+  return labels;
+}
+
+/** Embedding-cache rows (D = 2, h all zeros) with these labels. */
+function cacheRows(labels: number[], D = 2): Float32Array {
+  const cols = embeddingColumns(D);
+  const rows = new Float32Array(labels.length * cols);
+  labels.forEach((label, i) => (rows[i * cols + D] = label));
+  return rows;
+}
+
+const rowsOfClass = (sample: FitSample, labels: number[], c: number) => labels.flatMap((l, i) => (l === c && sample.has(l, i) ? [i] : []));
+
+describe('FitSample (--fit-rows-per-class)', () => {
+  it('hashes (seed, row) deterministically into uint32s that look uniform', () => {
+    expect(sampleHash(7, 123_456)).toBe(sampleHash(7, 123_456));
+    expect(sampleHash(7, 123_456)).not.toBe(sampleHash(8, 123_456));
+    // rows beyond 2^32 are hashed with their high word too
+    expect(sampleHash(7, 5)).not.toBe(sampleHash(7, 5 + 2 ** 32));
+    const n = 100_000;
+    let mean = 0;
+    const deciles = new Array(10).fill(0);
+    let bad = 0;
+    for (let i = 0; i < n; i++) {
+      const h = sampleHash(3, i);
+      if (!(Number.isInteger(h) && h >= 0 && h < 2 ** 32)) bad++;
+      mean += h / 2 ** 32 / n;
+      deciles[Math.floor((h / 2 ** 32) * 10)]++;
+    }
+    expect(bad).toBe(0);
+    expect(Math.abs(mean - 0.5)).toBeLessThan(0.005); // sd of the mean: 0.29 / sqrt(n) = 0.0009
+    for (const d of deciles) expect(Math.abs(d - n / 10)).toBeLessThan(5 * Math.sqrt(n * 0.09)); // 5 sd of Binomial(n, 0.1)
+  });
+
+  it('takes about N rows of each larger class (binomial), every row of a class of at most N', () => {
+    const counts = [20_000, 5_000, 1_200, 300, 40];
+    const labels = labelsOf(counts, 7);
+    const N = 1_000;
+    const sample = new FitSample(N, counts, 11);
+    const got = new Array(counts.length).fill(0);
+    sample.count(cacheRows(labels), labels.length, 2, 0, got);
+    counts.forEach((n, c) => {
+      const p = Math.min(1, N / n);
+      expect(sample.rate(c)).toBeCloseTo(p, 12);
+      // within 5 standard deviations of Binomial(n_c, p_c); exactly n_c when p_c = 1
+      expect(Math.abs(got[c] - n * p), `class ${c}: ${got[c]} of ${n}`).toBeLessThanOrEqual(5 * Math.sqrt(n * p * (1 - p)));
+      expect(got[c]).toBe(rowsOfClass(sample, labels, c).length);
+    });
+    expect(got.slice(3)).toEqual([300, 40]);
+    // counting in pieces (as the merge job and the local pass read the cache in chunks) gives the same counts
+    const pieces = new Array(counts.length).fill(0);
+    const all = cacheRows(labels);
+    const cols = embeddingColumns(2);
+    for (let at = 0; at < labels.length; at += 999) {
+      const n = Math.min(999, labels.length - at);
+      sample.count(all.subarray(at * cols, (at + n) * cols), n, 2, at, pieces);
+    }
+    expect(pieces).toEqual(got);
+  });
+
+  it('is the same sample for the same seed and another for another seed', () => {
+    const counts = [5_000, 5_000];
+    const labels = labelsOf(counts);
+    const a = rowsOfClass(new FitSample(500, counts, 1), labels, 0);
+    const again = rowsOfClass(new FitSample(500, counts, 1), labels, 0);
+    const b = rowsOfClass(new FitSample(500, counts, 2), labels, 0);
+    expect(again).toEqual(a);
+    expect(b).not.toEqual(a);
+    // independent samples of p = 0.1 share about 0.1 of their rows, not most of them
+    const shared = b.filter((i) => new Set(a).has(i)).length;
+    expect(shared / a.length).toBeLessThan(0.3);
+  });
+
+  it('counts the sample of a cache file as of its rows', async () => {
+    const counts = [3_000, 700, 50];
+    const labels = labelsOf(counts, 5);
+    const path = join(await tempDir('fit-sample'), 'cache.f32');
+    const w = await MatrixWriter.open(path, embeddingColumns(2));
+    await w.append(cacheRows(labels));
+    await w.close();
+    const sample = new FitSample(200, counts, 4);
+    const expected = new Array(3).fill(0);
+    sample.count(cacheRows(labels), labels.length, 2, 0, expected);
+    expect(await countFitSample(path, 2, sample, 3)).toEqual(expected);
+  });
+
+  it('has no sample without the option and refuses a count that is not a positive integer', () => {
+    expect(fitSampleOf(undefined, [10, 10], 0)).toBeNull();
+    for (const bad of [0, -3, 1.5, NaN]) expect(() => new FitSample(bad, [10], 0)).toThrow(/fitRowsPerClass/);
+  });
+});
