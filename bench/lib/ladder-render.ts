@@ -56,6 +56,14 @@ function found(r: LadderRun): string {
   return `${r.detection.targetFound ? 'yes' : 'no'}${wrong ? ` +${wrong} clean` : ''}`;
 }
 
+/** Which cleanse's split the GSSD classifier trained on, and whether the other mode's split is the same (same counts per truth x split). */
+function splitName(l: Ladder, attack: string, split: string): string {
+  const cell = l.cells[`transfer/${attack}`];
+  const same = cell && JSON.stringify((cell.default.split as any).counts) === JSON.stringify((cell.paper.split as any).counts);
+  const name = split === 'paper' ? '`--target-detection paper`' : 'defaults';
+  return same ? `${name} (the same split as ${split === 'paper' ? 'the defaults' : '`paper`'})` : name;
+}
+
 /** The ladder table and the retraining table (markdown lines). */
 export function ladderTables(l: Ladder): string[] {
   const keys = Object.keys(l.cells).sort((a, b) => {
@@ -93,7 +101,7 @@ export function ladderTables(l: Ladder): string[] {
     for (const a of attacks) {
       const r = l.retrain[a];
       const cell = (m: any) => (m ? `${pct(m.acc)} / ${pct(m.asr, 2)}` : 'not run');
-      lines.push(`| ${a} | ${cell(r.none)} | ${cell(r.gssd)} | ${cell(r.oracle)} | ${r.gssdSplit === 'paper' ? '`--target-detection paper`' : 'defaults'} | width ${r.width}, ${r.epochs} epochs |`);
+      lines.push(`| ${a} | ${cell(r.none)} | ${cell(r.gssd)} | ${cell(r.oracle)} | ${splitName(l, a, r.gssdSplit)} | width ${r.width}, ${r.epochs} epochs |`);
     }
   }
   return lines;
