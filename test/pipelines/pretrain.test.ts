@@ -53,7 +53,7 @@ describe.skipIf(!cliBuilt())('gssd pretrain (kill, resume, extend)', () => {
     const wrong = await runCli([...low(join(root, 'low-bad')), '--width', '0']);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
-  }, 180_000);
+  }, 300_000);
 
   it('extends a finished 1-epoch run with --resume --epochs 2 to the 2-epoch encoder', async () => {
     const out = join(root, 'extended');
