@@ -4,6 +4,7 @@ import { intOption } from './option-values.js';
 import { backendOpt, TRAIN_ENGINE_OPTIONS } from './engine-options.js';
 import { defineCommand, inputsOf, type Values } from './command.js';
 import { TRAIN_MEMORY } from '../models/onnx-simclr-graph.js';
+import { followParent, LOW_MEMORY_ENV, needsLowMemoryEnv, rerunWithEnv } from '../low-memory-env.js';
 
 const out = stringOpt('out', 'DIR', 'output directory (required)', { required: true });
 const epochs = intOpt('epochs', 'N', 'SimCLR epochs (default {default}; the paper: 100)', { min: 1, default: 10 });
@@ -22,7 +23,7 @@ const simclrShards = intOpt(
 const memory = choiceOpt(
   'memory',
   'M',
-  'onnx runtime: fast or low: the encoder view by view with\ncheckpointed blocks, a lower peak memory for one more forward pass\nper step (README "Performance"); resume with the same value',
+  'onnx runtime: fast or low: the encoder view by view with\ncheckpointed blocks, no memory arena, glibc malloc settings (a child\nprocess on Linux), a lower peak memory for more CPU time per step\n(README "Performance"); resume with the same value',
   TRAIN_MEMORY,
   { default: 'fast' },
 );
@@ -43,6 +44,10 @@ export const pretrainCommand = defineCommand({
 checkpoints to DIR/checkpoint every --checkpoint-steps steps.`,
   options: [out, epochs, width, batch, lr, seed, checkpointSteps, shuffleBuffer, TRAIN_ENGINE_OPTIONS, memory, simclrShards, resume, backend, SOURCE_OPTIONS],
   async run(values, positionals, log) {
+    if (memory.read(values) === 'low') {
+      if (needsLowMemoryEnv()) return rerunWithEnv(LOW_MEMORY_ENV); // glibc reads them at start only
+      followParent();
+    }
     const { pretrainCommandRun } = await import('../../pipelines/pretrain-run.js');
     const b = batch.read(values);
     const engine = TRAIN_ENGINE_OPTIONS.read(values);

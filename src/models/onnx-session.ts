@@ -46,6 +46,14 @@ export interface OnnxSessionTuning {
    * SimCLR step at width 16, batch 256), for no measurable speed: they turn it off.
    */
   memPattern?: boolean;
+  /**
+   * onnxruntime's CPU memory arena (default true): tensors come from large blocks it keeps
+   * for the session's life, so the blocks' free gaps stay resident. False allocates each
+   * tensor through malloc and frees it back: with glibc's mmap threshold fixed low
+   * (`MALLOC_MMAP_THRESHOLD_`, `low-memory-env.ts`) a freed tensor leaves the RSS, for the
+   * cost of faulting its pages in again on every step (README "Performance").
+   */
+  arena?: boolean;
 }
 
 /**
@@ -76,6 +84,7 @@ export async function openOnnxSession(
   };
   if (tuning.spinning !== undefined) base.extra = { session: { intra_op: { allow_spinning: tuning.spinning ? '1' : '0' } } };
   if (tuning.memPattern === false) base.enableMemPattern = false;
+  if (tuning.arena === false) base.enableCpuMemArena = false;
   if (request !== 'cpu' && cudaInstalled(ort)) {
     try {
       const session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cuda'], logSeverityLevel: 4 });

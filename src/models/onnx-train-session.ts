@@ -18,7 +18,10 @@ export interface OnnxTrainDevice {
   device: OnnxProviderRequest;
   /** Intra-op threads on the CPU (results depend on it; record it with the run). */
   threads: number;
-  /** SimCLR: `fast` (default) or `low` (`TrainMemory`, `onnx-simclr-graph.ts`). */
+  /**
+   * SimCLR: `fast` (default) or `low` (`TrainMemory`, `onnx-simclr-graph.ts`); `low` also runs
+   * the session without onnxruntime's CPU arena.
+   */
   memory?: TrainMemory;
 }
 
@@ -42,7 +45,9 @@ export class TrainStepSession {
 
   /** Opens the graph on the requested device. */
   static async open(graph: StepGraph, where: OnnxTrainDevice, name: string): Promise<TrainStepSession> {
-    const { session, provider } = await openOnnxSession(graph.bytes, where.device, where.threads, name, { memPattern: false });
+    // --memory low: no arena either (each tensor malloc'ed and freed; `low-memory-env.ts`)
+    const tuning = { memPattern: false, ...(where.memory === 'low' ? { arena: false } : {}) };
+    const { session, provider } = await openOnnxSession(graph.bytes, where.device, where.threads, name, tuning);
     return new TrainStepSession(session, provider, graph);
   }
 

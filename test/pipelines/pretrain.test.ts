@@ -39,6 +39,22 @@ describe.skipIf(!cliBuilt())('gssd pretrain (kill, resume, extend)', () => {
     expect(killed, 'runs the crash points killed').toBeGreaterThanOrEqual(2);
   }, 180_000);
 
+  it('--memory low (re-run in a child process with the malloc settings): killed, it dies of SIGKILL and resumes to the uninterrupted encoder', async () => {
+    const low = (out: string) => [...args(out, 2), '--memory', 'low'];
+    const straightLow = join(root, 'straight-low');
+    const r = await runCli(low(straightLow));
+    expect(r.code, r.stderr).toBe(0);
+    const out = join(root, 'killed-low');
+    const first = await runCli(low(out), { env: { GSSD_CRASH_AT: 'atomic-write:3' } });
+    expect(first.signal, first.stderr).toBe('SIGKILL');
+    const again = await runCli([...low(out), '--resume']);
+    expect(again.code, again.stderr).toBe(0);
+    expect((await weights(out)).equals(await weights(straightLow))).toBe(true);
+    const wrong = await runCli([...low(join(root, 'low-bad')), '--width', '0']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
+  }, 300_000);
+
   it('extends a finished 1-epoch run with --resume --epochs 2 to the 2-epoch encoder', async () => {
     const out = join(root, 'extended');
     expect((await runCli(args(out, 1))).code).toBe(0);
