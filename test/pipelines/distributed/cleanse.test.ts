@@ -34,7 +34,9 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq', () => {
   const logs = new Map<ChildProcess, string>();
   /** Each worker's exit: the signal that ended it (null: it exited itself). */
   const exits = new Map<ChildProcess, Promise<NodeJS.Signals | null>>();
-  const options = () => [data, '--encoder', encoder, '--flow-epochs', '2', '--target-detection', 'robust', '--robust-alpha', '0.9', '--batch-rows', '50', '--part-rows', '120', '--seed', '3', '--log', 'json'];
+  // paper detection with beta_ND raised to 1.4: on these 800 rows it flags classes by both tests (0 and 5 by ND, 2, 4 and 8 by D), so both split directions run on the workers
+  const detection = ['--target-detection', 'paper', '--beta-nd', '1.4'];
+  const options = () => [data, '--encoder', encoder, '--flow-epochs', '2', ...detection, '--batch-rows', '50', '--part-rows', '120', '--seed', '3', '--log', 'json'];
 
   /** A `gssd worker` process (3 s locks, so a dead one's job moves on quickly); `env` e.g. a crash point. */
   const startWorker = (env: Record<string, string> = {}): ChildProcess => {
@@ -92,7 +94,8 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq', () => {
 
   it('3 workers and a coordinator give the rows of --engine local', async () => {
     expect(local).toHaveLength(800);
-    expect(localReport.splits.poisoned).toBeGreaterThan(0); // a D-flagged and an ND-flagged class
+    expect(new Set(localReport.flagged.map((f: { test: string }) => f.test))).toEqual(new Set(['D', 'ND'])); // both split directions
+    expect(localReport.splits.poisoned).toBeGreaterThan(0);
     for (let i = 0; i < 3; i++) startWorker();
     const out = join(root, 'dist');
     const r = await runCli(['cleanse', ...options(), '--engine', 'bullmq', '--redis', redis.url, '--out', out, '--json']);
