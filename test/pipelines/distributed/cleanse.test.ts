@@ -94,7 +94,7 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq', () => {
 
   it('3 workers and a coordinator give the rows of --engine local', async () => {
     expect(local).toHaveLength(800);
-    expect(new Set(localReport.flagged.map((f: { test: string }) => f.test))).toEqual(new Set(['D', 'ND'])); // both split directions
+    expect(new Set((localReport.flagged as { test: string }[]).map((f) => f.test))).toEqual(new Set(['D', 'ND'])); // both split directions
     expect(localReport.splits.poisoned).toBeGreaterThan(0);
     for (let i = 0; i < 3; i++) startWorker();
     const out = join(root, 'dist');
