@@ -24,8 +24,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,6 +33,8 @@ import { arg } from './lib/args.js';
 import { writeSubset } from './lib/ladder-data.js';
 import { writeUntrainedEncoder } from './lib/ladder-encoders.js';
 import { outputDigest, type OutputDigest } from './lib/output-digest.js';
+import { headCommit } from './lib/head-commit.js';
+import { TestRedis } from '../test/pipelines/distributed/redis-fixture.js';
 
 const CLI = resolve('dist/src/bin.js');
 const CIFAR = resolve(process.env.GSSD_CIFAR10_DIR ?? '../shared/data/cifar10');
@@ -179,22 +180,7 @@ interface ConfigResult {
   loadAfter: number[];
 }
 
-function headCommit(): string {
-  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : 'unknown';
-}
-
 const load = () => loadavg().map((x) => Math.round(x * 100) / 100);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** A child process whose stderr goes to `log`; resolves its exit code or signal. */
 function start(args: string[], log: string, cmd = process.execPath): { child: ChildProcess; exit: Promise<number | string> } {
@@ -213,30 +199,6 @@ async function waitForText(file: string, text: string, exit: Promise<number | st
     if (exited !== null) throw new Error(`${what} exited (${exited}) before it was ready: ${(await readFile(file, 'utf8')).slice(-500)}`);
     await sleep(100);
   }
-}
-
-/** A redis-server on 127.0.0.1 for one config: a free port, a temp directory, no persistence. */
-async function startRedis(dir: string): Promise<{ port: number; url: string; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise<void>((ok, fail) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('Ready to accept connections')) ok();
-    });
-    child.once('exit', (code) => fail(new Error(`redis-server exited (${code}): ${out.slice(-500)}`)));
-  });
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    stop: async () => {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await once(child, 'exit');
-      }
-    },
-  };
 }
 
 /** Redis's INFO sections `stats`, `commandstats` and `cpu` as numbers. */
@@ -355,8 +317,7 @@ async function runConfig(config: string, data: string[], enc: string): Promise<O
     processSeconds = (Date.now() - t0) / 1000;
   } else {
     const n = Number(config.split('-')[1]);
-    const dir = await mkdtemp(join(tmpdir(), 'gssd-bench-redis-'));
-    const redis = await startRedis(dir);
+    const redis = await TestRedis.start({ aof: false });
     const workers: { child: ChildProcess; exit: Promise<number | string> }[] = [];
     try {
       for (let i = 0; i < n; i++) {
@@ -393,7 +354,6 @@ async function runConfig(config: string, data: string[], enc: string): Promise<O
       for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
       await Promise.all(workers.map((w) => w.exit));
       await redis.stop();
-      await rm(dir, { recursive: true, force: true });
     }
   }
   const report = JSON.parse(await readFile(join(run, 'report.json'), 'utf8'));

@@ -31,6 +31,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CLEANSE_DEFAULTS } from '../pipelines/cleanse/options.js';
 import { arg } from './lib/args.js';
+import { headCommit } from './lib/head-commit.js';
 import { writeSubset } from './lib/ladder-data.js';
 
 const CLI = resolve('dist/src/bin.js');
@@ -218,11 +219,6 @@ function fmt(x: number | null | undefined): string {
 }
 
 /** The commit the benchmark runs (results belong to the code that made them). */
-function headCommit(): string {
-  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : 'unknown';
-}
-
 async function write(results: Record<string, unknown>[], seconds: number, date = new Date().toISOString(), commit = headCommit()): Promise<void> {
   await mkdir('bench/results', { recursive: true });
   await writeFile(`bench/results/${NAME}.json`, JSON.stringify({ date, commit, budget, robustAlphas: ROBUST_ALPHAS, seconds, results }, null, 1));

@@ -41,6 +41,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { arg } from './lib/args.js';
+import { headCommit } from './lib/head-commit.js';
 import { writePixelsEncoder, writeUntrainedEncoder } from './lib/ladder-encoders.js';
 import { featuresKnn } from './lib/features-knn.js';
 import { writeOracleSplit, writeSubset } from './lib/ladder-data.js';
@@ -105,11 +106,6 @@ function gssd(args: string[]): { out: any; seconds: number } {
     out = r.stdout;
   }
   return { out, seconds: (Date.now() - started) / 1000 };
-}
-
-function headCommit(): string {
-  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : 'unknown';
 }
 
 const PAPER = ['--target-detection', 'paper'];

@@ -10,25 +10,34 @@ export function redisInstalled(): boolean {
   return spawnSync('redis-server', ['--version']).status === 0;
 }
 
-/** A redis-server of a test: 127.0.0.1, a free port, AOF on (fsync always), in a temp directory. */
+/**
+ * A redis-server of a test (and of bench:distributed): 127.0.0.1, a free port, in a temp
+ * directory; AOF on with fsync always (so a restart keeps the data), or no persistence at all.
+ */
 export class TestRedis {
   private child: ChildProcess | null = null;
 
-  private constructor(readonly port: number, readonly dir: string) {}
+  private constructor(readonly port: number, readonly dir: string, private readonly aof: boolean) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<TestRedis> {
-    const r = new TestRedis(await freePort(), await mkdtemp(join(tmpdir(), 'gssd-redis-')));
+  /**
+   * @example
+   *   const redis = await TestRedis.start({ aof: false }); // ... redis.url ...; await redis.stop();
+   */
+  static async start(options: { aof?: boolean } = {}): Promise<TestRedis> {
+    const r = new TestRedis(await freePort(), await mkdtemp(join(tmpdir(), 'gssd-redis-')), options.aof ?? true);
     await r.up();
     return r;
   }
 
   /** Starts the server (again, on the same port and files: the AOF brings the data back). */
   async up(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const persistence = this.aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, ...persistence, '--save', '', '--daemonize', 'no'];
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let out = '';
     await new Promise<void>((resolve, reject) => {
