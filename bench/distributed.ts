@@ -11,7 +11,7 @@
  * and a digest of the output rows, which must be the same for every config.
  *
  *   npm run bench:distributed -- [--rows 50000] [--encoder FILE] [--configs local,bullmq-1,bullmq-2]
- *       [--flow-epochs 50] [--work DIR] [--name distributed]
+ *       [--flow-epochs 50] [--fit-rows-per-class N] [--work DIR] [--name distributed]
  *
  * `--rows 50000` (the default) cleanses the 5 CIFAR-10 train shards; fewer rows are the first N,
  * written once into `--work` (default $TMPDIR/gssd-distributed) as 5 parts, so every config
@@ -19,13 +19,15 @@
  * 16 exported to ONNX (bench/lib/ladder-encoders.ts), made once in `--work`. Results:
  * bench/results/<name>.json and .md, written after every config (default name `distributed`;
  * `distributed-smoke` for a run with fewer rows or flow epochs, labelled a smoke run).
+ * `--fit-rows-per-class N` passes the cleanse's lake-scale fit sample through (every config the
+ * same); the fit pass then trains each flow on about N rows instead of its whole class.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, getPriority, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, type Job } from 'bullmq';
@@ -43,6 +45,7 @@ const NAME = arg('name', Number(arg('rows', '50000')) < 50000 || Number(arg('flo
 const WORK = resolve(arg('work', join(tmpdir(), 'gssd-distributed')));
 const ROWS = Number(arg('rows', '50000'));
 const FLOW_EPOCHS = Number(arg('flow-epochs', '50'));
+const FIT_ROWS = arg('fit-rows-per-class', '');
 const ENCODER_ARG = arg('encoder', '');
 const CONFIGS = arg('configs', 'local,bullmq-1,bullmq-2').split(',');
 const SEED = '0';
@@ -52,6 +55,8 @@ const PASS_NAMES = ['embed', 'merge', 'fit', 'score', 'detect', 'route'] as cons
 for (const c of CONFIGS) if (c !== 'local' && !/^bullmq-[1-9]\d*$/.test(c)) usage(`--configs takes local and bullmq-N, got ${c}`);
 if (!Number.isInteger(ROWS) || ROWS < 100 || ROWS > 50000) usage(`--rows takes an integer from 100 to 50000, got ${arg('rows', '')}`);
 if (!Number.isInteger(FLOW_EPOCHS) || FLOW_EPOCHS < 1) usage(`--flow-epochs takes an integer from 1 up, got ${arg('flow-epochs', '')}`);
+if (FIT_ROWS !== '' && !(Number.isInteger(Number(FIT_ROWS)) && Number(FIT_ROWS) >= 1)) usage(`--fit-rows-per-class takes an integer from 1 up, got ${FIT_ROWS}`);
+const FIT_ARGS = FIT_ROWS === '' ? [] : ['--fit-rows-per-class', FIT_ROWS];
 
 function usage(message: string): never {
   console.error(`bench:distributed: ${message}`);
@@ -304,7 +309,7 @@ async function runConfig(config: string, data: string[], enc: string): Promise<O
   const logs = join(WORK, 'logs');
   await mkdir(logs, { recursive: true });
   await rm(run, { recursive: true, force: true });
-  const cleanse = ['cleanse', ...data, '--encoder', enc, '--out', run, '--seed', SEED, '--flow-epochs', String(FLOW_EPOCHS), '--log', 'json', '--json'];
+  const cleanse = ['cleanse', ...data, '--encoder', enc, '--out', run, '--seed', SEED, '--flow-epochs', String(FLOW_EPOCHS), ...FIT_ARGS, '--log', 'json', '--json'];
   const date = new Date().toISOString();
   const loadBefore = load();
   let engine: EngineStats | null = null;
@@ -371,15 +376,20 @@ async function runConfig(config: string, data: string[], enc: string): Promise<O
 const s = (x: number | undefined) => (x === undefined ? '' : x < 10 ? x.toFixed(2) : x.toFixed(1));
 const ms = (x: number) => (x < 1000 ? `${Math.round(x)} ms` : `${(x / 1000).toFixed(1)} s`);
 
+/** Loaded: other work was running when the bench started (1-minute load average above 1). */
+function loaded(r: { loadBefore: number[] }): boolean {
+  return r.loadBefore[0] > 1;
+}
+
 function render(r: { smoke: boolean; complete: boolean; command: string; rows: number; flowEpochs: number; encoder: string; date: string; commit: string; machine: string; loadBefore: number[]; loadAfter: number[]; configs: ConfigResult[]; identical: boolean }): string {
   const lines = [
     `# ${r.smoke ? 'SMOKE RUN (not the measurement): ' : ''}CIFAR-10 cleanse, --engine local vs --engine bullmq`,
     '',
     ...(r.complete ? [] : [`**Incomplete: ${r.configs.length} of ${CONFIGS.length} configs (${CONFIGS.join(', ')}) measured so far.**`, '']),
-    `${r.rows} rows (${r.rows === 50000 ? 'the 5 CIFAR-10 train shards' : 'the first rows of the train shards, as 5 parts'}), encoder ${r.encoder}, \`--flow-epochs ${r.flowEpochs} --seed ${SEED}\`, defaults otherwise.`,
+    `${r.rows} rows (${r.rows === 50000 ? 'the 5 CIFAR-10 train shards' : 'the first rows of the train shards, as 5 parts'}), encoder ${r.encoder}, \`--flow-epochs ${r.flowEpochs}${FIT_ARGS.map((a) => ' ' + a).join('')} --seed ${SEED}\`, defaults otherwise.${FIT_ROWS ? ` Each class's flow trains on the same seeded hash sample of about ${FIT_ROWS} of its rows every epoch (\`--fit-rows-per-class\`); embed, score and route see every row.` : ''}`,
     `${r.date}, commit ${r.commit}, ${r.machine}. Command: \`${r.command}\`.`,
     ...(r.smoke ? [`A smoke run checks the bench, not the engine: at ${r.rows} rows and ${r.flowEpochs} flow epochs the fixed costs (process start-up, a worker thread and the encoder loaded per job) weigh far more than at the defaults. The measurement is \`npm run bench:distributed\` with its defaults (50,000 rows, 50 flow epochs).`] : []),
-    `Load average (1, 5, 15 min) at the start ${r.loadBefore.join(', ')}, at the end ${r.loadAfter.join(', ')}: the machine is shared, other processes (other benchmarks, builds, tests) ran at the same time, so the wall times are inflated and noisy; compare the configs with that in mind.`,
+    `Load average (1, 5, 15 min) at the start ${r.loadBefore.join(', ')}, at the end ${r.loadAfter.join(', ')}${loaded(r) ? ': LOADED. Other processes (other benchmarks, builds, tests) ran at the same time, so the wall times are inflated and noisy; compare the configs with that in mind.' : ' (the machine was idle at the start; later figures are mostly the bench\'s own processes).'}`,
     '',
     '## Wall time per pass (seconds)',
     '',
@@ -434,7 +444,7 @@ function summary(configs: ConfigResult[], loadBefore: number[]) {
     smoke: ROWS < 50000 || FLOW_EPOCHS < 50,
     /** False while configs are still to run (the file is written after each). */
     complete: configs.length === CONFIGS.length,
-    command: `nice -n 10 npm run bench:distributed --${process.argv.slice(2).map((a) => ' ' + a).join('')}`,
+    command: `${getPriority() ? `nice -n ${getPriority()} ` : ''}npm run bench:distributed --${process.argv.slice(2).map((a) => ' ' + a).join('')}`,
     rows: ROWS,
     flowEpochs: FLOW_EPOCHS,
     encoder: ENCODER_ARG || `untrained ResNet-18 width ${WIDTH}, seed 0, ONNX (bench/lib/ladder-encoders.ts)`,
