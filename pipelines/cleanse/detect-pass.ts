@@ -31,7 +31,7 @@ export async function detectPass(ctx: RunContext): Promise<void> {
       ? { passes: 3, ...(await computeAdaptiveThresholds(read, detection)) }
       : await computeSplitThresholds(read, detection, { alphaClean: options.alphaClean, alphaPoisoned: options.alphaPoison });
   state.detection = detection;
-  state.thresholds = thresholds;
+  state.thresholds = { ...thresholds, relabelMargin: options.relabelMargin };
   // the report's view of each flagged class: a histogram of its scores and the rows at both ends
   state.scoreViews = await summarizeScores(read, K, detection.flagged.map((f) => f.label), { bins: 40, k: THUMBS_PER_END });
   await ctx.commit();

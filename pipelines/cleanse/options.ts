@@ -63,6 +63,12 @@ export interface CleanseOptions {
   knnK?: number;
   /** How a flagged class is split: the paper's fixed alpha fractions, or a 2-component mixture fit of its scores. */
   cut: CutMode;
+  /**
+   * ND-flagged classes: relabel a row of the poisoned cut only when the best other class's flow
+   * beats its own by more than this (per-dimension log-likelihood; `SplitThresholds.relabelMargin`);
+   * the other rows of the cut go to uncertain. Null: relabel every row of the cut (the paper). Default 0.
+   */
+  relabelMargin: number | null;
   seed: number;
   backend: BackendName;
   resume: boolean;
@@ -131,6 +137,7 @@ export const CLEANSE_DEFAULTS = {
   robustAlpha: DEFAULT_DETECTION_OPTIONS.robustAlpha,
   robustNDScale: DEFAULT_DETECTION_OPTIONS.robustNDScale,
   cut: 'adaptive' as CutMode,
+  relabelMargin: 0 as number | null,
   detector: 'gssd' as DetectorName,
   knnK: 50,
   embedRuntime: 'auto' as EmbedRuntime,
@@ -173,6 +180,7 @@ export function outputFingerprint(o: CleanseOptions): Record<string, unknown> {
       ? { robustAlpha: o.robustAlpha ?? CLEANSE_DEFAULTS.robustAlpha, robustNDScale: o.robustNDScale ?? CLEANSE_DEFAULTS.robustNDScale }
       : {}),
     cut: o.cut,
+    relabelMargin: o.relabelMargin,
     detector: o.detector,
     ...(o.detector === 'knn' ? { knnK: o.knnK ?? CLEANSE_DEFAULTS.knnK } : {}),
     seed: o.seed,

@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { SOURCE_OPTIONS } from './source-options.js';
-import { choiceOpt, intOpt, numberOpt, stringOpt, switchOpt } from './option.js';
+import { choiceOpt, intOpt, numberOpt, stringOpt, switchOpt, type Option } from './option.js';
 import { intOption, stringOption } from './option-values.js';
 import { backendOpt, TRAIN_ENGINE_OPTIONS } from './engine-options.js';
 import { defineCommand, inputsOf, type Values } from './command.js';
@@ -84,6 +84,20 @@ const betaD = numberOpt('beta-d', 'X', 'D-test beta_D', { min: 0, max: 1, defaul
 const betaND = numberOpt('beta-nd', 'X', 'ND-test beta_ND', { default: D.betaND });
 const alphaClean = numberOpt('alpha-clean', 'X', '--cut fixed: share of a flagged class kept as clean', { min: 0, max: 1, default: D.alphaClean });
 const alphaPoison = numberOpt('alpha-poison', 'X', '--cut fixed: share of a flagged class called poisoned', { min: 0, max: 1, default: D.alphaPoison });
+/** `--relabel-margin X|off` (`CleanseOptions.relabelMargin`; off is null). */
+const relabelMargin: Option<number | null> = {
+  flag: 'relabel-margin',
+  arg: 'X|off',
+  help: `ND-flagged classes: relabel a row of the poisoned cut only when the best\nother class's flow beats its own by more than X (per-dimension log-likelihood);\nthe rest of the cut goes to uncertain. off: relabel the whole cut (the paper)\n(default ${D.relabelMargin})`,
+  read: (v) => {
+    const raw = v['relabel-margin'] as string | undefined;
+    if (raw === undefined) return D.relabelMargin;
+    if (raw === 'off') return null;
+    const x = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(x) || x < 0) throw new UsageError(`Expected \`--relabel-margin\` to be off or a number from 0 and up, got \`${raw}\``);
+    return x;
+  },
+};
 const seed = intOpt('seed', 'N', 'seed of everything random', { min: 0, max: 2 ** 32 - 1, default: D.seed });
 const backend = backendOpt('auto, tensorflow, wasm or cpu');
 const partRows = intOpt('part-rows', 'N', 'rows per output part file', { min: 1, default: D.partRows });
@@ -116,7 +130,7 @@ DIR/report.html. Each output row carries the input columns plus gssd_split, gssd
 gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason.`,
   options: [
     out, runDir, resume, force, encoder, embedRuntime, scoreRuntime, pretrainEpochs, pretrainBatch, TRAIN_ENGINE_OPTIONS, simclrShards, width,
-    flowEpochs, flowBatch, flowLr, flowWorkers, fitRowsPerClass, targetDetection, robustAlpha, robustNDScale, detector, knnK, cut, lambda, betaD, betaND, alphaClean, alphaPoison,
+    flowEpochs, flowBatch, flowLr, flowWorkers, fitRowsPerClass, targetDetection, robustAlpha, robustNDScale, detector, knnK, cut, relabelMargin, lambda, betaD, betaND, alphaClean, alphaPoison,
     seed, backend, partRows, checkpointRows, keepWork, engine, redis, onDuplicateId, json, SOURCE_OPTIONS,
   ],
   async run(values, positionals, log) {
@@ -176,6 +190,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     detector: detectorName,
     knnK: knnK.read(values),
     cut: cutMode,
+    relabelMargin: relabelMargin.read(values),
     lambda: lambda.read(values),
     betaD: betaD.read(values),
     betaND: betaND.read(values),

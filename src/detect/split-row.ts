@@ -24,6 +24,8 @@ export interface SplitDecision {
  * - class not flagged: clean, label kept;
  * - ND-flagged class: the highest floor(alpha_c n) scores clean (label kept), the lowest
  *   floor(alpha_p n) poisoned and relabelled to argmax over c' != c of L[c'], the rest uncertain;
+ *   with `thresholds.relabelMargin` m, a row of the poisoned cut whose score is not below -m
+ *   (its own flow still about as likely as any other) is uncertain instead;
  * - D-flagged class: the lowest floor(alpha_c n) scores clean, the highest floor(alpha_p n)
  *   poisoned and dropped (trainLabel null), the rest uncertain.
  * Order is by (score, rowIndex), so rowIndex must be the row's global index in the same stream.
@@ -47,6 +49,17 @@ export function splitRow(label: number, row: ArrayLike<number>, rowIndex: number
   const ap = fixed ? `share ${thresholds.alphaPoisoned}` : 'adaptive cut';
   if (cut.test === 'ND') {
     if (high) return { split: 'clean', score, loglik, pred, trainLabel: label, reason: `ND-flagged class ${label}: score in the highest (clean) ${ac}` };
+    const margin = thresholds.relabelMargin;
+    if (low && margin != null && !(score < -margin)) {
+      return {
+        split: 'uncertain',
+        score,
+        loglik,
+        pred,
+        trainLabel: null,
+        reason: `ND-flagged class ${label}: score in the lowest (poisoned) ${ap}, but not below -${margin} (no other class's flow is clearly more likely): not relabelled`,
+      };
+    }
     if (low) {
       return {
         split: 'poisoned',

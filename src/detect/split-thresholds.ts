@@ -43,6 +43,12 @@ export interface SplitThresholds {
   alphaPoisoned: number | null;
   /** Per class: its cuts, or null for a class that was not flagged. */
   classes: (ClassCut | null)[];
+  /**
+   * ND-flagged classes: a row of the poisoned cut is relabelled only when its score is below
+   * -relabelMargin (the best other class's flow beats its own by more than the margin); the
+   * others go to uncertain. Null or absent: every row of the cut is relabelled (docs/method.md).
+   */
+  relabelMargin?: number | null;
 }
 
 /**

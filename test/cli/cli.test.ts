@@ -19,7 +19,7 @@ describe.skipIf(!cliBuilt())('gssd command line', () => {
   });
 
   it('answers a bad command, option or value in one line with exit code 2', async () => {
-    for (const args of [['frob'], ['cleanse', '--nope'], ['cleanse', 'x.parquet', '--out', 'o', '--alpha-clean', '2'], ['inspect']]) {
+    for (const args of [['frob'], ['cleanse', '--nope'], ['cleanse', 'x.parquet', '--out', 'o', '--alpha-clean', '2'], ['cleanse', 'x.parquet', '--out', 'o', '--relabel-margin', '-1'], ['inspect']]) {
       const r = await runCli(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
@@ -31,6 +31,8 @@ describe.skipIf(!cliBuilt())('gssd command line', () => {
     const paper = await runCli(['cleanse', resolve('package.json'), '--out', 'o', '--target-detection', 'paper', '--robust-alpha', '0.3']);
     expect(paper.code).toBe(2);
     expect(paper.stderr.trim()).toMatch(/--robust-alpha sets robust detection; it does nothing with --target-detection paper/);
+    const margin = await runCli(['cleanse', resolve('package.json'), '--out', 'o', '--relabel-margin', 'none']);
+    expect(margin.stderr.trim()).toBe('gssd cleanse: Expected `--relabel-margin` to be off or a number from 0 and up, got `none`');
     const scale = await runCli(['cleanse', resolve('package.json'), '--out', 'o', '--target-detection', 'paper', '--robust-nd-scale', 'linear']);
     expect(scale.code).toBe(2);
     expect(scale.stderr.trim()).toMatch(/--robust-nd-scale sets robust detection; it does nothing with --target-detection paper/);

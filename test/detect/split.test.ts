@@ -75,6 +75,27 @@ describe('split', () => {
     expect(out[20].reason).toBe('class 2 not flagged');
   });
 
+  it('relabels a row of the poisoned cut only when another class beats its own by more than the margin', async () => {
+    // K = 3, class 0 (ND): scores -3..6; with alpha_p 0.4 the poisoned cut is the lowest 4 (-3, -2, -1, 0)
+    const s0 = [-3, -2, -1, 0, 1, 2, 3, 4, 5, 6];
+    const labels = s0.map(() => 0);
+    const rows = s0.map((s) => [s - 1, -1, -1.5]);
+    const rep = report(3, labels, [{ label: 0, test: 'ND' }]);
+    const t = await computeSplitThresholds(chunkReader(labels, rows, 4), rep, { alphaClean: 0.3, alphaPoisoned: 0.4 });
+    const split = (margin: number | null) => rows.map((r, i) => splitRow(0, r, i, { ...t, relabelMargin: margin }));
+    // no margin (the paper): the whole cut relabelled to class 1
+    expect(split(null).slice(0, 4).map((d) => [d.split, d.trainLabel])).toEqual([['poisoned', 1], ['poisoned', 1], ['poisoned', 1], ['poisoned', 1]]);
+    // margin 0: the row scoring 0 (its own flow ties the best other) is not relabelled
+    const m0 = split(0);
+    expect(m0.slice(0, 4).map((d) => d.split)).toEqual(['poisoned', 'poisoned', 'poisoned', 'uncertain']);
+    expect(m0[3]).toMatchObject({ trainLabel: null, score: 0 });
+    expect(m0[3].reason).toMatch(/not relabelled/);
+    // margin 1.5: only scores below -1.5 are relabelled; the clean and uncertain rows do not move
+    const m15 = split(1.5);
+    expect(m15.map((d) => d.split)).toEqual(['poisoned', 'poisoned', 'uncertain', 'uncertain', 'uncertain', 'uncertain', 'uncertain', 'clean', 'clean', 'clean']);
+    expect(split(null).slice(4).map((d) => d.split)).toEqual(m15.slice(4).map((d) => d.split));
+  });
+
   it('gives exactly floor(alpha n) rows per group on a larger random case, matching a full sort', async () => {
     const rng = new Rng(11);
     const K = 4;
