@@ -15,7 +15,7 @@ const skip = !cliBuilt() || !redisInstalled();
 
 /**
  * `gssd cleanse --engine bullmq` with `--out s3://...` and s3:// inputs (s3rver on 127.0.0.1),
- * real `gssd worker` processes and a real redis-server: 300 rows in 3 shards, an untrained
+ * real `gssd worker` processes and a real redis-server: 200 rows in 2 shards, an untrained
  * width-4 encoder, 1 flow epoch. The workers run in their own directories with their own
  * TMPDIR and are never told where the coordinator's run directory is: everything they read and
  * write goes through the store. The output must hold the rows of `--engine local --out s3://`,
@@ -33,15 +33,15 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq --out s3://', () => {
   const workers: ChildProcess[] = [];
   const logs = new Map<ChildProcess, string>();
   const exits = new Map<ChildProcess, Promise<NodeJS.Signals | null>>();
-  const options = () => ['s3://lake/shards/', '--encoder', encoder, '--flow-epochs', '1', '--target-detection', 'robust', '--robust-alpha', '0.9', '--batch-rows', '50', '--part-rows', '60', '--seed', '3', '--log', 'json'];
+  const options = () => ['s3://lake/shards/', '--encoder', encoder, '--flow-epochs', '1', '--target-detection', 'paper', '--batch-rows', '50', '--part-rows', '40', '--seed', '3', '--log', 'json'];
   const gssd = (args: string[], env: Record<string, string> = {}) => runCli([...args, '--s3-endpoint', s3.endpoint], { env: { ...S3_TEST_ENV, ...env } });
   const bullmq = () => ['--engine', 'bullmq', '--redis', redis.url];
 
-  /** A `gssd worker` in a directory of its own (cwd and TMPDIR), 3 s locks; `env` e.g. a crash point. */
+  /** A `gssd worker` in a directory of its own (cwd and TMPDIR), 1.5 s locks; `env` e.g. a crash point. */
   const startWorker = async (name: string, env: Record<string, string> = {}): Promise<ChildProcess> => {
     const home = join(root, 'workers', name);
     await mkdir(join(home, 'tmp'), { recursive: true });
-    const args = [CLI, 'worker', '--redis', redis.url, '--s3-endpoint', s3.endpoint, '--lock-ms', '3000', '--log', 'json'];
+    const args = [CLI, 'worker', '--redis', redis.url, '--s3-endpoint', s3.endpoint, '--lock-ms', '1500', '--log', 'json'];
     const child = spawn(process.execPath, args, { cwd: home, env: { ...process.env, ...S3_TEST_ENV, TMPDIR: join(home, 'tmp'), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     logs.set(child, '');
     exits.set(child, new Promise((done) => child.once('exit', (_code, signal) => done(signal))));
@@ -82,7 +82,7 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq --out s3://', () => {
     s3 = await TestS3.start(['lake']);
     redis = await TestRedis.start({ aof: false });
     const shards = join(root, 'shards');
-    await writeSyntheticDataset(shards, { rows: 300, seed: 11, partRows: 100 });
+    await writeSyntheticDataset(shards, { rows: 200, seed: 11, partRows: 100 });
     await s3.putDir(shards, 'lake', 'shards/');
     await initBackend('cpu');
     const net = new ResNet({ width: 4, imageSize: 32, seed: 1 });
@@ -93,7 +93,8 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq --out s3://', () => {
     const r = await gssd(['cleanse', ...options(), '--out', 's3://lake/local', '--json']);
     expect(r.code, r.stderr).toBe(0);
     reference = { rows: await rowsOf(await objects('local'), 'local'), report: JSON.parse(r.stdout) };
-    expect(reference.rows).toHaveLength(300);
+    expect(reference.rows).toHaveLength(200);
+    expect(reference.report.splits.poisoned).toBeGreaterThan(0); // a flagged class: rows in every split but rejected
   }, 120_000);
 
   afterEach(async () => {
@@ -163,9 +164,14 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq --out s3://', () => {
     expectComplete(files);
     const rows = await rowsOf(files, 'faults');
     expect(rows).toEqual(reference.rows);
-    expect(new Set(rows.map((x) => x.id)).size).toBe(300);
+    expect(new Set(rows.map((x) => x.id)).size).toBe(200);
     const parts = partsOf(files);
     expect([...parts.keys()]).toEqual([...sharedParts.keys()]);
     for (const [k, bytes] of parts) expect(bytes.equals(sharedParts.get(k)!), k).toBe(true);
+    const status = await runCli(['status', '--redis', redis.url, out]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^run r[0-9a-f]+ \(s3:\/\/lake\/faults\/_work\/r[0-9a-f]+\/\)\n/);
+    expect(status.stdout).toMatch(/embed\s+2 completed/);
+    expect(status.stdout).toMatch(/route\s+2 completed/);
   }, 180_000);
 });
