@@ -85,7 +85,8 @@ async function runDistributed(options: CleanseOptions, redis: string, log: Logge
   const area = spec.s3 ? workArea(spec.s3.out, runId) : run;
   const files = spec.s3 ? s3JobFiles(run, area, policy) : dirJobFiles(run);
   await mkdir(jobsDir(run), { recursive: true });
-  if (spec.s3) await shareRun(files, spec, options.encoder!, policy);
+  // (a run resumed after its end has no more jobs: its work area may be gone already)
+  if (spec.s3 && state.pass !== 'done') await shareRun(files, spec, options.encoder!, policy);
   log.info('distributed run', { runId, pass: state.pass, shards: options.inputs.length, redis, ...(spec.s3 ? { workArea: area } : {}) });
   const connection = redisConnection(redis);
   const queue = new Queue<JobData, JobResult>(QUEUE, { connection });
@@ -315,13 +316,14 @@ function linkedParts(run: string): PartTarget {
 function s3Parts(files: JobFiles, out: string, policy: S3ReadOptions): PartTarget {
   const { bucket, key } = parseS3Uri(out);
   const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
-  let present: Promise<Set<string>> | undefined;
+  const present = new Map<string, Promise<Set<string>>>();
   return {
     list: async (k, split) => (await files.list(join(jobBase(files.root, 'route', k), split))).filter((f) => f.endsWith('.parquet')),
     async place(k, split, name, target) {
-      present ??= listS3(s3Uri(bucket, prefix), policy).then((all) => new Set(all.map((o) => o.key)));
-      const dest = `${prefix}${split}/${target}`;
-      if ((await present).has(dest)) return;
+      const dir = `${prefix}${split}/`;
+      if (!present.has(split)) present.set(split, listS3(s3Uri(bucket, dir), policy).then((all) => new Set(all.map((o) => o.key))));
+      const dest = dir + target;
+      if ((await present.get(split)!).has(dest)) return;
       await copyS3(files.uri(join(jobBase(files.root, 'route', k), split, name)), s3Uri(bucket, dest), policy);
     },
   };

@@ -133,7 +133,7 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq --out s3://', () => {
     for (const w of [a, b]) expect(logs.get(w)).toContain('"job done"');
   }, 180_000);
 
-  it('a coordinator killed and resumed, a worker killed while it uploads and one killed in fit: the same output, only complete parts', async () => {
+  it('a coordinator killed and resumed, a worker killed inside an upload and one in fit: no incomplete object, the same output', async () => {
     const out = 's3://lake/faults';
     const runDir = join(root, 'private', 'run-faults');
     const args = ['cleanse', ...options(), ...bullmq(), '--out', out, '--run-dir', runDir];
@@ -142,10 +142,13 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq --out s3://', () => {
     expect(first.signal, first.stderr).toBe('SIGKILL');
     // its directory (run directory and encoder) is gone while the workers embed and merge
     await rename(join(root, 'private'), join(root, 'away'));
-    const a = await startWorker('fa', { GSSD_CRASH_AT: 's3-publish:1' }); // dies before completing its first upload
+    // a worker alone dies in its first upload (an embed job's cache), before the multipart upload completes: no object is there
+    const a = await startWorker('fa', { GSSD_CRASH_AT: 's3-publish:1' });
+    expect(await exits.get(a), logs.get(a)).toBe('SIGKILL');
+    const shared = (await s3.list('lake', 'faults/_work/')).map((o) => o.key.replace(/^faults\/_work\/r[0-9a-f]+\//, ''));
+    expect(shared).toEqual(['checkpoint/distributed.json', 'encoder/enc/manifest.json', 'encoder/enc/tensors.bin']);
     const b = await startWorker('fb', { GSSD_CRASH_AT: 'job-fit:1' });
     await startWorker('fc');
-    expect(await exits.get(a), logs.get(a)).toBe('SIGKILL');
     let merged: string | undefined;
     while (!merged) {
       merged = (await s3.list('lake', 'faults/_work/')).map((o) => o.key).find((k) => k.endsWith('/work/jobs/merge.json'));
