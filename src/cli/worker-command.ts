@@ -10,7 +10,7 @@ const lockMs = intOpt('lock-ms', 'MS', "a job's lock, renewed at half of it; a w
 export const workerCommand = defineCommand({
   name: 'worker',
   summary: 'Run the jobs of distributed cleanse runs (gssd cleanse --engine bullmq) from a Redis queue',
-  usage: 'Usage: gssd worker --redis URL [--concurrency N] [--lock-ms MS]',
+  usage: 'Usage: gssd worker --redis URL [--concurrency N] [--lock-ms MS] [--s3-endpoint URL]',
   about: `Takes gssd jobs (embed a shard, merge, fit a class, score a shard, route a shard) from the
 BullMQ queue in Redis and runs them, each on a worker thread, until SIGINT or SIGTERM (it finishes its running jobs
 first; a second signal stops it at once). Start any
