@@ -37,11 +37,11 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq --out s3://', () => {
   const gssd = (args: string[], env: Record<string, string> = {}) => runCli([...args, '--s3-endpoint', s3.endpoint], { env: { ...S3_TEST_ENV, ...env } });
   const bullmq = () => ['--engine', 'bullmq', '--redis', redis.url];
 
-  /** A `gssd worker` in a directory of its own (cwd and TMPDIR), 1.5 s locks; `env` e.g. a crash point. */
+  /** A `gssd worker` in a directory of its own (cwd and TMPDIR), 2 s locks; `env` e.g. a crash point. */
   const startWorker = async (name: string, env: Record<string, string> = {}): Promise<ChildProcess> => {
     const home = join(root, 'workers', name);
     await mkdir(join(home, 'tmp'), { recursive: true });
-    const args = [CLI, 'worker', '--redis', redis.url, '--s3-endpoint', s3.endpoint, '--lock-ms', '1500', '--log', 'json'];
+    const args = [CLI, 'worker', '--redis', redis.url, '--s3-endpoint', s3.endpoint, '--lock-ms', '2000', '--log', 'json'];
     const child = spawn(process.execPath, args, { cwd: home, env: { ...process.env, ...S3_TEST_ENV, TMPDIR: join(home, 'tmp'), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     logs.set(child, '');
     exits.set(child, new Promise((done) => child.once('exit', (_code, signal) => done(signal))));
@@ -129,8 +129,14 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq --out s3://', () => {
     const parts = partsOf(files);
     expect([...parts.keys()]).toEqual([...sharedParts.keys()]);
     for (const [k, bytes] of parts) expect(bytes.equals(sharedParts.get(k)!), k).toBe(true);
-    // both workers ran jobs of the s3 run, from their staging directories (removed after the run's last job or at exit)
-    for (const w of [a, b]) expect(logs.get(w)).toContain('"job done"');
+    // the workers ran the s3 run's jobs from their staging directories, which are gone once they stop
+    const { runId } = JSON.parse(await readFile(join(root, 'private', 'run-dist', 'checkpoint', 'distributed.json'), 'utf8'));
+    expect(logs.get(a)! + logs.get(b)!).toContain(`"id":"${runId}.route.`);
+    for (const w of [a, b]) {
+      w.kill('SIGTERM');
+      await exits.get(w); // it finishes and exits by itself
+    }
+    for (const name of ['a', 'b']) expect(await readdir(join(root, 'workers', name, 'tmp', 'gssd-stage')).catch(() => [])).toEqual([]);
   }, 180_000);
 
   it('a coordinator killed and resumed, a worker killed inside an upload and one in fit: no incomplete object, the same output', async () => {
