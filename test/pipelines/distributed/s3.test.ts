@@ -45,7 +45,7 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq --out s3://', () => {
     const child = spawn(process.execPath, args, { cwd: home, env: { ...process.env, ...S3_TEST_ENV, TMPDIR: join(home, 'tmp'), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     logs.set(child, '');
     exits.set(child, new Promise((done) => child.once('exit', (_code, signal) => done(signal))));
-    child.stderr!.on('data', (d) => logs.set(child, (logs.get(child)! + d).slice(-4000)));
+    child.stderr!.on('data', (d) => logs.set(child, (logs.get(child)! + d).slice(-200_000)));
     workers.push(child);
     while (!logs.get(child)!.includes('"worker ready"')) {
       expect(child.exitCode, logs.get(child)).toBeNull();
@@ -113,14 +113,16 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq --out s3://', () => {
   it('2 workers write the rows of --engine local and the parts of a shared-directory run, through S3 only', async () => {
     const a = await startWorker('a');
     const b = await startWorker('b');
+    // the two runs at once, on the same workers (their jobs interleave in the queue)
     const shared = join(root, 'private', 'shared-out');
-    const d = await gssd(['cleanse', ...options(), ...bullmq(), '--out', shared, '--json']);
+    const [d, r] = await Promise.all([
+      gssd(['cleanse', ...options(), ...bullmq(), '--out', shared, '--json']),
+      gssd(['cleanse', ...options(), ...bullmq(), '--out', 's3://lake/dist', '--run-dir', join(root, 'private', 'run-dist'), '--json']),
+    ]);
     expect(d.code, d.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const names = (await readdir(shared, { recursive: true })).map(String).filter((n) => /part-\d+\.parquet$/.test(n)).sort();
     sharedParts = new Map(await Promise.all(names.map(async (n) => [n, await readFile(join(shared, n))] as const)));
-
-    const r = await gssd(['cleanse', ...options(), ...bullmq(), '--out', 's3://lake/dist', '--run-dir', join(root, 'private', 'run-dist'), '--json']);
-    expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect([report.splits, report.flagged]).toEqual([reference.report.splits, reference.report.flagged]);
     const files = await objects('dist');
