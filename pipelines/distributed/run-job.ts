@@ -24,7 +24,10 @@ import { jobBase, jobsDir, specPath, type JobData, type JobKind, type RunSpec } 
 import { commitManifest, doneManifest, jobFiles, readCommitted, type JobFiles } from './job-files.js';
 import { routeShard } from './route-shard.js';
 
-/** The embed job's manifest: the shard's, plus the encoder runtime that made it. */
+/**
+ * The embed job's manifest: the shard's, plus the encoder runtime that made it. Its `cache` is
+ * the path on the machine that wrote it; readers take `<job base>.f32` on their own machine.
+ */
 export interface EmbedJobManifest extends EmbedShardManifest {
   runtime: string;
 }
