@@ -111,8 +111,7 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq --out s3://', () => {
   });
 
   it('2 workers write the rows of --engine local and the parts of a shared-directory run, through S3 only', async () => {
-    const a = await startWorker('a');
-    const b = await startWorker('b');
+    const [a, b] = await Promise.all([startWorker('a'), startWorker('b')]);
     // the two runs at once, on the same workers (their jobs interleave in the queue)
     const shared = join(root, 'private', 'shared-out');
     const [d, r] = await Promise.all([
@@ -155,8 +154,7 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq --out s3://', () => {
     expect(await exits.get(a), logs.get(a)).toBe('SIGKILL');
     const shared = (await s3.list('lake', 'faults/_work/')).map((o) => o.key.replace(/^faults\/_work\/r[0-9a-f]+\//, ''));
     expect(shared).toEqual(['checkpoint/distributed.json', 'encoder/enc/manifest.json', 'encoder/enc/tensors.bin']);
-    const b = await startWorker('fb', { GSSD_CRASH_AT: 'job-fit:1' });
-    await startWorker('fc');
+    const [b] = await Promise.all([startWorker('fb', { GSSD_CRASH_AT: 'job-fit:1' }), startWorker('fc')]);
     let merged: string | undefined;
     while (!merged) {
       merged = (await s3.list('lake', 'faults/_work/')).map((o) => o.key).find((k) => k.endsWith('/work/jobs/merge.json'));
