@@ -14,6 +14,7 @@ import { VERSION } from '../../src/version.js';
 import type { CleanseReport } from './report.js';
 import { SPLITS, type CleanseState } from './state.js';
 import type { CleanseRequest } from './options.js';
+import { WORK_AREA } from '../distributed/run-spec.js';
 
 /** The objects of a cleanse output under its prefix; `--force` deletes only these. */
 const OUTPUT_FILES = new Set(['report.json', 'report.html', 'manifest.json']);
@@ -71,6 +72,8 @@ async function clearTarget(out: string, prefix: string, existing: { key: string;
   const own = (key: string) => {
     const rel = key.slice(prefix.length);
     const [top, name, more] = rel.split('/');
+    // the work areas of --engine bullmq runs (pipelines/distributed)
+    if (top === WORK_AREA && name !== undefined) return true;
     return OUTPUT_FILES.has(rel) || ((SPLITS as readonly string[]).includes(top) && name !== undefined && more === undefined && (PART.test(name) || name === ''));
   };
   const foreign = existing.filter((o) => !own(o.key));
@@ -115,7 +118,7 @@ class PartPublisher {
       await putObject(this.uri(name), await readFile(join(this.runDir, name)), this.policy, name.endsWith('.json') ? 'application/json' : 'text/html');
     }
     const files = (await listS3(this.uri(''), this.policy))
-      .filter((o) => o.key !== this.prefix + 'manifest.json')
+      .filter((o) => o.key !== this.prefix + 'manifest.json' && !o.key.startsWith(`${this.prefix}${WORK_AREA}/`))
       .map((o) => ({ key: o.key.slice(this.prefix.length), bytes: o.size }));
     const manifest = { gssdVersion: VERSION, rows: report.rows, splits: report.splits, files };
     await putObject(this.uri('manifest.json'), JSON.stringify(manifest, null, 1) + '\n', this.policy, 'application/json');

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { link, mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FlowProducer, Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import { InputError, UsageError } from '../../src/errors.js';
@@ -25,8 +25,15 @@ import { outputFingerprint, type CleanseOptions } from '../cleanse/options.js';
 import { writeReports, type CleanseReport } from '../cleanse/report.js';
 import { initialState, PASSES, SPLITS, type CleanseState, type PassName, type SinkName } from '../cleanse/state.js';
 import { checkRedisReachable, redisConnection } from './redis.js';
-import { mergeManifest, readJson, type DetectManifest, type JobResult } from './run-job.js';
-import { jobBase, jobId, QUEUE, readSpec, specPath, writeSpec, type JobData, type JobKind, type RunSpec } from './run-spec.js';
+import { mergeManifest, type DetectManifest, type JobResult } from './run-job.js';
+import { commitManifest, dirJobFiles, readCommitted, s3JobFiles, type JobFiles } from './job-files.js';
+import { cleanseToS3 } from '../cleanse/s3-output.js';
+import { copyS3 } from '../../src/io/s3-copy.js';
+import { listS3 } from '../../src/io/s3-list.js';
+import type { S3ReadOptions } from '../../src/io/s3-stat.js';
+import { uploadFileAtomic } from '../../src/io/s3-upload.js';
+import { isS3Uri, parseS3Uri, s3Uri } from '../../src/io/s3-uri.js';
+import { jobBase, jobId, jobsDir, QUEUE, readSpec, specPath, workArea, writeSpec, type JobData, type JobKind, type RunSpec } from './run-spec.js';
 
 /** Retries of a failed job (an error, not a dead worker: that is BullMQ's stalled-job recovery). */
 const JOB_OPTIONS: JobsOptions = { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: false, removeOnFail: false };
@@ -48,22 +55,44 @@ export async function cleanseDistributed(given: CleanseOptions, redis: string, l
   const startedAt = Date.now();
   // workers on other machines (or in other directories) get absolute paths
   const absolute = (p: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : resolve(p));
-  const options: CleanseOptions = { ...given, out: resolve(given.out), inputs: given.inputs.map(absolute), encoder: given.encoder && resolve(given.encoder) };
-  if (!options.encoder) throw new UsageError('--engine bullmq needs --encoder: pretraining is a single-machine step (gssd pretrain, then pass its encoder)');
-  if (!existsSync(options.encoder)) throw new UsageError(`--encoder ${options.encoder}: no such file or directory`);
-  if (options.detector !== 'gssd') throw new UsageError(`--engine bullmq runs the gssd detector; --detector ${options.detector} runs with --engine local`);
+  const checked: CleanseOptions = { ...given, inputs: given.inputs.map(absolute), encoder: given.encoder && resolve(given.encoder) };
+  if (!checked.encoder) throw new UsageError('--engine bullmq needs --encoder: pretraining is a single-machine step (gssd pretrain, then pass its encoder)');
+  if (!existsSync(checked.encoder)) throw new UsageError(`--encoder ${checked.encoder}: no such file or directory`);
+  if (checked.detector !== 'gssd') throw new UsageError(`--engine bullmq runs the gssd detector; --detector ${checked.detector} runs with --engine local`);
   await checkRedisReachable(redis);
+  if (!isS3Uri(checked.out)) {
+    if (checked.runDir !== undefined) throw new UsageError('--run-dir is the local run directory of an s3:// --out; with a directory as --out, that directory is the run directory');
+    return runDistributed({ ...checked, out: resolve(checked.out) }, redis, log, startedAt);
+  }
+  // an s3:// --out: as a local run to S3 (prefix checks, reports, manifest.json last), with this
+  // process's run directory local and the jobs' files in the store's work area
+  const s3Out = checked.out;
+  return cleanseToS3(checked, log, (request, l) =>
+    runDistributed({ ...(request as CleanseOptions), out: resolve(request.out), onCommit: undefined }, redis, l, startedAt, s3Out));
+}
+
+/**
+ * The run, its options checked; `options.out` is the coordinator's run directory (shared with
+ * the workers, or with `s3Out` its own, the workers' files being in the output's work area).
+ */
+async function runDistributed(options: CleanseOptions, redis: string, log: Logger, startedAt: number, s3Out?: string): Promise<CleanseReport> {
   const backend = await initBackend(options.backend);
-  const { state, spec } = await openRun(options, backend);
+  const { state, spec } = await openRun(options, backend, s3Out);
   const ctx = new RunContext(options, state, log, startedAt);
   const run = options.out;
   const { runId } = spec;
-  log.info('distributed run', { runId, pass: state.pass, shards: options.inputs.length, redis });
+  const policy: S3ReadOptions = { retries: options.source.retries, retryDelayMs: 200, timeoutMs: options.source.timeoutMs };
+  const area = spec.s3 ? workArea(spec.s3.out, runId) : run;
+  const files = spec.s3 ? s3JobFiles(run, area, policy) : dirJobFiles(run);
+  await mkdir(jobsDir(run), { recursive: true });
+  // (a run resumed after its end has no more jobs: its work area may be gone already)
+  if (spec.s3 && state.pass !== 'done') await shareRun(files, spec, options.encoder!, policy);
+  log.info('distributed run', { runId, pass: state.pass, shards: options.inputs.length, redis, ...(spec.s3 ? { workArea: area } : {}) });
   const connection = redisConnection(redis);
   const queue = new Queue<JobData, JobResult>(QUEUE, { connection });
   const flows = new FlowProducer({ connection });
   const events = new QueueEvents(QUEUE, { connection });
-  const engine = { queue, flows, events, runId, run, log };
+  const engine = { queue, flows, events, runId, run: area, log };
   const at = (pass: PassName) => PASSES.indexOf(state.pass) <= PASSES.indexOf(pass);
   const advance = async (next: PassName) => {
     state.pass = next;
@@ -74,7 +103,7 @@ export async function cleanseDistributed(given: CleanseOptions, redis: string, l
     const shards = options.inputs.map((_, k) => k);
     if (at('embed')) {
       await ctx.measure('embed', () => stage(engine, 'embed', 'merge', 'embed', shards, state.totalRows), state.totalRows);
-      const m = await mergeManifest(run);
+      const m = await mergeManifest(files);
       state.featureDim = m.featureDim;
       state.numClasses = m.numClasses;
       state.embedRuntime = m.embedRuntime;
@@ -99,7 +128,7 @@ export async function cleanseDistributed(given: CleanseOptions, redis: string, l
     if (at('score')) {
       await ctx.measure('score', () => stage(engine, 'score', 'scored', 'score', shards, state.totalRows), state.totalRows);
       const runtimes = new Set<string>();
-      for (const k of shards) runtimes.add((await readJson<{ runtime: string }>(`${jobBase(run, 'score', k)}.json`))!.runtime);
+      for (const k of shards) runtimes.add((await readCommitted<{ runtime: string }>(files, `${jobBase(run, 'score', k)}.json`))!.runtime);
       if (runtimes.size > 1) throw new Error(`the shards were scored with different runtimes (${[...runtimes].join(', ')}); give every worker the same setup`);
       state.scoreRuntime = [...runtimes][0];
       state.score.rowsDone = state.totalRows;
@@ -109,19 +138,24 @@ export async function cleanseDistributed(given: CleanseOptions, redis: string, l
       await ctx.measure('detect', async () => {
         const { likelihood } = workFiles(run);
         const tmp = `${likelihood}.tmp-${process.pid}`;
-        await concatFiles(shards.map((k) => `${jobBase(run, 'score', k)}.f32`), tmp);
+        const scores: string[] = [];
+        for (const k of shards) {
+          const path = `${jobBase(run, 'score', k)}.f32`;
+          if (!(await files.fetch(path))) throw new Error(`${files.uri(path)}: the likelihoods of shard ${k} are missing`);
+          scores.push(path);
+        }
+        await concatFiles(scores, tmp);
         await rename(tmp, likelihood);
         await detectPass(ctx);
         const detect: DetectManifest = { detection: state.detection!, thresholds: state.thresholds! };
-        const { writeFileAtomic } = await import('../../src/io/atomic-file.js');
-        await writeFileAtomic(jobBase(run, 'detect') + '.json', JSON.stringify(detect));
+        await commitManifest(files, jobBase(run, 'detect') + '.json', detect);
       });
       await advance('route');
     }
     if (at('route')) {
       await ctx.measure('route', async () => {
         await stage(engine, 'route', 'routed', 'route', shards, state.totalRows);
-        state.route = await collectParts(run, shards, trainable, state);
+        state.route = await collectParts(files, shards, trainable, state, spec.s3 ? s3Parts(files, spec.s3.out, policy) : linkedParts(run));
       }, state.totalRows);
       await advance('done');
     }
@@ -129,7 +163,10 @@ export async function cleanseDistributed(given: CleanseOptions, redis: string, l
     await Promise.allSettled([events.close(), flows.close(), queue.close()]);
   }
   const report = await writeReports(ctx, ctx.elapsed());
-  if (!options.keepWork) await rm(workFiles(run).dir, { recursive: true, force: true });
+  if (!options.keepWork) {
+    await files.removeCommitted();
+    await rm(workFiles(run).dir, { recursive: true, force: true });
+  }
   return report;
 }
 
@@ -217,39 +254,99 @@ async function failureOf(e: Engine, childIds: Set<string>, parentReason: string 
   return `the ${e.runId} run failed: ${parentReason ?? 'unknown reason'}`;
 }
 
+/** Where the route jobs' parts become the output's: a shared directory, or the s3:// output. */
+interface PartTarget {
+  /** Names of the parts of shard k's split (sorted). */
+  list(k: number, split: SinkName): Promise<string[]>;
+  /** Makes part `name` of shard k's split the output's part `target` of the split. */
+  place(k: number, split: SinkName, name: string, target: string): Promise<void>;
+}
+
 /**
- * The route jobs' parts, into DIR/<split>/part-NNNNN.parquet in input order (hard links, so a
- * coordinator that dies half-way links the same names again). A split without rows gets one
- * zero-row part with the schema, as in a local run.
+ * The route jobs' parts, into `<out>/<split>/part-NNNNN.parquet` in input order (`target`: hard
+ * links in the run directory, or copies in the store, so a coordinator that dies half-way places
+ * the same names again). A split without rows gets one zero-row part with the schema, as in a
+ * local run.
  */
-async function collectParts(run: string, shards: number[], trainable: boolean[], state: CleanseState): Promise<CleanseState['route']> {
+async function collectParts(files: JobFiles, shards: number[], trainable: boolean[], state: CleanseState, target: PartTarget): Promise<CleanseState['route']> {
   const counts: Record<SinkName, number> = { clean: 0, poisoned: 0, uncertain: 0, rejected: 0 };
   const perShard: Record<SinkName, number>[] = [];
   for (const k of shards) {
-    const m = (await readJson<{ counts: Record<SinkName, number> }>(`${jobBase(run, 'route', k)}.json`))!;
+    const m = (await readCommitted<{ counts: Record<SinkName, number> }>(files, `${jobBase(files.root, 'route', k)}.json`))!;
     perShard.push(m.counts);
     for (const split of SPLITS) counts[split] += m.counts[split];
   }
   const parts = { clean: 0, poisoned: 0, uncertain: 0, rejected: 0 } as Record<SinkName, number>;
   for (const split of SPLITS) {
-    const dir = join(run, split);
-    await mkdir(dir, { recursive: true });
     let from = shards.filter((k) => perShard[k][split] > 0);
-    if (from.length === 0) from = shards.filter((k) => existsSync(join(jobBase(run, 'route', k), split))).slice(0, 1);
-    let n = 0;
-    for (const k of from) {
-      const src = join(jobBase(run, 'route', k), split);
-      const files = (await readdir(src)).filter((f) => f.endsWith('.parquet')).sort();
-      for (const f of files) {
-        await link(join(src, f), join(dir, partName(n++))).catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== 'EEXIST') throw err;
-        });
+    if (from.length === 0) {
+      for (const k of shards) {
+        if ((await target.list(k, split)).length > 0) {
+          from = [k];
+          break;
+        }
       }
     }
+    let n = 0;
+    for (const k of from) for (const f of await target.list(k, split)) await target.place(k, split, f, partName(n++));
     parts[split] = n;
   }
   const eligible = eligibleRowCount(state.embed.labelCounts, trainable);
   return { rowsDone: state.totalRows, eligibleDone: eligible, parts, counts };
+}
+
+/** A shared run directory: the parts hard-linked into DIR/<split>/. */
+function linkedParts(run: string): PartTarget {
+  return {
+    list: async (k, split) => (await readdir(join(jobBase(run, 'route', k), split)).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet')).sort(),
+    async place(k, split, name, target) {
+      await mkdir(join(run, split), { recursive: true });
+      await link(join(jobBase(run, 'route', k), split, name), join(run, split, target)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+    },
+  };
+}
+
+/**
+ * An s3:// output: the parts copied inside the store from the work area to
+ * `<out>/<split>/part-NNNNN.parquet` (a copy appears only complete); one already there (a
+ * resumed coordinator) is not copied again.
+ */
+function s3Parts(files: JobFiles, out: string, policy: S3ReadOptions): PartTarget {
+  const { bucket, key } = parseS3Uri(out);
+  const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
+  const present = new Map<string, Promise<Set<string>>>();
+  return {
+    list: async (k, split) => (await files.list(join(jobBase(files.root, 'route', k), split))).filter((f) => f.endsWith('.parquet')),
+    async place(k, split, name, target) {
+      const dir = `${prefix}${split}/`;
+      if (!present.has(split)) present.set(split, listS3(s3Uri(bucket, dir), policy).then((all) => new Set(all.map((o) => o.key))));
+      const dest = dir + target;
+      if ((await present.get(split)!).has(dest)) return;
+      await copyS3(files.uri(join(jobBase(files.root, 'route', k), split, name)), s3Uri(bucket, dest), policy);
+    },
+  };
+}
+
+/**
+ * With an s3:// --out: puts the encoder and then the run's spec into the run's work area (once;
+ * a resumed coordinator finds them there), so that workers need nothing but the store.
+ */
+async function shareRun(files: JobFiles, spec: RunSpec, encoder: string, policy: S3ReadOptions): Promise<void> {
+  const path = specPath(files.root);
+  if (await files.has(path)) return;
+  const target = join(files.root, spec.s3!.encoder);
+  if ((await stat(encoder)).isDirectory()) {
+    for (const entry of await readdir(encoder, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const parent = (entry as { parentPath?: string }).parentPath ?? (entry as { path?: string }).path ?? encoder;
+      await uploadFileAtomic(join(parent, entry.name), files.uri(join(target, relative(encoder, join(parent, entry.name)))), policy);
+    }
+  } else {
+    await uploadFileAtomic(encoder, files.uri(target), policy);
+  }
+  await files.publish(path);
 }
 
 /** As the local run: GSSD compares classes, so at least 2 need a flow. */
@@ -263,7 +360,7 @@ function checkClasses(state: CleanseState, options: CleanseOptions): void {
 }
 
 /** Creates the run directory, its state and spec, or loads those of the run to resume. */
-async function openRun(options: CleanseOptions, backend: string): Promise<{ state: CleanseState; spec: RunSpec }> {
+async function openRun(options: CleanseOptions, backend: string, s3Out: string | undefined): Promise<{ state: CleanseState; spec: RunSpec }> {
   const store = new CheckpointStore<CleanseState>(options.out);
   const fingerprint = outputFingerprint(options);
   if (options.resume) {
@@ -273,7 +370,9 @@ async function openRun(options: CleanseOptions, backend: string): Promise<{ stat
       if (JSON.stringify(state.fingerprint) !== JSON.stringify(fingerprint)) {
         throw new UsageError(`${options.out}: the run there was started with other options; resume with the same options, or use --force to start again`);
       }
-      return { state, spec: await readSpec(options.out) };
+      const spec = await readSpec(options.out);
+      if (spec.s3?.out !== s3Out) throw new UsageError(`${options.out}: the run there wrote to ${spec.s3?.out ?? 'its own directory'}; resume it with that --out`);
+      return { state, spec };
     }
   }
   await freshRunDir(options.out, { command: 'cleanse', entries: CLEANSE_RUN_ENTRIES, resume: options.resume, force: options.force });
@@ -282,7 +381,11 @@ async function openRun(options: CleanseOptions, backend: string): Promise<{ stat
   const state = initialState(fingerprint, backend, totalRows, VERSION);
   state.encoderDir = options.encoder!;
   state.pass = 'embed';
-  const spec: RunSpec = { runId: `r${randomBytes(6).toString('hex')}`, options };
+  const runId = `r${randomBytes(6).toString('hex')}`;
+  // with an s3:// --out the workers' view of the run: the output URI (not this machine's run directory), the encoder in the work area
+  const spec: RunSpec = s3Out
+    ? { runId, options: { ...options, out: s3Out }, s3: { out: s3Out, encoder: `encoder/${basename(options.encoder!)}` } }
+    : { runId, options };
   await writeSpec(options.out, spec);
   await store.save(state);
   return { state, spec };

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeFileAtomic } from '../../src/io/atomic-file.js';
 import { readMatrix } from '../../src/io/matrix-file.js';
 import { crashPoint } from '../../src/fault.js';
 import { initBackend } from '../../src/models/backend.js';
@@ -21,10 +20,14 @@ import { openEncoder } from '../cleanse/open-encoder.js';
 import { eligibleRowCount, embeddingColumns, splitEmbeddingRows, trainableClasses, workFiles } from '../../src/io/work-files.js';
 import { outputFingerprint } from '../cleanse/options.js';
 import { initialState, type SinkName } from '../cleanse/state.js';
-import { jobBase, jobsDir, readSpec, type JobData, type JobKind, type RunSpec } from './run-spec.js';
+import { jobBase, jobsDir, specPath, type JobData, type JobKind, type RunSpec } from './run-spec.js';
+import { commitManifest, doneManifest, jobFiles, readCommitted, type JobFiles } from './job-files.js';
 import { routeShard } from './route-shard.js';
 
-/** The embed job's manifest: the shard's, plus the encoder runtime that made it. */
+/**
+ * The embed job's manifest: the shard's, plus the encoder runtime that made it. Its `cache` is
+ * the path on the machine that wrote it; readers take `<job base>.f32` on their own machine.
+ */
 export interface EmbedJobManifest extends EmbedShardManifest {
   runtime: string;
 }
@@ -60,56 +63,76 @@ export interface JobResult {
 /**
  * Runs one gssd job (what `gssd worker` executes, in a worker thread): a pure function of the
  * run's spec and the job's shard or class. Every job writes its data under a unique temporary
- * name, renames it into place, and writes its manifest last; a job whose manifest exists is
- * done and returns at once, so a job run twice (a worker died after the work, a lock expired)
- * gives the same files.
+ * name, renames it into place, commits it, and commits its manifest last; a job whose manifest
+ * is committed is done and returns at once, so a job run twice (a worker died after the work, a
+ * lock expired) gives the same files. `data.run` is a shared run directory or the s3:// work
+ * area of the run (`jobFiles`: what a job reads is staged from there, what it writes uploaded).
  *
  * @example
  *   await runJob('embed', { run: '/shared/out', runId: 'r1a2b', index: 3 });
  */
 export async function runJob(kind: JobKind, data: JobData): Promise<JobResult> {
-  const spec = await readSpec(data.run);
+  const files = jobFiles(data.run, data.runId);
+  const spec = await readCommitted<RunSpec>(files, specPath(files.root));
+  if (!spec) throw new Error(`${files.where}: no run spec (checkpoint/distributed.json); the run was removed`);
   if (spec.runId !== data.runId) throw new Error(`${data.run}: holds run ${spec.runId}, not this job's run ${data.runId} (the run was replaced)`);
-  await mkdir(jobsDir(data.run), { recursive: true });
+  await mkdir(jobsDir(files.root), { recursive: true });
   const k = data.index ?? 0;
   switch (kind) {
     case 'embed':
-      return embedJob(data.run, spec, k);
+      return embedJob(files, spec, k);
     case 'merge':
-      return mergeJob(data.run, spec);
+      return mergeJob(files, spec);
     case 'fit':
-      return fitJob(data.run, spec, k);
+      return fitJob(files, spec, k);
     case 'score':
-      return scoreJob(data.run, spec, k);
+      return scoreJob(files, spec, k);
     case 'route':
-      return routeJob(data.run, spec, k);
+      return routeJob(files, spec, k);
     default:
-      return checkChildren(data.run, spec, kind); // the fan-in parents: their children did the work
+      return checkChildren(files, spec, kind); // the fan-in parents: their children did the work
   }
 }
 
 /** A fan-in parent is done when every child's manifest is there (a parent retried alone must not pass). */
-async function checkChildren(run: string, spec: RunSpec, kind: JobKind): Promise<JobResult> {
+async function checkChildren(files: JobFiles, spec: RunSpec, kind: JobKind): Promise<JobResult> {
   const child = ({ fitted: 'fit', scored: 'score', routed: 'route' } as Record<string, string>)[kind];
   if (!child) throw new Error(`unknown gssd job kind ${kind}`);
+  const run = files.root;
   let indices = spec.options.inputs.map((_, k) => k);
   if (child === 'fit') {
-    const merge = await mergeManifest(run);
+    const merge = await mergeManifest(files);
     indices = trainableClasses(merge.labelCounts, merge.numClasses).flatMap((t, c) => (t ? [c] : []));
   }
-  for (const i of indices) if (!existsSync(`${jobBase(run, child, i)}.json`)) throw new Error(`${kind}: ${child} job ${i} of ${run} has not finished`);
+  for (const i of indices) if (!(await files.has(`${jobBase(run, child, i)}.json`))) throw new Error(`${kind}: ${child} job ${i} of ${files.where} has not finished`);
+  // the run's last job: this machine's staged copies of an s3:// work area have served
+  if (kind === 'routed' && files.root !== files.where) await rm(files.root, { recursive: true, force: true });
   return {};
 }
 
-async function embedJob(run: string, spec: RunSpec, k: number): Promise<JobResult> {
+/** Stages a committed file a job needs, or says in one line which one is missing. */
+async function need(files: JobFiles, path: string, what: string): Promise<string> {
+  if (!(await files.fetch(path))) throw new Error(`${files.uri(path)}: ${what} is missing`);
+  return path;
+}
+
+async function embedJob(files: JobFiles, spec: RunSpec, k: number): Promise<JobResult> {
+  const run = files.root;
   const base = jobBase(run, 'embed', k);
-  const done = await readJson<EmbedJobManifest>(`${base}.json`);
+  const done = await doneManifest<EmbedJobManifest>(files, `${base}.json`);
   if (done) return { rows: done.rows, runtime: done.runtime };
   const { options } = spec;
   const backend = await backendOnce(options.backend);
   const state = initialState(outputFingerprint(options), backend, 0, VERSION);
-  state.encoderDir = options.encoder ?? null;
-  const encoder = await openEncoder(new RunContext(options, state, silentLogger));
+  // with an s3:// work area the encoder is there (the coordinator uploaded it), not at the coordinator's path
+  if (spec.s3) {
+    const local = join(run, spec.s3.encoder);
+    if (!(await files.fetchTree(local))) throw new Error(`${files.uri(local)}: the run's encoder is missing`);
+    state.encoderDir = local;
+  } else {
+    state.encoderDir = options.encoder ?? null;
+  }
+  const encoder = await openEncoder(new RunContext({ ...options, encoder: state.encoderDir ?? undefined }, state, silentLogger));
   const tmp = `${base}.tmp-${unique()}`;
   let m: EmbedShardManifest;
   try {
@@ -121,8 +144,10 @@ async function embedJob(run: string, spec: RunSpec, k: number): Promise<JobResul
   crashPoint('job-embed'); // the data written, the manifest not yet: the job must run again
   await publish(`${tmp}.f32`, `${base}.f32`);
   await rm(`${tmp}.json`, { force: true });
+  await files.publish(`${base}.f32`);
+  // `cache` names the file on the machine that wrote it; readers derive it from the job's base
   const manifest: EmbedJobManifest = { ...m, cache: `${base}.f32`, runtime: state.embedRuntime! };
-  await writeFileAtomic(`${base}.json`, JSON.stringify(manifest));
+  await commitManifest(files, `${base}.json`, manifest);
   return { rows: m.rows, runtime: manifest.runtime };
 }
 
@@ -132,23 +157,27 @@ async function embedJob(run: string, spec: RunSpec, k: number): Promise<JobResul
  * order, as the single-machine embed pass takes them (merging the shards' Welford statistics
  * would differ in the last bits, and so would every later number).
  */
-async function mergeJob(run: string, spec: RunSpec): Promise<JobResult> {
+async function mergeJob(files: JobFiles, spec: RunSpec): Promise<JobResult> {
+  const run = files.root;
   const path = jobBase(run, 'merge') + '.json';
-  const done = await readJson<MergeManifest>(path);
+  const done = await doneManifest<MergeManifest>(files, path);
   if (done) return { rows: done.rows };
   const { options } = spec;
   const manifests: EmbedJobManifest[] = [];
+  const caches: string[] = [];
   for (let k = 0; k < options.inputs.length; k++) {
-    const m = await readJson<EmbedJobManifest>(`${jobBase(run, 'embed', k)}.json`);
+    const base = jobBase(run, 'embed', k);
+    const m = await readCommitted<EmbedJobManifest>(files, `${base}.json`);
     if (!m) throw new Error(`merge: shard ${k} (${options.inputs[k]}) has no embed manifest`);
     manifests.push(m);
+    caches.push(await need(files, `${base}.f32`, `the embedding cache of shard ${k}`));
   }
   const runtimes = [...new Set(manifests.map((m) => m.runtime))];
   if (runtimes.length > 1) throw new Error(`merge: the shards were embedded with different runtimes (${runtimes.join(', ')}); give every worker the same ONNX Runtime / TF.js setup`);
   const d = manifests[0].featureDim;
   const cache = workFiles(run).embeddings;
   const tmp = `${cache}.tmp-${unique()}`;
-  await concatFiles(manifests.map((m) => m.cache), tmp);
+  await concatFiles(caches, tmp);
   const { labelCounts, rows } = mergeShardStats(manifests);
   const numClasses = options.source.numClasses ?? labelCounts.length;
   // the fit sample's count per class, in the same pass (the local fit pass counts it the same way)
@@ -163,46 +192,53 @@ async function mergeJob(run: string, spec: RunSpec): Promise<JobResult> {
     at += chunk.n;
   }
   await publish(tmp, cache);
+  await files.publish(cache);
   const trainable = trainableClasses(labelCounts, numClasses);
   const shards = manifests.map((m) => ({ rows: m.rows, eligible: eligibleRowCount(m.labelCounts, trainable) }));
   const manifest: MergeManifest = {
     rows, featureDim: d, numClasses, labelCounts, rejected: manifests.reduce((s, m) => s + m.rejects.length, 0),
     stats: stats.toJSON(), embedRuntime: runtimes[0], shards, ...(rowsFitted ? { rowsFitted } : {}),
   };
-  await writeFileAtomic(path, JSON.stringify(manifest));
+  await commitManifest(files, path, manifest);
   return { rows };
 }
 
-async function fitJob(run: string, spec: RunSpec, label: number): Promise<JobResult> {
+async function fitJob(files: JobFiles, spec: RunSpec, label: number): Promise<JobResult> {
+  const run = files.root;
   const base = jobBase(run, 'fit', label);
-  const done = await readJson<{ label: number; rows: number }>(`${base}.json`);
+  const done = await doneManifest<{ label: number; rows: number }>(files, `${base}.json`);
   if (done) return { rows: done.rows };
   const { options } = spec;
   await backendOnce(options.backend);
-  const merge = await mergeManifest(run);
+  const merge = await mergeManifest(files);
+  const cache = await need(files, workFiles(run).embeddings, 'the merged embedding cache');
   const tmp = `${base}.tmp-${unique()}`;
   await pauseHook('fit', label);
   await fitClass({
-    cache: workFiles(run).embeddings, featureDim: merge.featureDim, rows: merge.rows, numClasses: merge.numClasses, label,
+    cache, featureDim: merge.featureDim, rows: merge.rows, numClasses: merge.numClasses, label,
     stats: RunningStats.fromJSON(merge.stats), epochs: options.flowEpochs, batch: options.flowBatch, lr: options.flowLr, seed: options.seed, out: tmp,
     sample: fitSampleOf(options.fitRowsPerClass, merge.labelCounts, options.seed),
   });
   crashPoint('job-fit');
   await publish(tmp, base);
+  await files.publish(base);
   const rows = ((merge.rowsFitted ?? merge.labelCounts)[label] ?? 0) * options.flowEpochs;
-  await writeFileAtomic(`${base}.json`, JSON.stringify({ label, rows }));
+  await commitManifest(files, `${base}.json`, { label, rows });
   return { rows };
 }
 
-async function scoreJob(run: string, spec: RunSpec, k: number): Promise<JobResult> {
+async function scoreJob(files: JobFiles, spec: RunSpec, k: number): Promise<JobResult> {
+  const run = files.root;
   const base = jobBase(run, 'score', k);
-  const done = await readJson<{ rows: number; runtime: string }>(`${base}.json`);
+  const done = await doneManifest<{ rows: number; runtime: string }>(files, `${base}.json`);
   if (done) return done;
   const { options } = spec;
   await backendOnce(options.backend);
-  const merge = await mergeManifest(run);
+  const merge = await mergeManifest(files);
   const trainable = trainableClasses(merge.labelCounts, merge.numClasses);
   const labels = trainable.flatMap((t, c) => (t ? [c] : []));
+  for (const c of labels) if (!(await files.fetchTree(jobBase(run, 'fit', c)))) throw new Error(`${files.uri(jobBase(run, 'fit', c))}: the flow of class ${c} is missing`);
+  const cache = await need(files, `${jobBase(run, 'embed', k)}.f32`, `the embedding cache of shard ${k}`);
   const bank = await loadClassFlows(labels.map((c) => jobBase(run, 'fit', c)));
   const tmp = `${base}.tmp-${unique()}`;
   let runtime: string;
@@ -211,7 +247,7 @@ async function scoreJob(run: string, spec: RunSpec, k: number): Promise<JobResul
     runtime = scorer.runtime;
     try {
       await pauseHook('score', k);
-      await scoreShard(`${jobBase(run, 'embed', k)}.f32`, merge.featureDim, scorer, RunningStats.fromJSON(merge.stats), trainable, tmp);
+      await scoreShard(cache, merge.featureDim, scorer, RunningStats.fromJSON(merge.stats), trainable, tmp);
     } finally {
       await scorer.close();
     }
@@ -220,48 +256,44 @@ async function scoreJob(run: string, spec: RunSpec, k: number): Promise<JobResul
   }
   crashPoint('job-score');
   await publish(`${tmp}.f32`, `${base}.f32`);
+  await files.publish(`${base}.f32`);
   const result = { rows: merge.shards[k].rows, runtime };
-  await writeFileAtomic(`${base}.json`, JSON.stringify(result));
+  await commitManifest(files, `${base}.json`, result);
   return result;
 }
 
-async function routeJob(run: string, spec: RunSpec, k: number): Promise<JobResult> {
+async function routeJob(files: JobFiles, spec: RunSpec, k: number): Promise<JobResult> {
+  const run = files.root;
   const base = jobBase(run, 'route', k);
-  const done = await readJson<{ rows: number; counts: Record<SinkName, number> }>(`${base}.json`);
+  const done = await doneManifest<{ rows: number; counts: Record<SinkName, number> }>(files, `${base}.json`);
   if (done) return done;
   const { options } = spec;
-  const merge = await mergeManifest(run);
-  const detect = await readJson<DetectManifest>(jobBase(run, 'detect') + '.json');
-  if (!detect) throw new Error(`route: ${run} has no detection result yet`);
-  const embed = (await readJson<EmbedJobManifest>(`${jobBase(run, 'embed', k)}.json`))!;
+  const merge = await mergeManifest(files);
+  const detect = await readCommitted<DetectManifest>(files, jobBase(run, 'detect') + '.json');
+  if (!detect) throw new Error(`route: ${files.where} has no detection result yet`);
+  const embed = (await readCommitted<EmbedJobManifest>(files, `${jobBase(run, 'embed', k)}.json`))!;
+  const likelihood = await need(files, `${jobBase(run, 'score', k)}.f32`, `the likelihoods of shard ${k}`);
   const tmp = `${base}.tmp-${unique()}`;
   await pauseHook('route', k);
   const { counts } = await routeShard({
-    input: options.inputs[k], source: options.source, likelihood: `${jobBase(run, 'score', k)}.f32`, numClasses: merge.numClasses,
+    input: options.inputs[k], source: options.source, likelihood, numClasses: merge.numClasses,
     trainable: trainableClasses(merge.labelCounts, merge.numClasses), thresholds: detect.thresholds,
     eligibleStart: merge.shards.slice(0, k).reduce((s, x) => s + x.eligible, 0), rejects: embed.rejects, dir: tmp, partRows: options.partRows,
     metadata: { gssd_version: VERSION, gssd_params: JSON.stringify(outputFingerprint(options)), gssd_flagged: JSON.stringify(detect.detection.flagged) },
   });
   crashPoint('job-route');
   await publish(tmp, base);
+  await files.publish(base);
   const result = { rows: merge.shards[k].rows, counts };
-  await writeFileAtomic(`${base}.json`, JSON.stringify(result));
+  await commitManifest(files, `${base}.json`, result);
   return result;
 }
 
-export async function mergeManifest(run: string): Promise<MergeManifest> {
-  const m = await readJson<MergeManifest>(jobBase(run, 'merge') + '.json');
-  if (!m) throw new Error(`${run}: the embed merge has not finished`);
+/** The merge job's manifest (committed), staged. */
+export async function mergeManifest(files: JobFiles): Promise<MergeManifest> {
+  const m = await readCommitted<MergeManifest>(files, jobBase(files.root, 'merge') + '.json');
+  if (!m) throw new Error(`${files.where}: the embed merge has not finished`);
   return m;
-}
-
-export async function readJson<T>(path: string): Promise<T | null> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
 }
 
 /**

@@ -13,7 +13,21 @@ import type { CleanseOptions } from '../cleanse/options.js';
 export interface RunSpec {
   runId: string;
   options: CleanseOptions;
+  /**
+   * With an s3:// --out: the output URI, and the encoder's path in the run's work area
+   * (`workArea`), where the coordinator uploads it; workers stage it from there. Absent for a
+   * shared run directory.
+   */
+  s3?: { out: string; encoder: string };
 }
+
+/** The work area of a run whose --out is `s3://bucket/prefix`: `s3://bucket/prefix/_work/<run id>/`. */
+export function workArea(out: string, runId: string): string {
+  return `${out.endsWith('/') ? out : `${out}/`}${WORK_AREA}/${runId}/`;
+}
+
+/** The folder of an s3:// output that holds the work areas of its runs (deleted at the end unless --keep-work). */
+export const WORK_AREA = '_work';
 
 /** The queue every gssd job goes through. */
 export const QUEUE = 'gssd';
@@ -21,7 +35,7 @@ export const QUEUE = 'gssd';
 /** The job kinds, in pass order; `merged`, `fitted`, `scored`, `routed` are the fan-in parents. */
 export type JobKind = 'embed' | 'merge' | 'fit' | 'fitted' | 'score' | 'scored' | 'route' | 'routed';
 
-/** What a job gets: the run directory (shared by all machines) and its shard or class. */
+/** What a job gets: the run directory (shared by all machines) or the s3:// work area, and its shard or class. */
 export interface JobData {
   run: string;
   runId: string;

@@ -1,7 +1,8 @@
 import { Queue, type Job, type JobType } from 'bullmq';
 import { existsSync } from 'node:fs';
 import { checkRedisReachable, redisConnection } from './redis.js';
-import { QUEUE, readSpec, specPath, type JobData } from './run-spec.js';
+import { QUEUE, readSpec, specPath, workArea, type JobData } from './run-spec.js';
+import { isS3Uri } from '../../src/io/s3-uri.js';
 import type { JobResult } from './run-job.js';
 
 const STATES: JobType[] = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'];
@@ -21,7 +22,7 @@ export interface RunStatus {
 }
 
 /**
- * `gssd status`: the gssd runs in the Redis queue (or one, by run id or run directory), per
+ * `gssd status`: the gssd runs in the Redis queue (or one, by run id, run directory or s3:// --out), per
  * pass the jobs waiting, active, completed and failed, and the last error of a failed job;
  * with `retry`, failed jobs of the run go back to the queue.
  *
@@ -30,7 +31,9 @@ export interface RunStatus {
  */
 export async function runStatus(redis: string, run?: string, { retry = false } = {}): Promise<RunStatus[]> {
   await checkRedisReachable(redis);
-  const runId = run === undefined ? undefined : existsSync(specPath(run)) ? (await readSpec(run)).runId : run;
+  // an s3:// output: the runs whose work area is under it
+  const area = run !== undefined && isS3Uri(run) ? workArea(run, '').slice(0, -1) : undefined;
+  const runId = run === undefined || area ? undefined : existsSync(specPath(run)) ? (await readSpec(run)).runId : run;
   const queue = new Queue<JobData, JobResult>(QUEUE, { connection: redisConnection(redis) });
   try {
     const runs = new Map<string, RunStatus>();
@@ -41,6 +44,7 @@ export async function runStatus(redis: string, run?: string, { retry = false } =
         if (!job?.id) continue;
         const [id, pass] = job.id.split('.');
         if (runId !== undefined && id !== runId) continue;
+        if (area !== undefined && !String(job.data?.run ?? '').startsWith(area)) continue;
         const r = runs.get(id) ?? { runId: id, run: job.data?.run ?? null, passes: [] };
         runs.set(id, r);
         let p = r.passes.find((x) => x.pass === pass);

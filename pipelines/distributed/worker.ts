@@ -1,8 +1,11 @@
+import { readdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
 import type { Logger } from '../../src/log.js';
 import { checkRedisReachable, redisConnection } from './redis.js';
 import { QUEUE, type JobData } from './run-spec.js';
+import { stagingDir } from './job-files.js';
 import type { JobResult } from './run-job.js';
 
 /** Options of `gssd worker`. */
@@ -12,19 +15,24 @@ export interface WorkerOptions {
   concurrency: number;
   /** A job's lock lasts this long and is renewed at half of it; a worker silent longer is taken for dead and its job runs elsewhere (default 30000). */
   lockMs: number;
+  /** The S3-compatible store of runs whose --out is s3:// (default: the AWS SDK's, or AWS_ENDPOINT_URL_S3). */
+  s3Endpoint?: string;
 }
 
 /**
  * `gssd worker`: takes gssd jobs from the Redis queue and runs them, `concurrency` at a time,
  * each in a worker thread (BullMQ's sandboxed processor), until SIGINT or SIGTERM, when it
  * finishes its running jobs and stops (a second signal stops it at once). Any number of workers on any machines that see the
- * run directory.
+ * run directory, or reach the store of a run whose work area is in S3 (staged under the OS temp
+ * dir, removed when the worker stops).
  *
  * @example
  *   await runWorker({ redis: 'redis://127.0.0.1:6379', concurrency: 2, lockMs: 30_000 }, log);
  */
 export async function runWorker(o: WorkerOptions, log: Logger): Promise<void> {
   await checkRedisReachable(o.redis);
+  // the job threads read the environment they start with: the endpoint reaches them through it (processor.ts)
+  if (o.s3Endpoint !== undefined) process.env.AWS_ENDPOINT_URL_S3 = o.s3Endpoint;
   const processor = fileURLToPath(new URL('./processor.js', import.meta.url));
   const worker = new Worker<JobData, JobResult>(QUEUE, processor, {
     connection: redisConnection(o.redis),
@@ -53,4 +61,12 @@ export async function runWorker(o: WorkerOptions, log: Logger): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  await removeStaging();
+}
+
+/** The staged copies of s3:// work areas this process made (`stagingDir`): gone when it stops. */
+async function removeStaging(): Promise<void> {
+  const root = dirname(stagingDir('x'));
+  const mine = (await readdir(root).catch(() => [] as string[])).filter((n) => n.endsWith(`-${process.pid}`));
+  for (const n of mine) await rm(join(root, n), { recursive: true, force: true });
 }

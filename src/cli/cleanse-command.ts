@@ -106,7 +106,7 @@ const keepWork = switchOpt('keep-work', 'keep DIR/work (embedding cache, likelih
 const engine = choiceOpt(
   'engine',
   'local|bullmq',
-  'local: this process runs every pass (default); bullmq: the passes run as\njobs on `gssd worker`s through Redis (needs --encoder and --redis; DIR and\nthe inputs must be at the same paths on every worker; docs/distributed.md)',
+  'local: this process runs every pass (default); bullmq: the passes run as\njobs on `gssd worker`s through Redis (needs --encoder and --redis; DIR and\nthe inputs at the same paths on every worker, or an s3:// --out and\ns3:// inputs; docs/distributed.md)',
   ['local', 'bullmq'] as const,
   { default: 'local', hideDefault: true },
 );
@@ -138,7 +138,6 @@ gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason
     const { formatCleanseSummary } = await import('../../pipelines/cleanse/summary.js');
     const mode = engine.read(values);
     if (mode === 'local' && redis.read(values) !== undefined) throw new UsageError('--redis is for --engine bullmq');
-    if (mode === 'bullmq' && /^s3:\/\//i.test(String(values.out))) throw new UsageError('--engine bullmq needs a shared directory as --out; an s3:// --out is for --engine local');
     const options = cleanseOptions(values, await inputsOf(positionals));
     const report =
       mode === 'bullmq'

@@ -19,7 +19,7 @@ const maxImagePixels = intOpt(
   { min: 1, default: DEFAULT_MAX_IMAGE_PIXELS },
 );
 /** Not a source setting: set once per process for every s3:// request (src/cli.ts reads it). */
-const s3Endpoint = stringOpt(
+export const s3EndpointOpt = stringOpt(
   's3-endpoint',
   'URL',
   'an S3-compatible store for s3:// URIs (path-style requests); credentials from\nthe AWS chain (environment, AWS_PROFILE, ...), region from AWS_REGION (default us-east-1)',
@@ -33,7 +33,7 @@ const s3Endpoint = stringOpt(
  */
 export const SOURCE_OPTIONS: OptionGroup<SourceSettings> = {
   heading: 'Input options (inputs: Parquet files, directories, globs, http(s) URLs, s3://bucket/key,\ns3://bucket/prefix/ (its *.parquet objects), or - for a list on stdin):',
-  options: [batchRows, idCol, labelCol, imageCol, imageSize, numClasses, retries, concurrency, timeout, maxImagePixels, s3Endpoint],
+  options: [batchRows, idCol, labelCol, imageCol, imageSize, numClasses, retries, concurrency, timeout, maxImagePixels, s3EndpointOpt],
   read: (v) => ({
     batchRows: batchRows.read(v),
     columns: { id: idCol.read(v), label: labelCol.read(v), image: imageCol.read(v) },

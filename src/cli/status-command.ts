@@ -10,8 +10,9 @@ export const statusCommand = defineCommand({
   name: 'status',
   summary: 'Jobs of distributed cleanse runs in Redis: per pass waiting / active / failed, last error',
   usage: 'Usage: gssd status --redis URL [RUN] [--retry-failed] [--json]',
-  about: `Lists the gssd runs in the BullMQ queue (or one: RUN is a run id or a run directory), per pass
-the jobs waiting, active, completed and failed, and the last error of a failed job.`,
+  about: `Lists the gssd runs in the BullMQ queue (or one: RUN is a run id, a run directory or an
+s3:// --out), per pass the jobs waiting, active, completed and failed, and the last error of a
+failed job.`,
   options: [redis, retryFailed, json],
   async run(values, positionals) {
     if (positionals.length > 1) throw new UsageError(`gssd status takes at most one run id or directory, got ${positionals.length}`);
