@@ -111,23 +111,6 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq', () => {
     expect(events).toHaveLength(4);
   }, 180_000);
 
-  it('with --fit-rows-per-class, the merge job writes the sample file of --engine local and the fit jobs on it give its rows', async () => {
-    const sampled = [...options(), '--fit-rows-per-class', '30', '--keep-work', '--json'];
-    const l = await runCli(['cleanse', ...sampled, '--out', join(root, 'local-sampled')]);
-    expect(l.code, l.stderr).toBe(0);
-    const localSampled = JSON.parse(l.stdout);
-    for (let i = 0; i < 2; i++) startWorker();
-    const out = join(root, 'dist-sampled');
-    const r = await runCli(['cleanse', ...sampled, '--engine', 'bullmq', '--redis', redis.url, '--out', out]);
-    expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout);
-    expect(report.fitSample).toEqual(localSampled.fitSample);
-    expect(report.fitSample.rowsFitted.reduce((a: number, b: number) => a + b, 0)).toBeLessThan(800 / 2);
-    const file = (dir: string) => readFile(join(root, dir, 'work', 'fit-sample.f32'));
-    expect((await file('dist-sampled')).equals(await file('local-sampled'))).toBe(true);
-    expect(await readOutput(out)).toEqual(await readOutput(join(root, 'local-sampled')));
-  }, 180_000);
-
   it('finishes with the same rows through a worker killed in embed, one killed in fit, the coordinator killed, and Redis restarted in score', async () => {
     const out = join(root, 'faults');
     const pause = join(root, 'pause');
