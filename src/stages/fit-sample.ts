@@ -49,7 +49,7 @@ export function sampleHash(seed: number, row: number): number {
  *
  * @example
  *   const sample = new FitSample(50_000, state.embed.labelCounts, options.seed);
- *   const accept = (label: number, row: number) => isEligible(label, trainable) && sample.has(label, row);
+ *   if (label >= 0 && sample.has(label, row)) counts[label]++;   // row: its index in the cache
  */
 export class FitSample {
   /** Per class: a row is in the sample iff its hash is below this (p_c x 2^32; 2^32 takes every row). */
@@ -117,7 +117,7 @@ export function fitSampleOf(rowsPerClass: number | undefined, labelCounts: reado
  *   const rowsFitted = await out.finish();
  */
 export class FitSampleFile {
-  /** Sampled rows per class (label >= 0; a class without a flow is counted, not written): `countFitSample`'s numbers. */
+  /** Sampled rows per class (label >= 0; a class without a flow is counted, not written): `state.fit.rowsFitted`. */
   readonly counts: number[];
 
   private constructor(
