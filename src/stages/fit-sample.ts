@@ -39,8 +39,17 @@ function fmix32(x: number): number {
  *   sampleHash(0, 12345) / 2 ** 32   // a uniform-looking number in [0, 1)
  */
 export function sampleHash(seed: number, row: number): number {
-  let h = hashString(`${seed}:fit-sample`);
-  h = fmix32(h ^ (row >>> 0));
+  return keyedHash(seedKey(seed), row);
+}
+
+/** The seed's key of `sampleHash`. */
+function seedKey(seed: number): number {
+  return hashString(`${seed}:fit-sample`);
+}
+
+/** `sampleHash` from the seed's key (computed once per sample, not per row). */
+function keyedHash(key: number, row: number): number {
+  const h = fmix32(key ^ (row >>> 0));
   return fmix32(h ^ Math.floor(row / 4294967296));
 }
 
@@ -54,6 +63,8 @@ export function sampleHash(seed: number, row: number): number {
 export class FitSample {
   /** Per class: a row is in the sample iff its hash is below this (p_c x 2^32; 2^32 takes every row). */
   private readonly below: number[];
+  /** `sampleHash`'s key of the seed. */
+  private readonly key: number;
 
   constructor(
     /** N: the rows per class the sample aims at. */
@@ -63,6 +74,7 @@ export class FitSample {
     readonly seed: number,
   ) {
     if (!Number.isInteger(rowsPerClass) || rowsPerClass < 1) throw new RangeError(`Expected \`fitRowsPerClass\` to be an integer from 1 and up, got \`${rowsPerClass}\``);
+    this.key = seedKey(seed);
     this.below = labelCounts.map((n) => Math.min(1, rowsPerClass / Math.max(n ?? 0, 1)) * 4294967296);
   }
 
@@ -74,7 +86,7 @@ export class FitSample {
   /** Whether row `row` (global index in the embedding cache) of class `label` is in the sample. */
   has(label: number, row: number): boolean {
     const below = this.below[label];
-    return below === undefined || below >= 4294967296 || sampleHash(this.seed, row) < below;
+    return below === undefined || below >= 4294967296 || keyedHash(this.key, row) < below;
   }
 
   /**
