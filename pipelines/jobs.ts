@@ -16,7 +16,6 @@ import { writeFileAtomic } from '../src/io/atomic-file.js';
 import { MatrixWriter, readMatrix } from '../src/io/matrix-file.js';
 import { decode } from '../src/stages/decode.js';
 import { RunningStats } from '../src/stages/standardize.js';
-import type { FitSample } from '../src/stages/fit-sample.js';
 import { embed, type ImageEncoder } from '../src/stages/embed.js';
 import { embeddingColumns, likelihoodColumns } from '../src/io/work-files.js';
 import { FlowBank } from '../src/models/flow-bank.js';
@@ -85,9 +84,13 @@ export function mergeShardStats(manifests: EmbedShardManifest[]): { stats: Runni
 
 /** Settings of a per-class fit job (the cleanse options of the same names). */
 export interface FitClassOptions {
-  /** The embedding cache of the whole set: the shard caches concatenated in shard order. */
+  /**
+   * The embedding cache of the whole set (the shard caches concatenated in shard order), or with
+   * `fitRowsPerClass` the fit-sample file written from it (`FitSampleFile`).
+   */
   cache: string;
   featureDim: number;
+  /** The rows of `cache`. */
   rows: number;
   numClasses: number;
   label: number;
@@ -97,22 +100,20 @@ export interface FitClassOptions {
   lr: number;
   seed: number;
   out: string;
-  /** With `fitRowsPerClass`: the fit sample (only its rows of the class are fitted); null or absent: every row. */
-  sample?: FitSample | null;
 }
 
 /**
- * Trains the flow of one class, `epochs` epochs, on the rows of that class (those in `sample`,
- * when given) in the same shuffled order as the single-machine fit, and saves it to `out`: the
- * same seed gives the same flow, bit for bit, as `gssd cleanse` would have.
+ * Trains the flow of one class, `epochs` epochs, on the rows of that class in `cache` (the whole
+ * cache, or the fit-sample file) in the same shuffled order as the single-machine fit over the
+ * same file, and saves it to `out`: the same seed gives the same flow, bit for bit, as
+ * `gssd cleanse` would have.
  *
  * @example
  *   await fitClass({ cache: 'all.f32', featureDim: 512, rows, numClasses: 10, label: 3, stats, epochs: 50, batch: 16, lr: 1e-3, seed: 0, out: 'jobs/flow-3' });
  */
 export async function fitClass(o: FitClassOptions): Promise<void> {
   const bank = new FlowBank({ numClasses: o.numClasses, dim: o.featureDim, batchSize: o.batch, lr: o.lr, seed: o.seed });
-  const sample = o.sample;
-  const accept = sample ? (label: number, row: number) => label === o.label && sample.has(label, row) : (label: number) => label === o.label;
+  const accept = (label: number) => label === o.label;
   try {
     for (let epoch = 0; epoch < o.epochs; epoch++) {
       await flowEpoch(bank, o.cache, o.featureDim, o.rows, o.stats, o.seed, epoch, accept);

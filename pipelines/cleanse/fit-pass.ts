@@ -5,8 +5,9 @@ import { FlowBankPool } from '../../src/models/flow-bank-pool.js';
 import { loadFlowBankState, saveFlowBankState } from '../../src/models/save.js';
 import { RunningStats } from '../../src/stages/standardize.js';
 import { flowEpoch } from './flow-epoch.js';
-import { isEligible, MIN_CLASS_ROWS, trainableClasses } from '../../src/io/work-files.js';
-import { countFitSample, fitSampleOf } from '../../src/stages/fit-sample.js';
+import { embeddingColumns, isEligible, MIN_CLASS_ROWS, trainableClasses } from '../../src/io/work-files.js';
+import { fitSampleOf, fitSampleRows, writeFitSample } from '../../src/stages/fit-sample.js';
+import { matrixRows } from '../../src/io/matrix-file.js';
 import { Progress } from '../../src/progress.js';
 import type { RunContext } from './context.js';
 import type { CleanseState } from './state.js';
@@ -37,8 +38,7 @@ export function flowWorkerCount(requested: number | undefined, backend: string, 
 export function fitEpochRows(state: CleanseState): number {
   const fitted = state.fit.rowsFitted;
   if (!fitted) return state.totalRows;
-  const trainable = trainableClasses(state.embed.labelCounts, state.numClasses ?? fitted.length);
-  return fitted.reduce((s, n, c) => s + (trainable[c] ? n : 0), 0);
+  return fitSampleRows(fitted, trainableClasses(state.embed.labelCounts, state.numClasses ?? fitted.length));
 }
 
 /**
@@ -57,10 +57,12 @@ export function warnSmallFitSamples(log: Logger, rowsFitted: number[], labelCoun
 /**
  * Pass 3 (docs/method.md, step 3): `flowEpochs` epochs over the embedding cache in a seeded,
  * bounded-memory shuffled order; each row (standardised) goes to its class's flow, which
- * takes an Adam step whenever it has `flowBatch` rows. With `fitRowsPerClass`, only the rows of
- * the fit sample (`FitSample`: counted per class once, before the first epoch) go to the flows,
- * in the same order. The classes' flows train on worker threads (`FlowBankPool`, bit-identical
- * to one thread). The flow bank is checkpointed at the end of every epoch (weights, Adam
+ * takes an Adam step whenever it has `flowBatch` rows. With `fitRowsPerClass`, the rows of the
+ * fit sample (`FitSample`) are written once, before the first epoch, to DIR/work/fit-sample.f32
+ * (`writeFitSample`: one pass over the cache), and the epochs shuffle that file instead of the
+ * cache (written again on resume if it is gone: it is a pure function of the cache and the
+ * seed). The classes' flows train on worker threads (`FlowBankPool`, bit-identical to one
+ * thread). The flow bank is checkpointed at the end of every epoch (weights, Adam
  * moments), so a resume repeats at most one epoch.
  */
 export async function fitPass(ctx: RunContext): Promise<FlowBank> {
@@ -72,10 +74,12 @@ export async function fitPass(ctx: RunContext): Promise<FlowBank> {
   const dirOf = (epochs: number) => flowsDir(ctx, epochs);
   const sample = fitSampleOf(options.fitRowsPerClass, state.embed.labelCounts, options.seed);
   if (sample && !state.fit.rowsFitted) {
-    state.fit.rowsFitted = await countFitSample(ctx.files.embeddings, d, sample, K);
+    state.fit.rowsFitted = await writeFitSample(ctx.files.embeddings, d, sample, trainable, ctx.files.fitSample);
     ctx.log.info('fit sample', { rowsPerClass: sample.rowsPerClass, rowsFitted: state.fit.rowsFitted });
     warnSmallFitSamples(ctx.log, state.fit.rowsFitted, state.embed.labelCounts, K, sample.rowsPerClass);
     await ctx.commit();
+  } else if (sample && state.fit.epochsDone < options.flowEpochs && !(await hasRows(ctx.files.fitSample, embeddingColumns(d), fitEpochRows(state)))) {
+    await writeFitSample(ctx.files.embeddings, d, sample, trainable, ctx.files.fitSample); // the same rows: deterministic
   }
   let bankState: FlowBankState =
     state.fit.epochsDone > 0
@@ -88,10 +92,12 @@ export async function fitPass(ctx: RunContext): Promise<FlowBank> {
   const perEpoch = fitEpochRows(state);
   const progress = new Progress(ctx.log, 'fit', options.flowEpochs * perEpoch);
   progress.skip(state.fit.epochsDone * perEpoch);
-  const accept = sample ? (label: number, row: number) => isEligible(label, trainable) && sample.has(label, row) : (label: number) => isEligible(label, trainable);
+  // the sample file holds only eligible rows; the cache has rejected rows and those of classes without a flow
+  const [rows, file] = sample ? [perEpoch, ctx.files.fitSample] : [state.totalRows, ctx.files.embeddings];
+  const accept = (label: number) => isEligible(label, trainable);
   try {
     for (let epoch = state.fit.epochsDone; epoch < options.flowEpochs; epoch++) {
-      await flowEpoch(trainer, ctx.files.embeddings, d, state.totalRows, stats, options.seed, epoch, accept, (read, fed) => progress.add(sample ? fed : read));
+      await flowEpoch(trainer, file, d, rows, stats, options.seed, epoch, accept, (read) => progress.add(read));
       bankState = await trainer.getState();
       // a new directory per epoch: the state names the last complete one, whatever the crash point
       await replaceDir(dirOf(epoch + 1), (tmp) => saveFlowBankState(bankState, tmp));
@@ -106,4 +112,13 @@ export async function fitPass(ctx: RunContext): Promise<FlowBank> {
   }
   progress.done();
   return FlowBank.fromState(bankState);
+}
+
+/** Whether the matrix file `path` is there with `rows` rows of `cols` columns. */
+async function hasRows(path: string, cols: number, rows: number): Promise<boolean> {
+  try {
+    return (await matrixRows(path, cols)) === rows;
+  } catch {
+    return false;
+  }
 }

@@ -10,9 +10,9 @@ export interface FlowTrainer {
 }
 
 /**
- * One epoch of flow training over an embedding cache (rows of h then the label): the rows in
- * the seeded block-shuffled order of epoch `epoch`, standardised, those that `accept` takes (by
- * label and global row index in the cache: the fit sample filters on it) fed to the bank, then
+ * One epoch of flow training over an embedding cache or a fit-sample file (rows of h then the
+ * label): the rows in the seeded block-shuffled order of epoch `epoch`, standardised, those that
+ * `accept` takes (by label and row index in the file) fed to the bank, then
  * `endEpoch`. Flow c only ever sees rows of class c, in this order, so training one class alone
  * (accept = label === c) gives that flow bit for bit what training all classes together gives
  * it: the per-class fit job relies on this. `onChunk` gets the rows read and the rows fed.

@@ -71,7 +71,8 @@ export interface CleanseState {
   numClasses: number | null;
   /**
    * `rowsFitted`: with `fitRowsPerClass`, the rows of each class in the fit sample (what its flow
-   * sees per epoch), counted once when the fit pass starts; absent without sampling.
+   * sees per epoch), counted once when the fit pass starts (while it writes DIR/work/
+   * fit-sample.f32); absent without sampling.
    */
   fit: { epochsDone: number; rowsFitted?: number[] };
   score: { rowsDone: number };

@@ -9,7 +9,7 @@ import { initBackend } from '../../src/models/backend.js';
 import { openFlowScorer } from '../../src/models/flow-scorer.js';
 import { loadClassFlows } from '../../src/models/save.js';
 import { RunningStats } from '../../src/stages/standardize.js';
-import { fitSampleOf } from '../../src/stages/fit-sample.js';
+import { FitSampleFile, fitSampleOf, fitSampleRows } from '../../src/stages/fit-sample.js';
 import { silentLogger } from '../../src/log.js';
 import { VERSION } from '../../src/version.js';
 import type { DetectionReport } from '../../src/detect/detection-report.js';
@@ -153,7 +153,8 @@ async function embedJob(files: JobFiles, spec: RunSpec, k: number): Promise<JobR
 
 /**
  * Fan-in of the embed jobs: the shard caches concatenated in shard order (DIR/work/embeddings.f32,
- * what every class's fit reads), and the standardisation statistics taken row by row in that
+ * what every class's fit reads; with `fitRowsPerClass` the fit sample's rows DIR/work/
+ * fit-sample.f32, written in the same pass, are what it reads instead), and the standardisation statistics taken row by row in that
  * order, as the single-machine embed pass takes them (merging the shards' Welford statistics
  * would differ in the last bits, and so would every later number).
  */
@@ -180,20 +181,25 @@ async function mergeJob(files: JobFiles, spec: RunSpec): Promise<JobResult> {
   await concatFiles(caches, tmp);
   const { labelCounts, rows } = mergeShardStats(manifests);
   const numClasses = options.source.numClasses ?? labelCounts.length;
-  // the fit sample's count per class, in the same pass (the local fit pass counts it the same way)
+  const trainable = trainableClasses(labelCounts, numClasses);
+  // the fit sample's rows (DIR/work/fit-sample.f32) and count per class, written in the same pass as the local fit pass writes them
   const sample = fitSampleOf(options.fitRowsPerClass, labelCounts, options.seed);
-  const rowsFitted = sample ? new Array<number>(numClasses).fill(0) : undefined;
+  const sampleFile = sample ? await FitSampleFile.open(workFiles(run).fitSample, d, sample, trainable) : null;
   const stats = new RunningStats(d);
-  let at = 0;
-  for await (const chunk of readMatrix(tmp, embeddingColumns(d), { chunkRows: 4096 })) {
-    const good = splitEmbeddingRows(chunk.rows, chunk.n, d, (label) => label >= 0);
-    stats.addRows(good.h, good.n);
-    if (sample) sample.count(chunk.rows, chunk.n, d, at, rowsFitted!);
-    at += chunk.n;
+  try {
+    for await (const chunk of readMatrix(tmp, embeddingColumns(d), { chunkRows: 4096 })) {
+      const good = splitEmbeddingRows(chunk.rows, chunk.n, d, (label) => label >= 0);
+      stats.addRows(good.h, good.n);
+      await sampleFile?.add(chunk.rows, chunk.n, chunk.start);
+    }
+  } catch (err) {
+    await sampleFile?.abort();
+    throw err;
   }
+  const rowsFitted = await sampleFile?.finish();
   await publish(tmp, cache);
   await files.publish(cache);
-  const trainable = trainableClasses(labelCounts, numClasses);
+  if (sampleFile) await files.publish(workFiles(run).fitSample);
   const shards = manifests.map((m) => ({ rows: m.rows, eligible: eligibleRowCount(m.labelCounts, trainable) }));
   const manifest: MergeManifest = {
     rows, featureDim: d, numClasses, labelCounts, rejected: manifests.reduce((s, m) => s + m.rejects.length, 0),
@@ -211,20 +217,23 @@ async function fitJob(files: JobFiles, spec: RunSpec, label: number): Promise<Jo
   const { options } = spec;
   await backendOnce(options.backend);
   const merge = await mergeManifest(files);
-  const cache = await need(files, workFiles(run).embeddings, 'the merged embedding cache');
+  const trainable = trainableClasses(merge.labelCounts, merge.numClasses);
+  // with a fit sample the flows are fitted on its file (written by the merge job), not on the whole cache
+  const [cache, rows] = merge.rowsFitted
+    ? [await need(files, workFiles(run).fitSample, 'the fit sample'), fitSampleRows(merge.rowsFitted, trainable)]
+    : [await need(files, workFiles(run).embeddings, 'the merged embedding cache'), merge.rows];
   const tmp = `${base}.tmp-${unique()}`;
   await pauseHook('fit', label);
   await fitClass({
-    cache, featureDim: merge.featureDim, rows: merge.rows, numClasses: merge.numClasses, label,
+    cache, featureDim: merge.featureDim, rows, numClasses: merge.numClasses, label,
     stats: RunningStats.fromJSON(merge.stats), epochs: options.flowEpochs, batch: options.flowBatch, lr: options.flowLr, seed: options.seed, out: tmp,
-    sample: fitSampleOf(options.fitRowsPerClass, merge.labelCounts, options.seed),
   });
   crashPoint('job-fit');
   await publish(tmp, base);
   await files.publish(base);
-  const rows = ((merge.rowsFitted ?? merge.labelCounts)[label] ?? 0) * options.flowEpochs;
-  await commitManifest(files, `${base}.json`, { label, rows });
-  return { rows };
+  const fitted = ((merge.rowsFitted ?? merge.labelCounts)[label] ?? 0) * options.flowEpochs;
+  await commitManifest(files, `${base}.json`, { label, rows: fitted });
+  return { rows: fitted };
 }
 
 async function scoreJob(files: JobFiles, spec: RunSpec, k: number): Promise<JobResult> {

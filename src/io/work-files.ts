@@ -10,6 +10,8 @@
  *   rejected.jsonl   why each rejected row was rejected (src/io/reject-log.ts)
  *   ids.i64          every row's id, for the duplicate count (src/io/duplicate-ids.ts)
  *   knn.f32          Deep k-NN's per-row result (src/baselines/deep-knn.ts, KNN_COLUMNS)
+ *   fit-sample.f32   with --fit-rows-per-class: the eligible rows of the fit sample, in cache
+ *                    order, as embeddings.f32 (src/stages/fit-sample.ts); the fit epochs read it
  *   jobs/            the per-shard and per-class files of a distributed run
  *
  * The eligible rows (a usable label of a class with a flow) are the ones detection sees; detect
@@ -32,6 +34,8 @@ export interface WorkFiles {
   rejected: string;
   ids: string;
   knn: string;
+  /** The fit sample's rows (`--fit-rows-per-class`), what the fit epochs read instead of `embeddings`. */
+  fitSample: string;
   /** The directory of a distributed run's job files. */
   jobs: string;
 }
@@ -51,6 +55,7 @@ export function workFiles(out: string): WorkFiles {
     rejected: join(dir, 'rejected.jsonl'),
     ids: join(dir, 'ids.i64'),
     knn: join(dir, 'knn.f32'),
+    fitSample: join(dir, 'fit-sample.f32'),
     jobs: join(dir, 'jobs'),
   };
 }

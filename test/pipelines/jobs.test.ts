@@ -7,8 +7,9 @@ import { openFlowScorer } from '../../src/models/flow-scorer.js';
 import { initBackend } from '../../src/models/backend.js';
 import { loadClassFlows, loadFlowBank, loadResNet } from '../../src/models/save.js';
 import { RunningStats } from '../../src/stages/standardize.js';
-import { FitSample } from '../../src/stages/fit-sample.js';
-import { readMatrix } from '../../src/io/matrix-file.js';
+import { FitSample, FitSampleFile, fitSampleRows } from '../../src/stages/fit-sample.js';
+import { trainableClasses } from '../../src/io/work-files.js';
+import { matrixRows, readMatrix } from '../../src/io/matrix-file.js';
 import { cliBuilt, runCli, tempDir } from './fixture.js';
 
 /**
@@ -72,28 +73,29 @@ describe.skipIf(!cliBuilt())('cleanse as per-shard and per-class jobs', () => {
     single.dispose();
   }, 300_000);
 
-  it('with --fit-rows-per-class, the merge pass counts the sample the local fit pass counted and each class alone fits the flow of the local run', async () => {
+  it('with --fit-rows-per-class, the merge pass writes the sample file the local fit pass wrote and each class alone fits the flow of the local run on it', async () => {
     const sampled = join(root, 'run-sampled');
     const r = await runCli(['cleanse', join(root, 'data'), '--encoder', join(root, 'enc', 'encoder'), '--embed-runtime', 'tfjs', '--flow-epochs', '2', '--seed', '5', '--batch-rows', '64', '--fit-rows-per-class', '15', '--keep-work', '--out', sampled]);
     expect(r.code, r.stderr).toBe(0);
     const state = JSON.parse(await readFile(join(sampled, 'checkpoint', 'state.json'), 'utf8'));
     const K = state.numClasses;
     const cache = join(sampled, 'work', 'embeddings.f32');
-    // the merge job's count: the sample counted chunk by chunk while the cache is read for the statistics
+    // the merge job's sample file: written chunk by chunk while the cache is read for the statistics
     const sample = new FitSample(15, state.embed.labelCounts, 5);
-    const counts = new Array(K).fill(0);
-    let at = 0;
-    for await (const chunk of readMatrix(cache, state.featureDim + 1, { chunkRows: 4096 })) {
-      sample.count(chunk.rows, chunk.n, state.featureDim, at, counts);
-      at += chunk.n;
-    }
+    const trainable = trainableClasses(state.embed.labelCounts, K);
+    const file = await FitSampleFile.open(join(root, 'fit-sample.f32'), state.featureDim, sample, trainable);
+    for await (const chunk of readMatrix(cache, state.featureDim + 1, { chunkRows: 4096 })) await file.add(chunk.rows, chunk.n, chunk.start);
+    const counts = await file.finish();
     expect(counts).toEqual(state.fit.rowsFitted);
-    expect(counts.reduce((a, b) => a + b, 0)).toBeLessThan(500 / 2);
+    const rows = fitSampleRows(counts, trainable);
+    expect(rows).toBeLessThan(500 / 2);
+    expect((await readFile(join(root, 'fit-sample.f32'))).equals(await readFile(join(sampled, 'work', 'fit-sample.f32')))).toBe(true);
+    expect(await matrixRows(join(root, 'fit-sample.f32'), state.featureDim + 1)).toBe(rows);
     const stats = RunningStats.fromJSON(state.embed.stats);
     const dirs: string[] = [];
     for (let c = 0; c < K; c++) {
       dirs.push(join(root, `sampled-flow-${c}`));
-      await fitClass({ cache, featureDim: state.featureDim, rows: 500, numClasses: K, label: c, stats, epochs: 2, batch: 16, lr: 1e-3, seed: 5, out: dirs[c], sample });
+      await fitClass({ cache: join(root, 'fit-sample.f32'), featureDim: state.featureDim, rows, numClasses: K, label: c, stats, epochs: 2, batch: 16, lr: 1e-3, seed: 5, out: dirs[c] });
     }
     const jobs = await loadClassFlows(dirs);
     const single = await loadFlowBank(join(sampled, 'checkpoint', 'flows-e2'));

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { countFitSample, FitSample, fitSampleOf, sampleHash } from '../../src/stages/fit-sample.js';
-import { MatrixWriter } from '../../src/io/matrix-file.js';
-import { embeddingColumns } from '../../src/io/work-files.js';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { FitSample, fitSampleOf, fitSampleRows, sampleHash, writeFitSample } from '../../src/stages/fit-sample.js';
+import { MatrixWriter, matrixRows, readMatrix } from '../../src/io/matrix-file.js';
+import { embeddingColumns, trainableClasses } from '../../src/io/work-files.js';
 import { tempDir } from '../pipelines/fixture.js';
 
 /** Labels of a cache of `counts[c]` rows per class, interleaved as a dataset would be, with some rejected rows (-1). */
@@ -90,17 +92,55 @@ describe('FitSample (--fit-rows-per-class)', () => {
     expect(shared / a.length).toBeLessThan(0.3);
   });
 
-  it('counts the sample of a cache file as of its rows', async () => {
-    const counts = [3_000, 700, 50];
+  it('writes the sample of a cache file once: its eligible rows in cache order, as the cache, and their counts', async () => {
+    // class 3 has one row: no flow (counted in the sample, not written); every 5th row rejected
+    const counts = [3_000, 700, 50, 1];
     const labels = labelsOf(counts, 5);
-    const path = join(await tempDir('fit-sample'), 'cache.f32');
-    const w = await MatrixWriter.open(path, embeddingColumns(2));
-    await w.append(cacheRows(labels));
+    const D = 2;
+    const cols = embeddingColumns(D);
+    const rows = cacheRows(labels, D);
+    labels.forEach((_, i) => {
+      rows[i * cols] = i; // h tells which cache row a written row is
+      rows[i * cols + 1] = -i / 2;
+    });
+    const dir = await tempDir('fit-sample');
+    const cache = join(dir, 'cache.f32');
+    const w = await MatrixWriter.open(cache, cols);
+    await w.append(rows);
     await w.close();
     const sample = new FitSample(200, counts, 4);
-    const expected = new Array(3).fill(0);
-    sample.count(cacheRows(labels), labels.length, 2, 0, expected);
-    expect(await countFitSample(path, 2, sample, 3)).toEqual(expected);
+    const trainable = trainableClasses(counts, counts.length);
+    expect(trainable).toEqual([true, true, true, false]);
+    const expected = new Array(4).fill(0);
+    sample.count(rows, labels.length, D, 0, expected);
+    expect(expected[3]).toBe(1); // p = 1 for a class of at most N rows
+
+    const out = join(dir, 'fit-sample.f32');
+    const got = await writeFitSample(cache, D, sample, trainable, out);
+    expect(got).toEqual(expected);
+    // the rows of the classes with a flow in the sample, in cache order: no rejected row, none of class 3
+    const want = labels.flatMap((l, i) => (l >= 0 && trainable[l] && sample.has(l, i) ? [i] : []));
+    expect(want.length).toBe(fitSampleRows(got, trainable));
+    expect(want.length).toBeLessThan(labels.length / 3);
+    expect(await matrixRows(out, cols)).toBe(want.length);
+    const written: number[] = [];
+    for await (const chunk of readMatrix(out, cols, { chunkRows: 100 })) {
+      for (let k = 0; k < chunk.n; k++) {
+        const i = chunk.rows[k * cols];
+        expect([chunk.rows[k * cols + 1], chunk.rows[k * cols + D]]).toEqual([-i / 2, labels[i]]);
+        written.push(i);
+      }
+    }
+    expect(written).toEqual(want);
+    // nothing left under a temporary name; written again, the same file
+    expect((await readdir(dir)).sort()).toEqual(['cache.f32', 'fit-sample.f32']);
+    const first = await readFile(out);
+    expect(await writeFitSample(cache, D, sample, trainable, out)).toEqual(expected);
+    expect((await readFile(out)).equals(first)).toBe(true);
+    // a cache that cannot be read leaves no file behind
+    await expect(writeFitSample(join(dir, 'missing.f32'), D, sample, trainable, join(dir, 'other.f32'))).rejects.toThrow(/missing\.f32/);
+    expect(existsSync(join(dir, 'other.f32'))).toBe(false);
+    expect((await readdir(dir)).sort()).toEqual(['cache.f32', 'fit-sample.f32']);
   });
 
   it('has no sample without the option and refuses a count that is not a positive integer', () => {

@@ -140,6 +140,21 @@ describe.skipIf(skip)('gssd cleanse --engine bullmq --out s3://', () => {
     for (const name of ['a', 'b']) expect(await readdir(join(root, 'workers', name, 'tmp', 'gssd-stage')).catch(() => [])).toEqual([]);
   }, 180_000);
 
+  it('with --fit-rows-per-class, the fit jobs read the sample file the merge job uploaded: the rows of --engine local', async () => {
+    await Promise.all([startWorker('sa'), startWorker('sb')]);
+    const sampled = [...options(), '--fit-rows-per-class', '8', '--json'];
+    const l = await gssd(['cleanse', ...sampled, '--out', 's3://lake/local-sampled']);
+    expect(l.code, l.stderr).toBe(0);
+    const r = await gssd(['cleanse', ...sampled, ...bullmq(), '--out', 's3://lake/dist-sampled', '--run-dir', join(root, 'private', 'run-sampled')]);
+    expect(r.code, r.stderr).toBe(0);
+    const [local, dist] = [JSON.parse(l.stdout), JSON.parse(r.stdout)];
+    expect(dist.fitSample).toEqual(local.fitSample);
+    expect(dist.fitSample.rowsFitted.reduce((a: number, b: number) => a + b, 0)).toBeLessThan(200 * 0.6);
+    const files = await objects('dist-sampled');
+    expectComplete(files);
+    expect(await rowsOf(files, 'dist-sampled')).toEqual(await rowsOf(await objects('local-sampled'), 'local-sampled'));
+  }, 180_000);
+
   it('a coordinator killed and resumed, a worker killed inside an upload and one in fit: no incomplete object, the same output', async () => {
     const out = 's3://lake/faults';
     const runDir = join(root, 'private', 'run-faults');
