@@ -183,9 +183,24 @@ interface ConfigResult {
   splits: Record<string, number>;
   loadBefore: number[];
   loadAfter: number[];
+  /** Cores busy with other work just before the config started (3 s of /proc/stat, the bench idle); null where unreadable. */
+  otherBusyCores: number | null;
 }
 
 const load = () => loadavg().map((x) => Math.round(x * 100) / 100);
+
+/** The cores busy over the next 3 s by anything (the bench itself is idle when this is called). */
+async function busyCores(): Promise<number | null> {
+  const sample = async () => {
+    const f = (await readFile('/proc/stat', 'utf8').catch(() => '')).split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return f.length >= 5 ? { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) } : null;
+  };
+  const a = await sample();
+  await sleep(3000);
+  const b = await sample();
+  if (!a || !b || b.total === a.total) return null;
+  return Math.round((1 - (b.idle - a.idle) / (b.total - a.total)) * cpus().length * 100) / 100;
+}
 
 /** A child process whose stderr goes to `log`; resolves its exit code or signal. */
 function start(args: string[], log: string, cmd = process.execPath): { child: ChildProcess; exit: Promise<number | string> } {
@@ -311,6 +326,7 @@ async function runConfig(config: string, data: string[], enc: string): Promise<O
   await rm(run, { recursive: true, force: true });
   const cleanse = ['cleanse', ...data, '--encoder', enc, '--out', run, '--seed', SEED, '--flow-epochs', String(FLOW_EPOCHS), ...FIT_ARGS, '--log', 'json', '--json'];
   const date = new Date().toISOString();
+  const otherBusyCores = await busyCores();
   const loadBefore = load();
   let engine: EngineStats | null = null;
   let processSeconds: number;
@@ -368,17 +384,18 @@ async function runConfig(config: string, data: string[], enc: string): Promise<O
   const output = await outputDigest(run);
   await rm(run, { recursive: true, force: true });
   const loadAfter = load();
-  const r = { config, date, passes, runSeconds: report.wallSeconds, processSeconds, engine, output, splits: report.splits, loadBefore, loadAfter };
-  console.log(`${config}: ${report.wallSeconds.toFixed(1)} s (${Object.entries(passes).map(([k, v]) => `${k} ${v}`).join(', ')}), output ${output.sha256.slice(0, 12)}${engine ? `, ${engine.jobs} jobs, ${engine.redisCommands} Redis commands` : ''}; load ${loadBefore.join(' ')} -> ${loadAfter.join(' ')}`);
+  const r = { config, date, passes, runSeconds: report.wallSeconds, processSeconds, engine, output, splits: report.splits, loadBefore, loadAfter, otherBusyCores };
+  console.log(`${config}: ${report.wallSeconds.toFixed(1)} s (${Object.entries(passes).map(([k, v]) => `${k} ${v}`).join(', ')}), output ${output.sha256.slice(0, 12)}${engine ? `, ${engine.jobs} jobs, ${engine.redisCommands} Redis commands` : ''}; load ${loadBefore.join(' ')} -> ${loadAfter.join(' ')}, other work before it ${otherBusyCores ?? '?'} cores`);
   return r;
 }
 
 const s = (x: number | undefined) => (x === undefined ? '' : x < 10 ? x.toFixed(2) : x.toFixed(1));
 const ms = (x: number) => (x < 1000 ? `${Math.round(x)} ms` : `${(x / 1000).toFixed(1)} s`);
 
-/** Loaded: other work was running when the bench started (1-minute load average above 1). */
-function loaded(r: { loadBefore: number[] }): boolean {
-  return r.loadBefore[0] > 1;
+/** Loaded: other work kept more than half a core busy just before a config started (or, where that is unknown, a 1-minute load average above 1 at the bench's start). */
+function loaded(r: { loadBefore: number[]; configs: ConfigResult[] }): boolean {
+  const busy = r.configs.map((c) => c.otherBusyCores);
+  return busy.some((b) => b === null || b === undefined) ? r.loadBefore[0] > 1 || busy.some((b) => (b ?? 0) > 0.5) : busy.some((b) => b! > 0.5);
 }
 
 function render(r: { smoke: boolean; complete: boolean; command: string; rows: number; flowEpochs: number; encoder: string; date: string; commit: string; machine: string; loadBefore: number[]; loadAfter: number[]; configs: ConfigResult[]; identical: boolean }): string {
@@ -389,7 +406,7 @@ function render(r: { smoke: boolean; complete: boolean; command: string; rows: n
     `${r.rows} rows (${r.rows === 50000 ? 'the 5 CIFAR-10 train shards' : 'the first rows of the train shards, as 5 parts'}), encoder ${r.encoder}, \`--flow-epochs ${r.flowEpochs}${FIT_ARGS.map((a) => ' ' + a).join('')} --seed ${SEED}\`, defaults otherwise.${FIT_ROWS ? ` Each class's flow trains on the same seeded hash sample of about ${FIT_ROWS} of its rows every epoch (\`--fit-rows-per-class\`); embed, score and route see every row.` : ''}`,
     `${r.date}, commit ${r.commit}, ${r.machine}. Command: \`${r.command}\`.`,
     ...(r.smoke ? [`A smoke run checks the bench, not the engine: at ${r.rows} rows and ${r.flowEpochs} flow epochs the fixed costs (process start-up, a worker thread and the encoder loaded per job) weigh far more than at the defaults. The measurement is \`npm run bench:distributed\` with its defaults (50,000 rows, 50 flow epochs).`] : []),
-    `Load average (1, 5, 15 min) at the start ${r.loadBefore.join(', ')}, at the end ${r.loadAfter.join(', ')}${loaded(r) ? ': LOADED. Other processes (other benchmarks, builds, tests) ran at the same time, so the wall times are inflated and noisy; compare the configs with that in mind.' : ' (the machine was idle at the start; later figures are mostly the bench\'s own processes).'}`,
+    `Load average (1, 5, 15 min) at the start ${r.loadBefore.join(', ')}, at the end ${r.loadAfter.join(', ')}${loaded(r) ? ': LOADED. Other processes (other benchmarks, builds, tests) ran at the same time, so the wall times are inflated and noisy; compare the configs with that in mind.' : ` (other work before each config: ${r.configs.map((c) => `${c.config} ${c.otherBusyCores ?? '?'}`).join(', ')} cores busy, from /proc/stat over 3 s; the load averages after that are mostly the bench's own processes).`}`,
     '',
     '## Wall time per pass (seconds)',
     '',
