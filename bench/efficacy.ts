@@ -24,7 +24,7 @@
  *   npm run bench:efficacy -- [--rungs pixels,untrained,simclr,transfer] [--attacks badnets,...]
  *       [--rows 10000] [--test-rows 2000] [--width 16] [--pretrain-epochs 5]
  *       [--transfer-epochs 20] [--retrain-attacks badnets,blend,wanet] [--retrain-epochs 10]
- *       [--no-retrain] [--retrain-on default|paper] [--retrain-only] [--retrain-models none,gssd,oracle]
+ *       [--no-retrain] [--retrain-on default|paper] [--retrain-only] [--retrain-models none,gssd,oracle] [--retest]
  *       [--modes default,paper,knn] [--clean-shards 0,1,2 | --no-clean] [--work DIR] [--name efficacy]
  *   npm run bench:efficacy -- --render      # rewrite efficacy.md (and the README table) from the JSON
  *
@@ -76,6 +76,8 @@ const retrainAttacks = process.argv.includes('--no-retrain') ? [] : arg('retrain
 const retrainOn = arg('retrain-on', 'default');
 if (retrainOn !== 'default' && retrainOn !== 'paper') usage(`--retrain-on takes default or paper, got ${retrainOn}`);
 const retrainOnly = process.argv.includes('--retrain-only');
+/** With the retraining: test the classifiers already in --work again (e.g. for fields added to `gssd test`), train none. */
+const retest = process.argv.includes('--retest');
 /** Which classifiers to (re)train: a subset of none, gssd, oracle (the others' results are kept). */
 const retrainModels = arg('retrain-models', 'none,gssd,oracle').split(',');
 const WORK = resolve(arg('work', join(tmpdir(), 'gssd-ladder')));
@@ -296,11 +298,20 @@ async function retrain(attack: string, ladder: Ladder): Promise<void> {
   for (const [name, inputs] of Object.entries(trainSets)) {
     if (!retrainModels.includes(name)) continue;
     const model = join(dir, `model-${name}-e${budget.retrainEpochs}`);
-    await rm(model, { recursive: true, force: true });
-    const t = gssd(['train', ...inputs, '--out', model, ...common]);
+    const before = result[name] as { trainSeconds?: number } | undefined;
+    if (retest && (!existsSync(join(model, 'model')) || !before)) usage(`--retest: ${model} or its result is missing; train it first`);
+    let trainSeconds = before?.trainSeconds ?? null;
+    if (!retest) {
+      await rm(model, { recursive: true, force: true });
+      trainSeconds = gssd(['train', ...inputs, '--out', model, ...common]).seconds;
+    }
     const test = gssd(['test', '--model', model, '--clean', join(WORK, 'data', 'test'), '--triggered', join(dir, 'poisoned-test', 'data'), '--json']).out;
-    result[name] = { acc: test.acc, asr: test.asr, triggeredRows: test.triggeredRows, cleanRows: test.cleanRows, trainSeconds: t.seconds };
-    console.log(`${attack} retrain ${name}: ACC ${(100 * test.acc).toFixed(1)}% ASR ${(100 * test.asr).toFixed(2)}% (${t.seconds.toFixed(0)} s)`);
+    // ACC on the target class (label 0) and on the others: what the defence cost the class it had to cut into
+    const own = (test.perClass as { label: number; rows: number; correct: number }[]).find((c) => c.label === 0);
+    const targetAcc = own ? own.correct / own.rows : null;
+    const otherAcc = own ? (test.correct - own.correct) / (test.cleanRows - own.rows) : null;
+    result[name] = { acc: test.acc, asr: test.asr, targetAcc, otherAcc, triggeredRows: test.triggeredRows, cleanRows: test.cleanRows, trainSeconds };
+    console.log(`${attack} retrain ${name}: ACC ${(100 * test.acc).toFixed(1)}% (class 0 ${(100 * (targetAcc ?? NaN)).toFixed(1)}%) ASR ${(100 * test.asr).toFixed(2)}% (${trainSeconds?.toFixed(0) ?? '?'} s)`);
     put(ladder, 'retrain', attack, result);
     await save(ladder);
   }

@@ -43,6 +43,8 @@ export interface TestResult {
   acc: number | null;
   correct: number;
   cleanRows: number;
+  /** ACC per label of the clean rows, by label ascending (e.g. how many of the target class a defence cost). */
+  perClass: { label: number; rows: number; correct: number; acc: number }[];
   /** Share of the triggered non-target rows predicted as the target class; null without triggered inputs. */
   asr: number | null;
   hits: number;
@@ -76,10 +78,18 @@ export async function testModel(o: TestModelOptions, log: Logger = silentLogger)
   try {
     let correct = 0;
     let cleanRows = 0;
+    const byLabel = new Map<number, { rows: number; correct: number }>();
     let undecodable = await predictAll(clf, o.clean, o, log, 'test clean', (pred, label) => {
       cleanRows++;
-      if (pred === label) correct++;
+      const c = byLabel.get(label) ?? { rows: 0, correct: 0 };
+      c.rows++;
+      if (pred === label) {
+        correct++;
+        c.correct++;
+      }
+      byLabel.set(label, c);
     });
+    const perClass = [...byLabel].sort((a, b) => a[0] - b[0]).map(([label, c]) => ({ label, ...c, acc: c.correct / c.rows }));
     let hits = 0;
     let triggeredRows = 0;
     let targetRowsExcluded = 0;
@@ -98,6 +108,7 @@ export async function testModel(o: TestModelOptions, log: Logger = silentLogger)
       acc: cleanRows ? correct / cleanRows : null,
       correct,
       cleanRows,
+      perClass,
       asr: triggeredRows ? hits / triggeredRows : null,
       hits,
       triggeredRows,

@@ -100,7 +100,8 @@ export function ladderTables(l: Ladder): string[] {
     lines.push('', '| attack (transfer encoder) | ACC / ASR no defence | ACC / ASR GSSD | ACC / ASR oracle | GSSD split | classifier |', '| --- | --- | --- | --- | --- | --- |');
     for (const a of attacks) {
       const r = l.retrain[a];
-      const cell = (m: any) => (m ? `${pct(m.acc)} / ${pct(m.asr, 2)}` : 'not run');
+      const split = (m: any) => (m.targetAcc == null ? '' : ` (class 0: ${pct(m.targetAcc)}, others: ${pct(m.otherAcc)})`);
+      const cell = (m: any) => (m ? `${pct(m.acc)} / ${pct(m.asr, 2)}${split(m)}` : 'not run');
       lines.push(`| ${a} | ${cell(r.none)} | ${cell(r.gssd)} | ${cell(r.oracle)} | ${splitName(l, a, r.gssdSplit)} | width ${r.width}, ${r.epochs} epochs |`);
     }
   }

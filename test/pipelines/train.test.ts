@@ -128,6 +128,13 @@ describe('train and test-model pipelines', () => {
     const hand = await testModel({ model: join(out, 'model'), clean: await resolveInputs([handClean]), triggered: await resolveInputs([handTriggered]), source, backend: 'wasm' });
     expect(hand).toMatchObject({ acc: 0.7, correct: 21, cleanRows: 30, target: 1, triggeredRows: others.length, targetRowsExcluded: 30 - others.length });
     expect(hand.hits).toBe(others.filter(([, p]) => p === 1).length);
+    // per class: the clean rows by their label, right when the label is the prediction (rows 0-20)
+    const handLabels = Array.from({ length: 30 }, (_, i) => (i < 21 ? pred[i] : (pred[i] + 1) % 3));
+    const expected = [0, 1, 2]
+      .map((label) => ({ label, rows: handLabels.filter((l) => l === label).length, correct: handLabels.filter((l, i) => l === label && i < 21).length }))
+      .filter((c) => c.rows > 0)
+      .map((c) => ({ ...c, acc: c.correct / c.rows }));
+    expect(hand.perClass).toEqual(expected);
     expect(hand.asr).toBeCloseTo(hand.hits / others.length, 10);
     // an explicit target wins over the metadata
     const t0 = await testModel({ model: out, clean: await resolveInputs([handClean]), triggered: await resolveInputs([handTriggered]), target: 0, source, backend: 'wasm' });
