@@ -32,6 +32,7 @@ import { copyS3 } from '../../src/io/s3-copy.js';
 import { listS3 } from '../../src/io/s3-list.js';
 import type { S3ReadOptions } from '../../src/io/s3-stat.js';
 import { uploadFileAtomic } from '../../src/io/s3-upload.js';
+import { filesUnder } from '../../src/io/files-under.js';
 import { isS3Uri, parseS3Uri, s3Uri } from '../../src/io/s3-uri.js';
 import { jobBase, jobId, jobsDir, QUEUE, readSpec, specPath, workArea, writeSpec, type JobData, type JobKind, type RunSpec } from './run-spec.js';
 
@@ -338,11 +339,7 @@ async function shareRun(files: JobFiles, spec: RunSpec, encoder: string, policy:
   if (await files.has(path)) return;
   const target = join(files.root, spec.s3!.encoder);
   if ((await stat(encoder)).isDirectory()) {
-    for (const entry of await readdir(encoder, { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile()) continue;
-      const parent = (entry as { parentPath?: string }).parentPath ?? (entry as { path?: string }).path ?? encoder;
-      await uploadFileAtomic(join(parent, entry.name), files.uri(join(target, relative(encoder, join(parent, entry.name)))), policy);
-    }
+    for (const file of await filesUnder(encoder)) await uploadFileAtomic(file, files.uri(join(target, relative(encoder, file))), policy);
   } else {
     await uploadFileAtomic(encoder, files.uri(target), policy);
   }

@@ -3,6 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic-file.js';
+import { filesUnder } from '../../src/io/files-under.js';
 import { deleteS3 } from '../../src/io/s3-delete.js';
 import { downloadS3 } from '../../src/io/s3-download.js';
 import { listS3 } from '../../src/io/s3-list.js';
@@ -128,11 +129,7 @@ export function s3JobFiles(root: string, area: string, policy: S3ReadOptions): J
     has,
     async publish(path) {
       if (!(await stat(path)).isDirectory()) return publishFile(path);
-      for (const entry of (await readdir(path, { recursive: true, withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-        if (!entry.isFile()) continue;
-        const parent = (entry as { parentPath?: string }).parentPath ?? (entry as { path?: string }).path ?? path;
-        await publishFile(join(parent, entry.name));
-      }
+      for (const file of await filesUnder(path)) await publishFile(file);
     },
     async list(path) {
       const prefix = `${uri(path)}/`;

@@ -1,10 +1,10 @@
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { InputError } from '../errors.js';
 import { expandGlob, isGlob } from './glob.js';
 import { listParquetS3 } from './s3-list.js';
 import { isS3Uri } from './s3-uri.js';
+import { filesUnder } from './files-under.js';
 
 /** True for `http://` and `https://` inputs. */
 export function isUrl(spec: string): boolean {
@@ -69,14 +69,5 @@ async function resolveOne(spec: string): Promise<string[]> {
 }
 
 async function parquetFilesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  const files: string[] = [];
-  for (const entry of entries) {
-    if (!entry.name.endsWith('.parquet')) continue;
-    // `parentPath` (Node >= 20.12) or `path` (older 20.x) is the directory holding the entry
-    const parent = (entry as { parentPath?: string }).parentPath ?? (entry as { path?: string }).path ?? dir;
-    const full = join(parent, entry.name);
-    if (entry.isFile() || (await stat(full).then((s) => s.isFile(), () => false))) files.push(full);
-  }
-  return files.sort();
+  return (await filesUnder(dir)).filter((f) => f.endsWith('.parquet'));
 }
