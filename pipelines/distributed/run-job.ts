@@ -198,8 +198,8 @@ async function mergeJob(files: JobFiles, spec: RunSpec): Promise<JobResult> {
   }
   const rowsFitted = await sampleFile?.finish();
   await publish(tmp, cache);
-  await files.publish(cache);
-  if (sampleFile) await files.publish(workFiles(run).fitSample);
+  // the fit jobs read the sample file when there is one, else the merged cache: commit only what they read
+  await files.publish(sampleFile ? workFiles(run).fitSample : cache);
   const shards = manifests.map((m) => ({ rows: m.rows, eligible: eligibleRowCount(m.labelCounts, trainable) }));
   const manifest: MergeManifest = {
     rows, featureDim: d, numClasses, labelCounts, rejected: manifests.reduce((s, m) => s + m.rejects.length, 0),
