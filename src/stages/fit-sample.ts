@@ -90,18 +90,20 @@ export class FitSample {
   }
 
   /**
-   * Adds the sampled rows of n embedding-cache rows (`firstRow`: the global index of the first)
-   * to `counts` by label; rejected rows (label < 0) are not counted.
+   * Which of n embedding-cache rows (`firstRow`: the cache index of the first) are in the sample:
+   * their indices in the chunk, in order; rejected rows (label < 0) never are.
    *
    * @example
-   *   for await (const { rows, n } of readMatrix(cache, D + 1)) { sample.count(rows, n, D, at, counts); at += n; }
+   *   for await (const { rows, n, start } of readMatrix(cache, D + 1)) for (const i of sample.sampledRows(rows, n, D, start)) ...
    */
-  count(rows: Float32Array, n: number, featureDim: number, firstRow: number, counts: number[]): void {
+  sampledRows(rows: Float32Array, n: number, featureDim: number, firstRow: number): number[] {
     const cols = embeddingColumns(featureDim);
+    const picked: number[] = [];
     for (let i = 0; i < n; i++) {
       const label = rows[i * cols + featureDim];
-      if (label >= 0 && this.has(label, firstRow + i)) counts[label] = (counts[label] ?? 0) + 1;
+      if (label >= 0 && this.has(label, firstRow + i)) picked.push(i);
     }
+    return picked;
   }
 }
 
@@ -160,9 +162,8 @@ export class FitSampleFile {
     const D = this.featureDim;
     const cols = embeddingColumns(D);
     const kept: number[] = [];
-    for (let i = 0; i < n; i++) {
+    for (const i of this.sample.sampledRows(rows, n, D, firstRow)) {
       const label = rows[i * cols + D];
-      if (label < 0 || !this.sample.has(label, firstRow + i)) continue;
       this.counts[label] = (this.counts[label] ?? 0) + 1;
       if (isEligible(label, this.trainable)) kept.push(i);
     }

@@ -32,6 +32,12 @@ function cacheRows(labels: number[], D = 2): Float32Array {
 
 const rowsOfClass = (sample: FitSample, labels: number[], c: number) => labels.flatMap((l, i) => (l === c && sample.has(l, i) ? [i] : []));
 
+/** Adds the sampled rows of a chunk of cache rows to `counts` by label (`FitSample.sampledRows`). */
+function countSampled(sample: FitSample, rows: Float32Array, n: number, D: number, firstRow: number, counts: number[]): number[] {
+  for (const i of sample.sampledRows(rows, n, D, firstRow)) counts[rows[i * embeddingColumns(D) + D]]++;
+  return counts;
+}
+
 describe('FitSample (--fit-rows-per-class)', () => {
   it('hashes (seed, row) deterministically into uint32s that look uniform', () => {
     expect(sampleHash(7, 123_456)).toBe(sampleHash(7, 123_456));
@@ -58,8 +64,7 @@ describe('FitSample (--fit-rows-per-class)', () => {
     const labels = labelsOf(counts, 7);
     const N = 1_000;
     const sample = new FitSample(N, counts, 11);
-    const got = new Array(counts.length).fill(0);
-    sample.count(cacheRows(labels), labels.length, 2, 0, got);
+    const got = countSampled(sample, cacheRows(labels), labels.length, 2, 0, new Array(counts.length).fill(0));
     counts.forEach((n, c) => {
       const p = Math.min(1, N / n);
       expect(sample.rate(c)).toBeCloseTo(p, 12);
@@ -68,13 +73,13 @@ describe('FitSample (--fit-rows-per-class)', () => {
       expect(got[c]).toBe(rowsOfClass(sample, labels, c).length);
     });
     expect(got.slice(3)).toEqual([300, 40]);
-    // counting in pieces (as the merge job and the local pass read the cache in chunks) gives the same counts
+    // picking in pieces (as the merge job and the local pass read the cache in chunks) gives the same rows
     const pieces = new Array(counts.length).fill(0);
     const all = cacheRows(labels);
     const cols = embeddingColumns(2);
     for (let at = 0; at < labels.length; at += 999) {
       const n = Math.min(999, labels.length - at);
-      sample.count(all.subarray(at * cols, (at + n) * cols), n, 2, at, pieces);
+      countSampled(sample, all.subarray(at * cols, (at + n) * cols), n, 2, at, pieces);
     }
     expect(pieces).toEqual(got);
   });
@@ -111,8 +116,7 @@ describe('FitSample (--fit-rows-per-class)', () => {
     const sample = new FitSample(200, counts, 4);
     const trainable = trainableClasses(counts, counts.length);
     expect(trainable).toEqual([true, true, true, false]);
-    const expected = new Array(4).fill(0);
-    sample.count(rows, labels.length, D, 0, expected);
+    const expected = countSampled(sample, rows, labels.length, D, 0, new Array(4).fill(0));
     expect(expected[3]).toBe(1); // p = 1 for a class of at most N rows
 
     const out = join(dir, 'fit-sample.f32');
