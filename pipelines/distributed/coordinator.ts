@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FlowProducer, Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import { InputError, UsageError } from '../../src/errors.js';
 import { crashPoint } from '../../src/fault.js';
 import { CheckpointStore } from '../../src/io/checkpoint.js';
-import { partName } from '../../src/io/part-sink.js';
 import { countRows } from '../../src/io/read.js';
 import { readOptions } from '../../src/io/source-settings.js';
 import { initBackend } from '../../src/models/backend.js';
@@ -20,20 +19,19 @@ import { detectPass } from '../cleanse/detect-pass.js';
 import { fitEpochRows, warnSmallFitSamples } from '../cleanse/fit-pass.js';
 import { freshRunDir } from '../../src/io/fresh-run-dir.js';
 import { CLEANSE_RUN_ENTRIES } from '../cleanse/run-entries.js';
-import { eligibleRowCount, MIN_CLASS_ROWS, trainableClasses, workFiles } from '../../src/io/work-files.js';
+import { MIN_CLASS_ROWS, trainableClasses, workFiles } from '../../src/io/work-files.js';
 import { outputFingerprint, type CleanseOptions } from '../cleanse/options.js';
 import { writeReports, type CleanseReport } from '../cleanse/report.js';
-import { initialState, PASSES, SPLITS, type CleanseState, type PassName, type SinkName } from '../cleanse/state.js';
+import { initialState, PASSES, type CleanseState, type PassName } from '../cleanse/state.js';
 import { checkRedisReachable, redisConnection } from './redis.js';
 import { mergeManifest, type DetectManifest, type JobResult } from './run-job.js';
 import { commitManifest, dirJobFiles, readCommitted, s3JobFiles, type JobFiles } from './job-files.js';
+import { collectParts, linkedParts, s3Parts } from './collect-parts.js';
 import { cleanseToS3 } from '../cleanse/s3-output.js';
-import { copyS3 } from '../../src/io/s3-copy.js';
-import { listS3 } from '../../src/io/s3-list.js';
 import type { S3ReadOptions } from '../../src/io/s3-stat.js';
 import { uploadFileAtomic } from '../../src/io/s3-upload.js';
 import { filesUnder } from '../../src/io/files-under.js';
-import { isS3Uri, parseS3Uri, s3Uri } from '../../src/io/s3-uri.js';
+import { isS3Uri } from '../../src/io/s3-uri.js';
 import { jobBase, jobId, jobsDir, QUEUE, readSpec, specPath, workArea, writeSpec, type JobData, type JobKind, type RunSpec } from './run-spec.js';
 
 /** Retries of a failed job (an error, not a dead worker: that is BullMQ's stalled-job recovery). */
@@ -253,81 +251,6 @@ async function failureOf(e: Engine, childIds: Set<string>, parentReason: string 
     if (job && (await job.isFailed())) return `job ${id} failed after ${job.attemptsMade} attempt(s): ${(job.failedReason ?? '').split('\n')[0]} (gssd status; fix and run again with --resume)`;
   }
   return `the ${e.runId} run failed: ${parentReason ?? 'unknown reason'}`;
-}
-
-/** Where the route jobs' parts become the output's: a shared directory, or the s3:// output. */
-interface PartTarget {
-  /** Names of the parts of shard k's split (sorted). */
-  list(k: number, split: SinkName): Promise<string[]>;
-  /** Makes part `name` of shard k's split the output's part `target` of the split. */
-  place(k: number, split: SinkName, name: string, target: string): Promise<void>;
-}
-
-/**
- * The route jobs' parts, into `<out>/<split>/part-NNNNN.parquet` in input order (`target`: hard
- * links in the run directory, or copies in the store, so a coordinator that dies half-way places
- * the same names again). A split without rows gets one zero-row part with the schema, as in a
- * local run.
- */
-async function collectParts(files: JobFiles, shards: number[], trainable: boolean[], state: CleanseState, target: PartTarget): Promise<CleanseState['route']> {
-  const counts: Record<SinkName, number> = { clean: 0, poisoned: 0, uncertain: 0, rejected: 0 };
-  const perShard: Record<SinkName, number>[] = [];
-  for (const k of shards) {
-    const m = (await readCommitted<{ counts: Record<SinkName, number> }>(files, `${jobBase(files.root, 'route', k)}.json`))!;
-    perShard.push(m.counts);
-    for (const split of SPLITS) counts[split] += m.counts[split];
-  }
-  const parts = { clean: 0, poisoned: 0, uncertain: 0, rejected: 0 } as Record<SinkName, number>;
-  for (const split of SPLITS) {
-    let from = shards.filter((k) => perShard[k][split] > 0);
-    if (from.length === 0) {
-      for (const k of shards) {
-        if ((await target.list(k, split)).length > 0) {
-          from = [k];
-          break;
-        }
-      }
-    }
-    let n = 0;
-    for (const k of from) for (const f of await target.list(k, split)) await target.place(k, split, f, partName(n++));
-    parts[split] = n;
-  }
-  const eligible = eligibleRowCount(state.embed.labelCounts, trainable);
-  return { rowsDone: state.totalRows, eligibleDone: eligible, parts, counts };
-}
-
-/** A shared run directory: the parts hard-linked into DIR/<split>/. */
-function linkedParts(run: string): PartTarget {
-  return {
-    list: async (k, split) => (await readdir(join(jobBase(run, 'route', k), split)).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet')).sort(),
-    async place(k, split, name, target) {
-      await mkdir(join(run, split), { recursive: true });
-      await link(join(jobBase(run, 'route', k), split, name), join(run, split, target)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err;
-      });
-    },
-  };
-}
-
-/**
- * An s3:// output: the parts copied inside the store from the work area to
- * `<out>/<split>/part-NNNNN.parquet` (a copy appears only complete); one already there (a
- * resumed coordinator) is not copied again.
- */
-function s3Parts(files: JobFiles, out: string, policy: S3ReadOptions): PartTarget {
-  const { bucket, key } = parseS3Uri(out);
-  const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
-  const present = new Map<string, Promise<Set<string>>>();
-  return {
-    list: async (k, split) => (await files.list(join(jobBase(files.root, 'route', k), split))).filter((f) => f.endsWith('.parquet')),
-    async place(k, split, name, target) {
-      const dir = `${prefix}${split}/`;
-      if (!present.has(split)) present.set(split, listS3(s3Uri(bucket, dir), policy).then((all) => new Set(all.map((o) => o.key))));
-      const dest = dir + target;
-      if ((await present.get(split)!).has(dest)) return;
-      await copyS3(files.uri(join(jobBase(files.root, 'route', k), split, name)), s3Uri(bucket, dest), policy);
-    },
-  };
 }
 
 /**
