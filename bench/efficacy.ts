@@ -24,7 +24,7 @@
  *   npm run bench:efficacy -- [--rungs pixels,untrained,simclr,transfer] [--attacks badnets,...]
  *       [--rows 10000] [--test-rows 2000] [--width 16] [--pretrain-epochs 5]
  *       [--transfer-epochs 20] [--retrain-attacks badnets,blend,wanet] [--retrain-epochs 10]
- *       [--no-retrain] [--retrain-on default|paper] [--retrain-only] [--retrain-models none,gssd,gssd-balanced,oracle] [--retest]
+ *       [--no-retrain] [--retrain-on default|paper] [--retrain-only] [--retrain-models none,gssd,oracle] [--retest]
  *       [--modes default,paper,knn] [--clean-shards 0,1,2 | --no-clean] [--work DIR] [--name efficacy]
  *   npm run bench:efficacy -- --render      # rewrite efficacy.md (and the README table) from the JSON
  *
@@ -79,7 +79,7 @@ const retrainOnly = process.argv.includes('--retrain-only');
 /** With the retraining: test the classifiers already in --work again (e.g. for fields added to `gssd test`), train none. */
 const retest = process.argv.includes('--retest');
 /** Which classifiers to (re)train: a subset of none, gssd, oracle (the others' results are kept). */
-const retrainModels = arg('retrain-models', 'none,gssd,gssd-balanced,oracle').split(',');
+const retrainModels = arg('retrain-models', 'none,gssd,oracle').split(',');
 const WORK = resolve(arg('work', join(tmpdir(), 'gssd-ladder')));
 for (const r of rungs) if (!RUNGS.includes(r)) usage(`--rungs takes ${RUNGS.join(', ')}; got ${r}`);
 const MODES = ['default', 'paper', 'knn'] as const;
@@ -292,8 +292,6 @@ async function retrain(attack: string, ladder: Ladder): Promise<void> {
   const trainSets: Record<string, string[]> = {
     none: [join(dir, 'poisoned', 'data'), '--finetune-epochs', '0'],
     gssd: [join(run, 'clean'), '--finetune', join(run, 'poisoned')],
-    // the same split, the classes of the clean part oversampled to the median class (`gssd train --balance`)
-    'gssd-balanced': [join(run, 'clean'), '--finetune', join(run, 'poisoned'), '--balance', 'oversample'],
     oracle: [oracle, '--finetune-epochs', '0'],
   };
   const result: Record<string, unknown> = { ...ladder.retrain[attack], ...stamp(), epochs: budget.retrainEpochs, width: budget.width, gssdSplit: retrainOn };

@@ -9,7 +9,6 @@ import { freshRunDir } from '../src/io/fresh-run-dir.js';
 import { decodeImage } from '../src/stages/decode.js';
 import { cropFlipToArray } from '../src/stages/crop-flip.js';
 import { shuffleBatches } from '../src/stages/shuffle-buffer.js';
-import { balancedClassRows, CLASS_BALANCES, oversampleClasses, type ClassBalance } from '../src/stages/class-balance.js';
 import { stepLr } from '../src/models/classifier.js';
 import { openClassifierEngine } from '../src/models/classifier-engine.js';
 import type { ClassifierConfig } from '../src/models/onnx-classifier.js';
@@ -65,12 +64,6 @@ export interface TrainOptions {
   device?: OnnxProviderRequest;
   /** onnx runtime on the CPU: intra-op threads (default the CPU count; a resumed run keeps its count). */
   threads?: number;
-  /**
-   * `oversample`: every epoch of the main training repeats the rows of each class smaller than
-   * the median class up to the median's size (`class-balance.ts`); for a cleanse's clean split,
-   * where the attacked class keeps a fraction of its rows. Default `none`. Not the fine-tuning.
-   */
-  balance?: ClassBalance;
   /** Tests: return after this many training steps of this call, as if killed (nothing saved beyond the last checkpoint). */
   stopAfterSteps?: number;
 }
@@ -86,9 +79,6 @@ export interface TrainSummary {
   /** Rows trained on per epoch / fine-tuned on per epoch (rows with a label and a decodable image). */
   trainRows: number;
   finetuneRows: number;
-  /** Training rows per class, and the rows of a main-training epoch (more than trainRows when balanced). */
-  classRows?: number[];
-  epochRows?: number;
   /** Rows left out because they have no label to train with (null `gssd_label`). */
   skippedRows: number;
   /** Images that failed to decode at a step of this call (each epoch counts them again); left out of their batch. */
@@ -117,22 +107,12 @@ interface TrainProgress {
 
 interface Scan {
   numClasses: number;
-  /** Distinct rows trained on (an epoch has `epochRows` rows: more when balanced). */
   trainRows: number;
-  /** Training rows per class (absent in runs from before class balancing). */
-  classRows?: number[];
-  /** Rows of a main-training epoch: `trainRows`, or the balanced count. */
-  epochRows?: number;
   finetuneRows: number;
   skippedRows: number;
 }
 
-type Settings = Omit<TrainOptions, 'resume' | 'backend' | 'stopAfterSteps' | 'out' | 'balance'> & {
-  shuffleBuffer: number;
-  checkpointSteps: number;
-  /** Absent for `none`, so that runs from before the option resume with the same settings. */
-  balance?: 'oversample';
-};
+type Settings = Omit<TrainOptions, 'resume' | 'backend' | 'stopAfterSteps' | 'out'> & { shuffleBuffer: number; checkpointSteps: number };
 
 interface TrainRunState {
   settings: Settings;
@@ -238,9 +218,7 @@ function settingsOf(o: TrainOptions): Settings {
     labelColumn: o.labelColumn ?? undefined,
     shuffleBuffer: o.shuffleBuffer ?? 4096,
     checkpointSteps: o.checkpointSteps ?? 50,
-    balance: o.balance === 'oversample' ? 'oversample' : undefined,
   };
-  if (o.balance !== undefined && !CLASS_BALANCES.includes(o.balance)) throw new UsageError(`Expected \`balance\` to be none or oversample, got \`${String(o.balance)}\``);
   expectInteger('width', s.width, 1);
   expectInteger('epochs', s.epochs, 1);
   expectInteger('batch', s.batch, 2);
@@ -277,7 +255,6 @@ function labelAt(v: Vector, i: number, numClasses: number | undefined, input: st
 /** One pass over the labels: rows to train on and the number of classes. */
 async function scanRows(s: Settings, tempDir: string): Promise<Scan> {
   let maxLabel = -1;
-  const classRows: number[] = [];
   const count = async (inputs: string[], phase: Phase): Promise<[number, number]> => {
     let used = 0;
     let skipped = 0;
@@ -292,20 +269,13 @@ async function scanRows(s: Settings, tempDir: string): Promise<Scan> {
         }
         used++;
         if (k > maxLabel) maxLabel = k;
-        if (phase === 'train') {
-          while (classRows.length <= k) classRows.push(0);
-          classRows[k]++;
-        }
       }
     }
     return [used, skipped];
   };
   const [trainRows, trainSkipped] = await count(s.inputs, 'train');
   const [finetuneRows, finetuneSkipped] = await count(s.finetune ?? [], 'finetune');
-  const numClasses = s.source.numClasses ?? Math.max(2, maxLabel + 1);
-  while (classRows.length < numClasses) classRows.push(0);
-  const epochRows = s.balance === 'oversample' ? balancedClassRows(classRows).reduce((a, b) => a + b, 0) : trainRows;
-  return { numClasses, trainRows, classRows, epochRows, finetuneRows, skippedRows: trainSkipped + finetuneSkipped };
+  return { numClasses: s.source.numClasses ?? Math.max(2, maxLabel + 1), trainRows, finetuneRows, skippedRows: trainSkipped + finetuneSkipped };
 }
 
 /** The labelled rows of the inputs in order, each with a copy of its encoded image. */
@@ -348,9 +318,8 @@ async function runTraining(
   const clf = await openClassifierEngine(config, progress.savedDir, { runtime: where.trainRuntime, device: where.device, threads: where.threads });
   const finetuneEpochs = scan.finetuneRows >= 2 ? s.finetuneEpochs : 0;
   if (s.finetune?.length && s.finetuneEpochs > 0 && finetuneEpochs === 0) io.log.warn('no fine-tuning: fewer than 2 rows with a gssd_label in the fine-tuning inputs', { rows: scan.finetuneRows });
-  const epochRows = scan.epochRows ?? scan.trainRows;
-  const total = epochRows * s.epochs + scan.finetuneRows * finetuneEpochs;
-  const done = (progress.phase === 'train' ? 0 : epochRows * s.epochs) + (progress.phase === 'train' ? epochRows : scan.finetuneRows) * progress.epochsDone;
+  const total = scan.trainRows * s.epochs + scan.finetuneRows * finetuneEpochs;
+  const done = (progress.phase === 'train' ? 0 : scan.trainRows * s.epochs) + (progress.phase === 'train' ? scan.trainRows : scan.finetuneRows) * progress.epochsDone;
   const bar = new Progress(io.log, 'train', total);
   bar.skip(done);
   const counters: RunCounters = { steps: 0, trained: 0, seconds: 0, undecodable: 0 };
@@ -440,11 +409,7 @@ async function trainEpoch(run: EpochRun, phase: Phase, epoch: number, inputs: st
   let losses = 0;
   let seen = 0;
   let correct = 0;
-  let stream = rowStream(order, phase, s, scan.numClasses, io.tempDir);
-  if (phase === 'train' && s.balance === 'oversample' && scan.classRows) {
-    stream = oversampleClasses(stream, scan.classRows, balancedClassRows(scan.classRows), new Rng(`${s.seed}:balance:${epoch}`));
-  }
-  for await (const rows of shuffleBatches(stream, s.batch, s.shuffleBuffer, rng, { minLast: 2 })) {
+  for await (const rows of shuffleBatches(rowStream(order, phase, s, scan.numClasses, io.tempDir), s.batch, s.shuffleBuffer, rng, { minLast: 2 })) {
     if (step < skipTo) {
       bar.skip(rows.length);
       step++;

@@ -97,12 +97,12 @@ export function ladderTables(l: Ladder): string[] {
   }
   const attacks = Object.keys(l.retrain).sort((a, b) => ATTACK_ORDER.indexOf(a) - ATTACK_ORDER.indexOf(b));
   if (attacks.length) {
-    lines.push('', '| attack (transfer encoder) | ACC / ASR no defence | ACC / ASR GSSD | ACC / ASR GSSD, `--balance oversample` | ACC / ASR oracle | GSSD split | classifier |', '| --- | --- | --- | --- | --- | --- | --- |');
+    lines.push('', '| attack (transfer encoder) | ACC / ASR no defence | ACC / ASR GSSD | ACC / ASR oracle | GSSD split | classifier |', '| --- | --- | --- | --- | --- | --- |');
     for (const a of attacks) {
       const r = l.retrain[a];
       const split = (m: any) => (m.targetAcc == null ? '' : ` (class 0: ${pct(m.targetAcc)}, others: ${pct(m.otherAcc)})`);
       const cell = (m: any) => (m ? `${pct(m.acc)} / ${pct(m.asr, 2)}${split(m)}` : 'not run');
-      lines.push(`| ${a} | ${cell(r.none)} | ${cell(r.gssd)} | ${cell(r['gssd-balanced'])} | ${cell(r.oracle)} | ${splitName(l, a, r.gssdSplit)} | width ${r.width}, ${r.epochs} epochs |`);
+      lines.push(`| ${a} | ${cell(r.none)} | ${cell(r.gssd)} | ${cell(r.oracle)} | ${splitName(l, a, r.gssdSplit)} | width ${r.width}, ${r.epochs} epochs |`);
     }
   }
   return lines;

@@ -1,7 +1,6 @@
 import { resolveInputs } from '../io/inputs.js';
 import { SOURCE_OPTIONS } from './source-options.js';
-import { choiceOpt, intOpt, listOpt, numberOpt, stringOpt, switchOpt } from './option.js';
-import { CLASS_BALANCES } from '../stages/class-balance.js';
+import { intOpt, listOpt, numberOpt, stringOpt, switchOpt } from './option.js';
 import { backendOpt, TRAIN_ENGINE_OPTIONS } from './engine-options.js';
 import { defineCommand, inputsOf, type Values } from './command.js';
 
@@ -27,7 +26,6 @@ const lr = numberOpt('lr', 'X', 'base SGD learning rate', { min: 0, max: 10, ope
 const finetuneEpochs = intOpt('finetune-epochs', 'N', '(default {default}; 0 skips the fine-tuning)', { min: 0, default: 2 });
 const finetuneLr = numberOpt('finetune-lr', 'X', 'constant fine-tuning learning rate', { min: 0, max: 10, open: true, default: 1e-4, defaultText: '1e-4' });
 const trainLabelCol = stringOpt('train-label-col', 'NAME', 'column with the label to train with (default gssd_label when\npresent, else --label-col; fine-tuning: gssd_label)');
-const balance = choiceOpt('balance', 'MODE', 'none, or oversample: repeat the rows of each class smaller than the\nmedian class up to its size, every epoch (after a cleanse that cut\nmost of the attacked class)', CLASS_BALANCES, { default: 'none' });
 const seed = intOpt('seed', 'S', '', { min: 0, default: 0 });
 const checkpointSteps = intOpt('checkpoint-steps', 'N', 'steps between checkpoints', { min: 1, default: 50 });
 const shuffleBuffer = intOpt('shuffle-buffer', 'N', 'images in the shuffle buffer', { min: 2, default: 4096 });
@@ -45,7 +43,7 @@ weight decay 5e-4, lr x0.1 at 50% and 75% of the epochs, RandomCrop(pad 4) + fli
 fine-tunes on the rows of the --finetune inputs (e.g. RUN/poisoned) whose gssd_label is not
 null: the relabelled rows. Writes DIR/model (use it with gssd test --model DIR) and
 checkpoints to DIR/checkpoint every --checkpoint-steps steps and at every epoch end.`,
-  options: [out, finetune, width, epochs, batch, lr, finetuneEpochs, finetuneLr, trainLabelCol, balance, seed, checkpointSteps, shuffleBuffer, resume, TRAIN_ENGINE_OPTIONS, backend, json, SOURCE_OPTIONS],
+  options: [out, finetune, width, epochs, batch, lr, finetuneEpochs, finetuneLr, trainLabelCol, seed, checkpointSteps, shuffleBuffer, resume, TRAIN_ENGINE_OPTIONS, backend, json, SOURCE_OPTIONS],
   async run(values, positionals, log) {
     const { train } = await import('../../pipelines/train.js');
     const summary = await train(
@@ -61,7 +59,6 @@ checkpoints to DIR/checkpoint every --checkpoint-steps steps and at every epoch 
         finetuneEpochs: finetuneEpochs.read(values),
         finetuneLr: finetuneLr.read(values),
         labelColumn: trainLabelCol.read(values),
-        balance: balance.read(values),
         seed: seed.read(values),
         checkpointSteps: checkpointSteps.read(values),
         shuffleBuffer: shuffleBuffer.read(values),

@@ -166,27 +166,6 @@ describe('train and test-model pipelines', () => {
     await expect(train(small(join(root, 'stopped-3'), { resume: true, lr: 0.01 }))).rejects.toThrow(/other options/);
   });
 
-  it('--balance oversample: each epoch repeats the small class up to the median class, resumable; the classes counted in the summary', async () => {
-    const imbalanced = join(root, 'imbalanced');
-    // class 0: 6 rows, classes 1 and 2: 30 each
-    await writeRows(imbalanced, [...Array.from({ length: 6 }, () => 0), ...Array.from({ length: 60 }, (_, i) => 1 + (i % 2))].map((k) => ({ kind: k, label: k })), 4);
-    const small = (out: string, over: Partial<TrainOptions> = {}) =>
-      options(out, { inputs: [join(imbalanced, 'part-00000.parquet')], finetune: [], epochs: 2, batch: 8, checkpointSteps: 5, shuffleBuffer: 20, balance: 'oversample', ...over });
-    const plain = await train(small(join(root, 'imbalanced-none'), { balance: 'none' }));
-    expect(plain).toMatchObject({ trainRows: 66, epochRows: 66, classRows: [6, 30, 30], steps: 2 * 9 }); // 8 batches of 8 + one of 2
-    const refOut = join(root, 'imbalanced-balanced');
-    const ref = await train(small(refOut));
-    expect(ref).toMatchObject({ trainRows: 66, epochRows: 90, classRows: [6, 30, 30], steps: 2 * 12 }); // 90 rows: 11 batches of 8 + one of 2
-    const want = await readFile(join(refOut, 'model', TENSORS));
-    const out = join(root, 'imbalanced-stopped');
-    expect((await train(small(out, { stopAfterSteps: 14 }))).stopped).toBe(true);
-    expect((await train(small(out, { resume: true }))).stopped).toBe(false);
-    expect(Buffer.compare(await readFile(join(out, 'model', TENSORS)), want)).toBe(0);
-    // the balance decides the result: a resume must keep it
-    await expect(train(small(out, { resume: true, balance: 'none' }))).rejects.toThrow(/other options/);
-    await expect(train(small(join(root, 'imbalanced-bad'), { balance: 'undersample' as 'none' }))).rejects.toThrow(/Expected `balance` to be none or oversample, got `undersample`/);
-  });
-
   describe.skipIf(!cliBuilt())('the built CLI', () => {
     it('SIGKILLed at a checkpoint write and resumed gives the same model', async (ctx) => {
       const help = await runCli(['train', '--help']);
