@@ -26,7 +26,9 @@ export const DEMO_BUDGET = { cifar10: { width: 8, pretrainEpochs: 5 }, synthetic
  * budgets on ONNX Runtime (which normalises each view over the whole batch, as PyTorch does,
  * where the TF.js trainer's two shards normalise half-batches) did not find the target on
  * CIFAR-10: 3,000 rows at width 8 x 5 epochs flagged class 3 (seed 0) or nothing (seed 1),
- * 5,000 rows nothing (seed 0), width 16 x 5 epochs nothing (seed 0). A budget that holds on
- * ONNX Runtime is not measured yet; `--train-runtime onnx` runs the demo there.
+ * 5,000 rows nothing (seed 0), width 16 x 5 epochs nothing (seed 0); with BatchNorm per half
+ * view (TF.js's two shards, a trial build) class 0 with seed 0, nothing with seed 1. At width 8
+ * ONNX Runtime is no faster than TF.js on 2 cores (about 230 against 259 images/s). A budget
+ * that holds on ONNX Runtime is not measured yet; `--train-runtime onnx` runs the demo there.
  */
 export const DEMO_TRAIN_RUNTIME: TrainRuntimeRequest = 'tfjs';
