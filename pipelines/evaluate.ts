@@ -174,7 +174,7 @@ export function formatEvaluation(e: Evaluation): string {
     `'poisoned' split: precision ${p(s.poisonedPrecision)}, recall ${p(s.poisonedRecall)}; relabel accuracy ${p(s.relabelAccuracy)}`,
     ...(e.separation
       ? [
-          `gssd_score in class ${e.separation.label}: AUROC ${e.separation.auroc.toFixed(3)} (own rows above poisoned); the best cut that removes 99% of the poison keeps ${p(e.separation.ownKeptAt99Removal)} of the class's ${e.separation.ownRows} own rows`,
+          `gssd_score in class ${e.separation.label}: AUROC ${e.separation.auroc.toFixed(3)} (own rows above poisoned); the best cut that removes 99% of the poison keeps ${p(e.separation.ownKeptAt99Removal)} of the class's ${e.separation.ownRows} own rows, one that removes all of it ${p(e.separation.ownKeptAtFullRemoval)}`,
         ]
       : []),
     '',

@@ -3,7 +3,7 @@ import { histogramBin, histogramEdges } from '../detect/histogram.js';
 /**
  * How well the per-row score (gssd_score) separates the attacked class's own rows from the
  * poisoned rows that carry its label, whatever cut the defence chose: the AUROC, and the share
- * of own rows that the best single threshold keeps while removing 99% of the poison. It tells
+ * of own rows that the best single threshold keeps while removing 99% (and 100%) of the poison. It tells
  * a cut that could do better from an encoder that separates no better. Both assume poison that
  * scores low, the ND-test's direction; poison that scores high (a D-test attack) gives an
  * AUROC below 0.5.
@@ -22,6 +22,11 @@ export interface ScoreSeparation {
    * above it: what the best cut on this score keeps of the class at 99% removal.
    */
   ownKeptAt99Removal: number;
+  /**
+   * The same at 100% removal: the share of own rows above the highest-scoring poisoned row.
+   * Where a cut that removes all the poison (as the adaptive cut tends to) can be judged.
+   */
+  ownKeptAtFullRemoval: number;
 }
 
 /**
@@ -75,20 +80,24 @@ export class ScoreSeparationAccumulator {
       wins += this.own[b] * (poisonBelow + 0.5 * this.poisoned[b]);
       poisonBelow += this.poisoned[b];
     }
-    // the lowest bin t with at most 1% of the poison above it; the cut removes bins <= t
-    const allowed = Math.floor(0.01 * this.poisonedRows);
+    return {
+      label: this.label,
+      ownRows: this.ownRows,
+      poisonedRows: this.poisonedRows,
+      auroc: wins / (this.ownRows * this.poisonedRows),
+      ownKeptAt99Removal: this.ownKeptAbove(Math.floor(0.01 * this.poisonedRows)),
+      ownKeptAtFullRemoval: this.ownKeptAbove(0),
+    };
+  }
+
+  /** The share of own rows above the lowest bin t with at most `allowed` poisoned rows above it (the cut removes bins <= t). */
+  private ownKeptAbove(allowed: number): number {
     let above = this.poisonedRows;
     let ownAbove = this.ownRows;
     for (let t = 0; t < this.bins && above > allowed; t++) {
       above -= this.poisoned[t];
       ownAbove -= this.own[t];
     }
-    return {
-      label: this.label,
-      ownRows: this.ownRows,
-      poisonedRows: this.poisonedRows,
-      auroc: wins / (this.ownRows * this.poisonedRows),
-      ownKeptAt99Removal: ownAbove / this.ownRows,
-    };
+    return ownAbove / this.ownRows;
   }
 }

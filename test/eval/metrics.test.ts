@@ -79,6 +79,7 @@ describe('score separation', () => {
     expect(r.auroc).toBeCloseTo(11 / 12, 12);
     // 99% of 3 poisoned rows leaves none above the cut: the cut is above 3.5, keeping 4, 5, 6
     expect(r.ownKeptAt99Removal).toBe(0.75);
+    expect(r.ownKeptAtFullRemoval).toBe(0.75);
     expect(r).toMatchObject({ label: 0, ownRows: 4, poisonedRows: 3 });
   });
 
@@ -91,6 +92,8 @@ describe('score separation', () => {
     for (let i = 0; i < 200; i++) acc.add(i, true); // poisoned 0..199: 2 of them may stay above the cut
     for (let i = 0; i < 100; i++) acc.add(196.5 + i, false); // own 196.5..295.5: only 196.5 is below 197
     expect(acc.result()!.ownKeptAt99Removal).toBe(0.99);
+    // all the poison removed: the cut goes above 199, keeping own 199.5..295.5 (97 of 100)
+    expect(acc.result()!.ownKeptAtFullRemoval).toBe(0.97);
   });
 
   it('refuses a score outside its range instead of counting it in an end bin', () => {

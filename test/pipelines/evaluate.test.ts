@@ -72,5 +72,8 @@ describe.skipIf(!cliBuilt())('gssd evaluate', () => {
     const cut = sorted[sorted.length - Math.floor(0.01 * sorted.length) - 1];
     const kept = own.filter((o) => o > cut).length / own.length;
     expect(Math.abs(e.separation.ownKeptAt99Removal - kept)).toBeLessThanOrEqual(2 / own.length);
+    // and at 100% removal: above the highest poisoned score
+    const keptAll = own.filter((o) => o > sorted[sorted.length - 1]).length / own.length;
+    expect(Math.abs(e.separation.ownKeptAtFullRemoval - keptAll)).toBeLessThanOrEqual(2 / own.length);
   }, 60_000);
 });
