@@ -91,7 +91,10 @@ export async function pretrainEncoder(
   log: Logger = silentLogger,
 ): Promise<void> {
   const size = s.source.imageSize;
-  const progressState: PretrainProgress = io.resumeFrom ?? { epochsDone: 0, stepsDone: 0, savedDir: null, lastLoss: null };
+  const progressState: PretrainProgress = io.resumeFrom ? { ...io.resumeFrom } : { epochsDone: 0, stepsDone: 0, savedDir: null, lastLoss: null };
+  // the saved checkpoint as this run directory names it, not by the path recorded in the state:
+  // a run directory moved or copied elsewhere resumes from (and later deletes) its own copy
+  if (progressState.savedDir) progressState.savedDir = io.checkpointDir(progressState.epochsDone, progressState.stepsDone);
   const runtime = s.trainRuntime ?? 'tfjs';
   const shards = s.simclrShards ?? 2;
   const backend = tf.getBackend();

@@ -313,7 +313,9 @@ async function runTraining(
   io: RunIo,
 ): Promise<RunResult> {
   const size = s.source.imageSize;
-  const progress: TrainProgress = resumeFrom ?? { phase: 'train', epochsDone: 0, stepsDone: 0, savedDir: null, lastLoss: null };
+  const progress: TrainProgress = resumeFrom ? { ...resumeFrom } : { phase: 'train', epochsDone: 0, stepsDone: 0, savedDir: null, lastLoss: null };
+  // the saved classifier as this run directory names it (a moved or copied run directory uses its own copy)
+  if (progress.savedDir) progress.savedDir = io.checkpointDir(progress.phase, progress.epochsDone, progress.stepsDone);
   const config: ClassifierConfig = { numClasses: scan.numClasses, width: s.width, imageSize: size, stem: resnetLayout({ imageSize: size }).stem, seed: s.seed, momentum: 0.9, weightDecay: 5e-4, decay: 'all' };
   const clf = await openClassifierEngine(config, progress.savedDir, { runtime: where.trainRuntime, device: where.device, threads: where.threads });
   const finetuneEpochs = scan.finetuneRows >= 2 ? s.finetuneEpochs : 0;

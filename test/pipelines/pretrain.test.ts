@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeSyntheticDataset } from '../../pipelines/synthetic-data.js';
 import { cliBuilt, runCli, tempDir } from './fixture.js';
@@ -37,6 +37,24 @@ describe.skipIf(!cliBuilt())('gssd pretrain (kill, resume, extend)', () => {
       expect((await weights(out)).equals(straight), crash).toBe(true);
     }
     expect(killed, 'runs the crash points killed').toBeGreaterThanOrEqual(2);
+  }, 180_000);
+
+  it('a killed run directory copied elsewhere resumes from its own checkpoint and leaves the original alone', async () => {
+    const out = join(root, 'copied-from');
+    const first = await runCli(args(out, 2), { env: { GSSD_CRASH_AT: 'atomic-write:6' } });
+    expect(first.signal, first.stderr).toBe('SIGKILL');
+    const state = JSON.parse(await readFile(join(out, 'checkpoint', 'state.json'), 'utf8'));
+    const saved: string = state.progress.savedDir; // recorded as a path under `out`
+    expect(saved.startsWith(out)).toBe(true);
+    const before = await readdir(saved);
+    const copy = join(root, 'copied-to');
+    await cp(out, copy, { recursive: true });
+    const again = await runCli([...args(copy, 2), '--resume']);
+    expect(again.code, again.stderr).toBe(0);
+    expect((await weights(copy)).equals(straight)).toBe(true);
+    // the copy took (and then replaced) its own checkpoints; the original's is where it was
+    expect(await readdir(saved)).toEqual(before);
+    await rm(copy, { recursive: true, force: true });
   }, 180_000);
 
   it('--memory low (re-run in a child process with the malloc settings): killed, it dies of SIGKILL and resumes to the uninterrupted encoder', async () => {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { cp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Field, Int32, Int64, Binary } from 'apache-arrow';
@@ -164,6 +164,22 @@ describe('train and test-model pipelines', () => {
       expect(Buffer.compare(await readFile(join(out, 'model', TENSORS)), want), `stopped after ${stops}`).toBe(0);
     }
     await expect(train(small(join(root, 'stopped-3'), { resume: true, lr: 0.01 }))).rejects.toThrow(/other options/);
+  });
+
+  it('a stopped run directory copied elsewhere resumes from its own checkpoint and leaves the original alone', async () => {
+    const small = (out: string, over: Partial<TrainOptions> = {}) => options(out, { epochs: 2, batch: 8, finetuneEpochs: 2, checkpointSteps: 5, shuffleBuffer: 20, ...over });
+    const ref = join(root, 'copy-ref');
+    await train(small(ref));
+    const out = join(root, 'copy-from');
+    expect((await train(small(out, { stopAfterSteps: 7 }))).stopped).toBe(true);
+    const saved: string = JSON.parse(await readFile(join(out, 'checkpoint', 'state.json'), 'utf8')).progress.savedDir;
+    expect(saved.startsWith(out)).toBe(true);
+    const before = await readdir(saved);
+    const copy = join(root, 'copy-to');
+    await cp(out, copy, { recursive: true });
+    expect((await train(small(copy, { resume: true }))).stopped).toBe(false);
+    expect(Buffer.compare(await readFile(join(copy, 'model', TENSORS)), await readFile(join(ref, 'model', TENSORS)))).toBe(0);
+    expect(await readdir(saved)).toEqual(before);
   });
 
   describe.skipIf(!cliBuilt())('the built CLI', () => {
