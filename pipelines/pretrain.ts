@@ -41,8 +41,8 @@ export interface PretrainSettings {
   /** onnx: intra-op threads on the CPU; the results depend on it (default: the CPU count). */
   threads?: number;
   /**
-   * onnx: `low` trades time for memory (`TrainMemory`: the encoder view by view, checkpointed
-   * blocks); absent is `fast`. The results differ in the last bits between the two.
+   * onnx: `low` trades time for memory (`TrainMemory`: one view at a time in separate
+   * onnxruntime runs, checkpointed blocks); absent is `fast`. The results differ in the last bits between the two.
    */
   memory?: TrainMemory;
   /**

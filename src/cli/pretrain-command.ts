@@ -23,7 +23,7 @@ const simclrShards = intOpt(
 const memory = choiceOpt(
   'memory',
   'M',
-  'onnx runtime: fast or low: the encoder view by view with\ncheckpointed blocks, no memory arena, glibc malloc settings (a child\nprocess on Linux), a lower peak memory for more CPU time per step\n(README "Performance"); resume with the same value',
+  'onnx runtime: fast or low: one view at a time (separate onnxruntime\nruns) with checkpointed blocks, no memory arena, glibc malloc settings (a child\nprocess on Linux), a lower peak memory for more CPU time per step\n(README "Performance"); resume with the same value',
   TRAIN_MEMORY,
   { default: 'fast' },
 );

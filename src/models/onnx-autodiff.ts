@@ -294,8 +294,9 @@ export function relu(t: Tape, x: Value): Value {
   t.record(y, [x], () => {
     const dy = t.gradOf(y);
     if (!dy) return;
-    const positive = g.op('Greater', [y, zeroAfter(g, dy)], y.shape); // made once dy exists
-    t.accumulate(x, g.op('Where', [positive, dy, g.constant([0])], x.shape));
+    // dy where y > 0, as dy * Sign(y) (y is 0 or positive): onnxruntime's CPU Where allocates
+    // two temporaries of its output's size, Mul none
+    t.accumulate(x, g.binary('Mul', dy, g.op('Sign', [y], y.shape)));
   });
   return y;
 }

@@ -9,6 +9,7 @@
  * NT-Xent, Adam with TensorFlow.js's defaults); not bit-identical to it (other kernels).
  */
 import { HEAD, simclrStepGraph } from './onnx-simclr-graph.js';
+import { SplitSimclrStep } from './onnx-simclr-split.js';
 import { adamScalars, type AdamSettings } from './onnx-optimizer.js';
 import { StepSessions, type OnnxTrainDevice, type TrainStepSession } from './onnx-train-session.js';
 import { hwioToOihw, oihwToHwio, trainableShapes } from './onnx-resnet-graph.js';
@@ -33,6 +34,7 @@ export class OnnxSimclr {
   readonly layout: ResNetLayout;
   readonly where: OnnxTrainDevice;
   private readonly sessions: StepSessions;
+  private readonly split: SplitSimclrStep | undefined;
   private readonly state: Map<string, Float32Array>;
   private iterations: number;
   private providerName: 'cuda' | 'cpu' | undefined;
@@ -44,6 +46,8 @@ export class OnnxSimclr {
     this.iterations = iterations;
     this.where = where;
     this.sessions = new StepSessions(where);
+    const { projDim, temperature } = config.simclr;
+    this.split = where.memory === 'low' ? new SplitSimclrStep(this.layout, { projDim, temperature, adam: SIMCLR_ADAM }, where) : undefined;
   }
 
   /**
@@ -88,8 +92,14 @@ export class OnnxSimclr {
     const S = this.layout.imageSize;
     if (views.length !== 2 * n * S * S * 3) throw new Error(`Expected 2 x ${n} views of ${S}x${S}x3 floats, got ${views.length} values`);
     if (n < 2) throw new Error(`A SimCLR step needs at least 2 images, got ${n}`);
-    const session = await this.session(n);
     const { lrCorrected, secondCorrection } = adamScalars(this.config.simclr.lr, this.iterations + 1, SIMCLR_ADAM);
+    if (this.split) {
+      const loss = await this.split.step(this.state, views, n, { lrCorrected, secondCorrection });
+      this.providerName = this.split.provider;
+      this.iterations++;
+      return loss;
+    }
+    const session = await this.session(n);
     const out = await session.run(this.state, {
       views: [views, [2 * n, S, S, 3]],
       lr_corrected: [Float32Array.of(lrCorrected), []],
@@ -122,12 +132,12 @@ export class OnnxSimclr {
 
   /** Frees the open session. */
   async close(): Promise<void> {
-    await this.sessions.close();
+    await Promise.all([this.sessions.close(), this.split?.close()]);
   }
 
   private async session(n: number): Promise<TrainStepSession> {
     const { projDim, temperature } = this.config.simclr;
-    const session = await this.sessions.get(n, () => simclrStepGraph(this.layout, n, { projDim, temperature, adam: SIMCLR_ADAM, memory: this.where.memory }), `SimCLR step (batch ${n})`);
+    const session = await this.sessions.get(n, () => simclrStepGraph(this.layout, n, { projDim, temperature, adam: SIMCLR_ADAM }), `SimCLR step (batch ${n})`);
     this.providerName = session.provider;
     return session;
   }

@@ -52,12 +52,13 @@ export class TrainStepSession {
   }
 
   /**
-   * One step: feeds `state` (every name of the graph's state) and `extra` ([data, dims] by
-   * input name), replaces each state array with its `new/` output, returns the other outputs.
+   * One step: feeds `state` (every name of the graph's `state` and `reads`) and `extra`
+   * ([data, dims] by input name), replaces each state array with its `new/` output, returns
+   * the other outputs.
    */
   async run(state: Map<string, Float32Array>, extra: Record<string, [Float32Array, number[]]>): Promise<Record<string, Float32Array>> {
     const feeds: Record<string, ort.Tensor> = {};
-    for (const s of this.graph.state) {
+    for (const s of [...this.graph.state, ...(this.graph.reads ?? [])]) {
       const values = state.get(s.name);
       if (!values) throw new Error(`training state has no ${s.name}`);
       feeds[s.name] = onnxTensor('float32', values, s.shape);

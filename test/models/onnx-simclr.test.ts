@@ -3,43 +3,35 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type * as Ort from 'onnxruntime-node';
-import { loadOnnxRuntime } from '../../src/models/onnx-runtime.js';
 import { initBackend } from '../../src/models/backend.js';
 import { ResNet } from '../../src/models/resnet.js';
 import { SimclrTrainer, ntXent } from '../../src/models/simclr.js';
 import { OnnxSimclr, SIMCLR_ADAM } from '../../src/models/onnx-simclr.js';
-import { simclrStepGraph } from '../../src/models/onnx-simclr-graph.js';
+import { SplitSimclrStep } from '../../src/models/onnx-simclr-split.js';
 import { hwioToOihw } from '../../src/models/onnx-resnet-graph.js';
 import { resnetLayout } from '../../src/models/resnet-layout.js';
 import { loadSimclr, loadSimclrArrays, saveSimclr, saveSimclrArrays, type SimclrConfig } from '../../src/models/save.js';
-import { augmentToArray } from '../../src/stages/augment.js';
-import { Rng } from '../../src/rng.js';
-import { structuredImages } from './fixture.js';
-
-const ort = await loadOnnxRuntime('onnx-simclr test');
+import { oneGraphStep, relativeError, twoViews } from './simclr-step-fixture.js';
 
 const SIZE = 16;
 const N = 8;
 const config: SimclrConfig = { encoder: { width: 4, imageSize: SIZE, stem: 'cifar', seed: 1 }, simclr: { projDim: 16, temperature: 0.5, lr: 1e-3, seed: 2 } };
 
-function views(seed: number): Float32Array {
-  const px = structuredImages(N, SIZE, seed);
-  const rng = new Rng(seed);
-  const out = new Float32Array(2 * N * SIZE * SIZE * 3);
-  out.set(augmentToArray(px, N, SIZE, rng), 0);
-  out.set(augmentToArray(px, N, SIZE, rng), N * SIZE * SIZE * 3);
-  return out;
+const views = (seed: number) => twoViews(N, SIZE, seed);
+
+/** Loss and gradients from the one-graph step with its gradient outputs. */
+async function oneGraphGradients(state: Map<string, Float32Array>, data: Float32Array): Promise<{ loss: number; grad: (name: string) => Float32Array }> {
+  const out = await oneGraphStep(config, state, data, N);
+  return { loss: out.loss[0], grad: (name) => out[`grad/${name}`] };
 }
 
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff += (a[i] - b[i]) ** 2;
-    norm += b[i] ** 2;
-  }
-  return Math.sqrt(diff / Math.max(norm, 1e-30));
+/** Loss and gradients from the low-memory step's graphs: the views' shares summed. */
+async function splitGradients(state: Map<string, Float32Array>, data: Float32Array): Promise<{ loss: number; grad: (name: string) => Float32Array }> {
+  const split = new SplitSimclrStep(resnetLayout(config.encoder), { projDim: 16, temperature: 0.5, adam: SIMCLR_ADAM }, { device: 'cpu', threads: 1, memory: 'low' });
+  const { loss, shares, head } = await split.gradients(new Map(state), data, N);
+  await split.close();
+  const grad = (name: string) => head[`grad/${name}`] ?? shares[0][`grad/${name}`].map((v, i) => v + shares[1][`grad/${name}`][i]);
+  return { loss, grad };
 }
 
 describe('SimCLR on onnxruntime', () => {
@@ -57,28 +49,18 @@ describe('SimCLR on onnxruntime', () => {
     const v2 = tf.tensor4d(data.subarray(half), [N, SIZE, SIZE, 3]);
     const vars = trainer.trainableVariables();
     const { value, grads } = tf.variableGrads(() => ntXent(trainer.project(trainer.encoder.apply(v1, true)), trainer.project(trainer.encoder.apply(v2, true)), 0.5), vars);
-    // onnxruntime gradients from the step graph with its gradient outputs
-    const layout = resnetLayout(config.encoder);
-    const graph = simclrStepGraph(layout, N, { projDim: 16, temperature: 0.5, adam: SIMCLR_ADAM, gradients: true, memory });
-    const session = await ort.InferenceSession.create(graph.bytes, { intraOpNumThreads: 1 });
+    // onnxruntime gradients: the step graph's gradient outputs, or the low-memory step's
     const state = (onnx as unknown as { state: Map<string, Float32Array> }).state;
-    const feeds: Record<string, Ort.Tensor> = {
-      views: new ort.Tensor('float32', data, [2 * N, SIZE, SIZE, 3]),
-      lr_corrected: new ort.Tensor('float32', Float32Array.of(0), []),
-      second_correction: new ort.Tensor('float32', Float32Array.of(1), []),
-    };
-    for (const s of graph.state) feeds[s.name] = new ort.Tensor('float32', state.get(s.name)!, s.shape);
-    const out = await session.run(feeds);
-    expect((out.loss.data as Float32Array)[0]).toBeCloseTo(value.dataSync()[0], 4);
+    const { loss, grad } = memory === 'fast' ? await oneGraphGradients(state, data) : await splitGradients(state, data);
+    expect(loss).toBeCloseTo(value.dataSync()[0], 4);
     const names = [...trainer.encoder.variables()].filter(([, v]) => v.trainable).map(([n]) => n).concat(['head/0', 'head/1']);
     let worst = 0;
     names.forEach((name, i) => {
       const tfGrad = grads[vars[i].name];
       const want = tfGrad.rank === 4 ? hwioToOihw(tfGrad.dataSync() as Float32Array, tfGrad.shape) : (tfGrad.dataSync() as Float32Array);
-      worst = Math.max(worst, relativeError(out[`grad/${name}`].data as Float32Array, want));
+      worst = Math.max(worst, relativeError(grad(name), want));
     });
     expect(worst).toBeLessThan(1e-4);
-    await session.release();
     tf.dispose([v1, v2, value, ...Object.values(grads)]);
     trainer.dispose();
     trainer.encoder.dispose();
@@ -138,6 +120,22 @@ describe('SimCLR on onnxruntime', () => {
     };
     const [a, b] = [await run(), await run()];
     for (const [name, values] of a.encoder) expect(Buffer.from(values.buffer).equals(Buffer.from(b.encoder.get(name)!.buffer))).toBe(true);
+  });
+
+  it('takes the same steps in both memory modes: running statistics and weights after 2 steps agree', async () => {
+    const run = async (memory: 'fast' | 'low') => {
+      const t = await OnnxSimclr.create(config, null, { device: 'cpu', threads: 1, memory });
+      const losses = [];
+      for (let s = 0; s < 2; s++) losses.push(await t.step(views(40 + s), N));
+      const a = t.arrays();
+      await t.close();
+      return { a, losses };
+    };
+    const [fast, low] = [await run('fast'), await run('low')];
+    for (let s = 0; s < 2; s++) expect(low.losses[s]).toBeCloseTo(fast.losses[s], 5);
+    for (const [name, values] of fast.a.encoder) expect(relativeError(low.a.encoder.get(name)!, values), name).toBeLessThan(1e-4);
+    expect(low.a.adam!.iterations).toBe(2);
+    fast.a.adam!.v.forEach((v, i) => expect(relativeError(low.a.adam!.v[i], v)).toBeLessThan(1e-3));
   });
 
   it('refuses CUDA with a clear error where its provider is not installed', async () => {
