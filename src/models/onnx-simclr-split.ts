@@ -17,6 +17,7 @@
  * views' backward passes from dL/dh (up to float summation order). The price is one more
  * forward pass of each view.
  */
+import { collectGarbage } from './collect-garbage.js';
 import { OnnxGraph, type Value } from './onnx-graph.js';
 import { Tape } from './onnx-autodiff.js';
 import { resnetForward, trainableShapes } from './onnx-resnet-graph.js';
@@ -86,8 +87,13 @@ export class SplitSimclrStep {
     return { loss: head.loss[0], shares: [first, second], head: { [`grad/${HEAD[0]}`]: head[`grad/${HEAD[0]}`], [`grad/${HEAD[1]}`]: head[`grad/${HEAD[1]}`] } };
   }
 
-  /** One Adam step on `views`; returns the loss before it. `state` is updated in place. */
+  /**
+   * One Adam step on `views`; returns the loss before it. `state` is updated in place. The
+   * previous step's arrays are collected first (`collectGarbage`), so they are not alive at
+   * this step's peak.
+   */
   async step(state: Map<string, Float32Array>, views: Float32Array, n: number, scalars: { lrCorrected: number; secondCorrection: number }): Promise<number> {
+    collectGarbage();
     const { loss, shares, head } = await this.gradients(state, views, n);
     const extra: Record<string, [Float32Array, number[]]> = {
       lr_corrected: [Float32Array.of(scalars.lrCorrected), []],
