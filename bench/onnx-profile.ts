@@ -2,12 +2,15 @@
  * Per-operator time split of one training-step graph on onnxruntime (its profiler), to find
  * what to speed up.
  *
- *   npm run bench:build && node .bench-build/bench/onnx-profile.js [--width 16] [--batch 256] [--threads 2] [--steps 2]
+ *   npm run bench:build && node .bench-build/bench/onnx-profile.js [--graph simclr|classifier] [--width 16] [--batch 256] [--threads 2] [--steps 2]
+ *
+ * `--batch` is pairs for SimCLR, images for the classifier.
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import type * as Ort from 'onnxruntime-node';
 import { loadOnnxRuntime } from '../src/models/onnx-runtime.js';
 import { simclrStepGraph } from '../src/models/onnx-simclr-graph.js';
+import { classifierStepGraph } from '../src/models/onnx-classifier-graph.js';
 import { SIMCLR_ADAM } from '../src/models/onnx-simclr.js';
 import { resnetLayout } from '../src/models/resnet-layout.js';
 import { Rng } from '../src/rng.js';
@@ -21,7 +24,9 @@ const threads = Number(arg('threads', '2'));
 const steps = Number(arg('steps', '2'));
 const layout = resnetLayout({ width, imageSize: 32, seed: 0 });
 const t0 = performance.now();
-const graph = simclrStepGraph(layout, n, { projDim: 128, temperature: 0.5, adam: SIMCLR_ADAM });
+const kind = arg('graph', 'simclr');
+if (kind !== 'simclr' && kind !== 'classifier') throw new Error(`--graph: simclr or classifier, got ${kind}`);
+const graph = kind === 'simclr' ? simclrStepGraph(layout, n, { projDim: 128, temperature: 0.5, adam: SIMCLR_ADAM }) : classifierStepGraph(layout, n, { numClasses: 10, momentum: 0.9, weightDecay: 5e-4, decay: 'weights' });
 console.log(`graph built in ${(performance.now() - t0).toFixed(0)} ms, ${(graph.bytes.length / 1e6).toFixed(1)} MB`);
 const t1 = performance.now();
 const session = await ort.InferenceSession.create(graph.bytes, {
@@ -37,11 +42,11 @@ const session = await ort.InferenceSession.create(graph.bytes, {
 });
 console.log(`session opened in ${(performance.now() - t1).toFixed(0)} ms`);
 const rng = new Rng(0);
-const feeds: Record<string, Ort.Tensor> = {
-  views: new ort.Tensor('float32', Float32Array.from({ length: 2 * n * 32 * 32 * 3 }, () => rng.normal()), [2 * n, 32, 32, 3]),
-  lr_corrected: new ort.Tensor('float32', Float32Array.of(1e-3), []),
-  second_correction: new ort.Tensor('float32', Float32Array.of(1), []),
-};
+const images = (count: number) => new ort.Tensor('float32', Float32Array.from({ length: count * 32 * 32 * 3 }, () => rng.normal()), [count, 32, 32, 3]);
+const feeds: Record<string, Ort.Tensor> =
+  kind === 'simclr'
+    ? { views: images(2 * n), lr_corrected: new ort.Tensor('float32', Float32Array.of(1e-3), []), second_correction: new ort.Tensor('float32', Float32Array.of(1), []) }
+    : { images: images(n), onehot: new ort.Tensor('float32', Float32Array.from({ length: n * 10 }, (_, i) => (i % 10 === Math.floor(i / 10) % 10 ? 1 : 0)), [n, 10]), lr: new ort.Tensor('float32', Float32Array.of(0.1), []) };
 for (const s of graph.state) feeds[s.name] = new ort.Tensor('float32', Float32Array.from({ length: s.shape.reduce((a, b) => a * b, 1) }, () => (s.name.startsWith('v/') || s.name.includes('running_var') || s.name.includes('gamma') ? 1 : rng.normal() * 0.05)), s.shape);
 for (let i = 0; i < steps; i++) {
   const t2 = performance.now();
