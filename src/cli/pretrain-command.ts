@@ -23,7 +23,7 @@ const simclrShards = intOpt(
 const memory = choiceOpt(
   'memory',
   'M',
-  'onnx runtime: fast or low: one view at a time (separate onnxruntime\nruns) with checkpointed blocks, no memory arena, glibc malloc settings (a child\nprocess on Linux), a lower peak memory for more CPU time per step\n(README "Performance"); resume with the same value',
+  'onnx runtime: fast or low: one view at a time (separate onnxruntime\nruns) with checkpointed blocks, no memory arena, glibc malloc\nsettings (a child process on Linux): under 1.5 GB at width 64, batch\n256, for 2-3 times the time per step (README "Performance");\nresume with the same value',
   TRAIN_MEMORY,
   { default: 'fast' },
 );
