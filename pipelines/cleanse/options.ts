@@ -1,3 +1,4 @@
+import type { TrainMemory } from '../../src/models/onnx-simclr-graph.js';
 import type { BackendName } from '../../src/models/backend.js';
 import type { TrainRuntimeRequest } from '../../src/models/simclr-engine.js';
 import type { OnnxProviderRequest } from '../../src/models/onnx-session.js';
@@ -36,6 +37,8 @@ export interface CleanseOptions {
   threads?: number;
   /** Shards of each SimCLR batch on the wasm/cpu backends (see `PretrainSettings`). Default 2. */
   simclrShards?: number;
+  /** onnx training runtime: `low` pretrains one view at a time (`TrainMemory`). Default fast. */
+  memory?: TrainMemory;
   width: number;
   flowEpochs: number;
   flowBatch: number;
@@ -164,6 +167,8 @@ export function outputFingerprint(o: CleanseOptions): Record<string, unknown> {
     pretrainBatch: o.encoder ? null : o.pretrainBatch,
     simclrShards: o.encoder ? null : (o.simclrShards ?? CLEANSE_DEFAULTS.simclrShards),
     width: o.encoder ? null : o.width,
+    // only when low: runs without it (and their checkpoints) keep the fingerprint they had
+    ...(o.memory === 'low' && !o.encoder ? { memory: 'low' } : {}),
     flowEpochs: o.flowEpochs,
     flowBatch: o.flowBatch,
     flowLr: o.flowLr,

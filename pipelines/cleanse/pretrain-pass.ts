@@ -29,6 +29,7 @@ export async function pretrainPass(ctx: RunContext): Promise<void> {
       simclrShards: options.simclrShards ?? CLEANSE_DEFAULTS.simclrShards,
       ...engine,
       device: options.device ?? 'auto',
+      ...(options.memory === 'low' ? { memory: 'low' as const } : {}),
       lr: 3e-4,
       seed: options.seed,
       shuffleBuffer: 4096,

@@ -2,7 +2,8 @@ import { UsageError } from '../errors.js';
 import { SOURCE_OPTIONS } from './source-options.js';
 import { choiceOpt, intOpt, numberOpt, stringOpt, switchOpt, type Option } from './option.js';
 import { intOption, stringOption } from './option-values.js';
-import { backendOpt, TRAIN_ENGINE_OPTIONS } from './engine-options.js';
+import { backendOpt, MEMORY_OPTION, TRAIN_ENGINE_OPTIONS } from './engine-options.js';
+import { followParent, LOW_MEMORY_ENV, needsLowMemoryEnv, rerunWithEnv } from '../low-memory-env.js';
 import { defineCommand, inputsOf, type Values } from './command.js';
 import { CLEANSE_DEFAULTS as D, type CleanseOptions } from '../../pipelines/cleanse/options.js';
 
@@ -129,16 +130,20 @@ checkpointed; writes DIR/{clean,poisoned,uncertain,rejected}/part-*.parquet, DIR
 DIR/report.html. Each output row carries the input columns plus gssd_split, gssd_score, gssd_loglik,
 gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason.`,
   options: [
-    out, runDir, resume, force, encoder, embedRuntime, scoreRuntime, pretrainEpochs, pretrainBatch, TRAIN_ENGINE_OPTIONS, simclrShards, width,
+    out, runDir, resume, force, encoder, embedRuntime, scoreRuntime, pretrainEpochs, pretrainBatch, TRAIN_ENGINE_OPTIONS, MEMORY_OPTION, simclrShards, width,
     flowEpochs, flowBatch, flowLr, flowWorkers, fitRowsPerClass, targetDetection, robustAlpha, robustNDScale, detector, knnK, cut, relabelMargin, lambda, betaD, betaND, alphaClean, alphaPoison,
     seed, backend, partRows, checkpointRows, keepWork, engine, redis, onDuplicateId, json, SOURCE_OPTIONS,
   ],
   async run(values, positionals, log) {
+    const options = cleanseOptions(values, await inputsOf(positionals));
+    if (options.memory === 'low') {
+      if (needsLowMemoryEnv()) return rerunWithEnv(LOW_MEMORY_ENV); // glibc reads them at start only
+      followParent();
+    }
     const { cleanse: run } = await import('../../pipelines/cleanse.js');
     const { formatCleanseSummary } = await import('../../pipelines/cleanse/summary.js');
     const mode = engine.read(values);
     if (mode === 'local' && redis.read(values) !== undefined) throw new UsageError('--redis is for --engine bullmq');
-    const options = cleanseOptions(values, await inputsOf(positionals));
     const report =
       mode === 'bullmq'
         ? await (await import('../../pipelines/distributed/coordinator.js')).cleanseDistributed(options, stringOption(redis.read(values), '--redis'), log)
@@ -164,6 +169,8 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
   }
   const detectorName = detector.read(values);
   if (detectorName !== 'knn' && given(knnK)) throw new UsageError('--knn-k sets the neighbours of --detector knn; add --detector knn');
+  const memory = MEMORY_OPTION.read(values);
+  if (memory === 'low' && encoder.read(values) !== undefined) throw new UsageError('--memory low sets SimCLR pretraining; with --encoder there is none');
   if (detectorName !== 'gssd' && given(fitRowsPerClass)) throw new UsageError(`--fit-rows-per-class samples the rows of GSSD's flow fit; --detector ${detectorName} fits no flows`);
   return {
     inputs,
@@ -177,6 +184,7 @@ export function cleanseOptions(values: Values, inputs: string[]): CleanseOptions
     pretrainBatch: batch,
     simclrShards: shardsOf(values, batch),
     ...TRAIN_ENGINE_OPTIONS.read(values),
+    ...(memory === 'low' ? { memory } : {}),
     width: width.read(values),
     flowEpochs: flowEpochs.read(values),
     flowBatch: flowBatch.read(values),

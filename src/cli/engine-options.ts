@@ -1,4 +1,5 @@
 import { choiceOpt, intOpt, type Option, type OptionGroup } from './option.js';
+import { TRAIN_MEMORY } from '../models/onnx-simclr-graph.js';
 
 /** The TF.js backends `--backend` accepts. */
 export const BACKEND_NAMES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -56,3 +57,19 @@ export const TRAIN_ENGINE_OPTIONS: OptionGroup<TrainEngineRequest> = {
   },
 };
 
+
+/**
+ * `--memory M` (fast or low; default fast): how SimCLR pretraining on the onnx runtime trades
+ * memory for time, shared by pretrain and cleanse. A command that reads `low` must start
+ * itself again with `LOW_MEMORY_ENV` (`low-memory-env.ts`) before doing any work.
+ *
+ * @example
+ *   if (MEMORY_OPTION.read(values) === 'low' && needsLowMemoryEnv()) return rerunWithEnv(LOW_MEMORY_ENV);
+ */
+export const MEMORY_OPTION = choiceOpt(
+  'memory',
+  'M',
+  'SimCLR on the onnx runtime: fast or low: one view at a time (separate\nonnxruntime runs) with checkpointed blocks, no memory arena, glibc\nmalloc settings (a child process on Linux): under 1.5 GB at width 64,\nbatch 256, for 1.5-3 times the time per step (README "Performance");\nresume with the same value',
+  TRAIN_MEMORY,
+  { default: 'fast' },
+);

@@ -1,9 +1,8 @@
 import { SOURCE_OPTIONS } from './source-options.js';
 import { choiceOpt, intOpt, numberOpt, stringOpt, switchOpt } from './option.js';
 import { intOption } from './option-values.js';
-import { backendOpt, TRAIN_ENGINE_OPTIONS } from './engine-options.js';
+import { backendOpt, MEMORY_OPTION, TRAIN_ENGINE_OPTIONS } from './engine-options.js';
 import { defineCommand, inputsOf, type Values } from './command.js';
-import { TRAIN_MEMORY } from '../models/onnx-simclr-graph.js';
 import { followParent, LOW_MEMORY_ENV, needsLowMemoryEnv, rerunWithEnv } from '../low-memory-env.js';
 
 const out = stringOpt('out', 'DIR', 'output directory (required)', { required: true });
@@ -20,13 +19,7 @@ const simclrShards = intOpt(
   'tfjs runtime on the wasm/cpu backends: each batch is split into S shards\ntrained on min(S, cores) threads, BatchNorm per shard (default {default}; results\ndepend on S, not on the cores)',
   { min: 1, default: 2 },
 );
-const memory = choiceOpt(
-  'memory',
-  'M',
-  'onnx runtime: fast or low: one view at a time (separate onnxruntime\nruns) with checkpointed blocks, no memory arena, glibc malloc\nsettings (a child process on Linux): under 1.5 GB at width 64, batch\n256, for 2-3 times the time per step (README "Performance");\nresume with the same value',
-  TRAIN_MEMORY,
-  { default: 'fast' },
-);
+const memory = MEMORY_OPTION;
 const resume = switchOpt('resume', 'continue the run in DIR; with a larger --epochs, extend it (the same\nencoder as a run started with that many epochs)');
 const backend = backendOpt('TensorFlow.js backend (tfjs runtime): auto, tensorflow, wasm or cpu', { hideDefault: true });
 

@@ -33,6 +33,9 @@ describe.skipIf(!cliBuilt())('gssd command line', () => {
     expect(paper.stderr.trim()).toMatch(/--robust-alpha sets robust detection; it does nothing with --target-detection paper/);
     const margin = await runCli(['cleanse', resolve('package.json'), '--out', 'o', '--relabel-margin', 'none']);
     expect(margin.stderr.trim()).toBe('gssd cleanse: Expected `--relabel-margin` to be off or a number from 0 and up, got `none`');
+    const memory = await runCli(['cleanse', resolve('package.json'), '--out', 'o', '--encoder', 'enc', '--memory', 'low']);
+    expect(memory.code).toBe(2);
+    expect(memory.stderr.trim()).toBe('gssd cleanse: --memory low sets SimCLR pretraining; with --encoder there is none');
     const scale = await runCli(['cleanse', resolve('package.json'), '--out', 'o', '--target-detection', 'paper', '--robust-nd-scale', 'linear']);
     expect(scale.code).toBe(2);
     expect(scale.stderr.trim()).toMatch(/--robust-nd-scale sets robust detection; it does nothing with --target-detection paper/);

@@ -152,6 +152,20 @@ describe.skipIf(!cliBuilt())('gssd cleanse (end to end, kill and resume)', () =>
     expect(r.stderr).toMatch(/started with other options \(flowEpochs: 4 then, 5 now\)/);
   });
 
+  it('pretrains with --memory low (one view at a time, in a child process), and refuses to resume without it', async () => {
+    const out = join(root, 'low');
+    const args = [data, '--pretrain-epochs', '1', '--width', '2', '--pretrain-batch', '64', '--flow-epochs', '1', '--checkpoint-rows', '100', '--batch-rows', '50', '--out', out];
+    const r = await runCli(['cleanse', ...args, '--memory', 'low', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(Object.values(report.splits as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(800);
+    expect(report.runtimes.pretrain).toMatch(/^onnx/);
+    const again = await runCli(['cleanse', ...args, '--resume']);
+    expect(again.code).toBe(2);
+    expectOneErrorLine(again.stderr);
+    expect(again.stderr).toMatch(/started with other options \(memory: "low" then, undefined now\)/);
+  });
+
   it('refuses a non-empty --out without --resume or --force, in one line', async () => {
     const out = join(root, 'plain');
     const r = await runCli(['cleanse', data, '--encoder', encoder, '--out', out]);
