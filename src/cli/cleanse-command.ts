@@ -135,11 +135,12 @@ gssd_pred, gssd_label (the label to train with, null where none) and gssd_reason
     seed, backend, partRows, checkpointRows, keepWork, engine, redis, onDuplicateId, json, SOURCE_OPTIONS,
   ],
   async run(values, positionals, log) {
-    const options = cleanseOptions(values, await inputsOf(positionals));
-    if (options.memory === 'low') {
+    // before anything reads the inputs (a list on stdin is for the child to read)
+    if (MEMORY_OPTION.read(values) === 'low') {
       if (needsLowMemoryEnv()) return rerunWithEnv(LOW_MEMORY_ENV); // glibc reads them at start only
       followParent();
     }
+    const options = cleanseOptions(values, await inputsOf(positionals));
     const { cleanse: run } = await import('../../pipelines/cleanse.js');
     const { formatCleanseSummary } = await import('../../pipelines/cleanse/summary.js');
     const mode = engine.read(values);
