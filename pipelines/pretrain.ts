@@ -42,7 +42,8 @@ export interface PretrainSettings {
   threads?: number;
   /**
    * onnx: `low` trades time for memory (`TrainMemory`: one view at a time in separate
-   * onnxruntime runs, checkpointed blocks); absent is `fast`. The results differ in the last bits between the two.
+   * onnxruntime runs, checkpointed blocks); absent is `fast`. The results differ in the last
+   * bits between the two.
    */
   memory?: TrainMemory;
   /**

@@ -295,7 +295,9 @@ export function relu(t: Tape, x: Value): Value {
     const dy = t.gradOf(y);
     if (!dy) return;
     // dy where y > 0, as dy * Sign(y) (y is 0 or positive): onnxruntime's CPU Where allocates
-    // two temporaries of its output's size, Mul none
+    // two temporaries of its output's size, Mul none. Sign(y) is not made to wait for dy
+    // (`zeroAfter` would cost a pass): onnxruntime's depth-first order runs it just before the
+    // Mul (the fast step's peak RSS at width 64: 4,743-4,748 MB, 4,770 with the wait)
     t.accumulate(x, g.binary('Mul', dy, g.op('Sign', [y], y.shape)));
   });
   return y;
@@ -398,31 +400,6 @@ export function addBias(t: Tape, x: Value, bias: Value): Value {
     if (!dy) return;
     t.accumulate(x, dy);
     t.accumulate(bias, g.reduceSum(dy, [0], false));
-  });
-  return y;
-}
-
-/**
- * The rows of `parts` ([M_i, N] each) one after the other: [sum M_i, N]. Each part's
- * gradient is its rows of the output's.
- *
- * @example
- *   const h = concatRows(t, [h1, h2]);
- */
-export function concatRows(t: Tape, parts: Value[]): Value {
-  const g = t.g;
-  const N = parts[0].shape[1];
-  if (parts.some((p) => p.shape.length !== 2 || p.shape[1] !== N)) throw new Error(`concatRows: parts of shapes ${parts.map((p) => `[${p.shape}]`).join(', ')} do not fit`);
-  const rows = parts.map((p) => p.shape[0]);
-  const y = g.op('Concat', parts, [rows.reduce((a, b) => a + b, 0), N], { axis: 0 });
-  t.record(y, parts, () => {
-    const dy = t.gradOf(y);
-    if (!dy) return;
-    let start = 0;
-    parts.forEach((p, i) => {
-      if (t.needsGrad(p)) t.accumulate(p, g.op('Slice', [dy, g.ints([start]), g.ints([start + rows[i]]), g.ints([0])], p.shape));
-      start += rows[i];
-    });
   });
   return y;
 }

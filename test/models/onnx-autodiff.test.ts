@@ -7,7 +7,6 @@ import {
   add,
   addBias,
   batchNorm,
-  concatRows,
   conv2d,
   globalAvgPool,
   maxPool3x3s2,
@@ -116,10 +115,6 @@ describe('ONNX autodiff: each op against finite differences (float32 graphs, rel
       (t, [x, w, gamma, beta]) => globalAvgPool(t, relu(t, batchNorm(t, conv2d(t, x, w, { stride: 1, pad: 1 }), gamma, beta, 2, 1e-5).y)),
       { tol: 5e-3, eps: 1e-3 },
     );
-  });
-
-  it('concatRows', async () => {
-    await checkGradients([[2, 3], [4, 3]], (t, [a, b]) => concatRows(t, [a, relu(t, b)]));
   });
 
   it('two checkpointed residual blocks (recomputed in the backward pass)', async () => {
